@@ -1,0 +1,84 @@
+import Hummingbird
+import Shared
+
+/// An error answered as DESIGN.md's JSON shape:
+/// `{"success":false,"error":{"code":…,"message":…,"field":…}}`.
+struct APIError: HTTPResponseError {
+    /// The HTTP status.
+    var status: HTTPResponse.Status
+    /// The stable code, message and field.
+    var detail: ValidationError
+    /// Extra headers, e.g. `Retry-After` or `Allow`.
+    var headers: HTTPFields = [:]
+
+    /// A 400 (or 413 for an oversized batch) from a validation failure.
+    static func invalid(_ error: ValidationError) -> APIError {
+        APIError(status: error.code == "PAYLOAD_TOO_LARGE" ? .contentTooLarge : .badRequest, detail: error)
+    }
+
+    /// 413: the body is over `limit` bytes.
+    static func tooLarge(limit: Int) -> APIError {
+        APIError(status: .contentTooLarge, detail: ValidationError(code: "PAYLOAD_TOO_LARGE", message: "body must be at most \(limit) bytes"))
+    }
+
+    /// 415: neither JSON nor text/plain.
+    static func unsupportedMediaType(_ type: String) -> APIError {
+        APIError(
+            status: .unsupportedMediaType,
+            detail: ValidationError(code: "UNSUPPORTED_MEDIA_TYPE", message: "Content-Type \(type) is not accepted; send application/json or text/plain holding JSON"))
+    }
+
+    /// 503: Redis cannot take the event now; nothing was queued.
+    static func unavailable(_ message: String, retryAfter seconds: Int = 1) -> APIError {
+        APIError(
+            status: .serviceUnavailable,
+            detail: ValidationError(code: "SERVICE_UNAVAILABLE", message: message),
+            headers: [.retryAfter: String(seconds)])
+    }
+
+    func response(from request: Request, context: some RequestContext) throws -> Response {
+        JSONBody.response(status, .object([("success", .bool(false)), ("error", detail.json)]), headers: headers)
+    }
+}
+
+/// Turns every error into the JSON error shape: unknown routes (404), wrong methods (405),
+/// Hummingbird's own errors, and anything unexpected (500, logged).
+struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
+    /// Routes and the methods they answer, for 405 and `Allow`.
+    let routes: [String: [HTTPRequest.Method]]
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        do {
+            return try await next(request, context)
+        } catch let error as APIError {
+            throw error
+        } catch let error as HTTPError {
+            if error.status == .notFound, let methods = routes[request.uri.path] {
+                throw APIError(
+                    status: .methodNotAllowed,
+                    detail: ValidationError(code: "METHOD_NOT_ALLOWED", message: "\(request.method) is not allowed on \(request.uri.path)"),
+                    headers: [.allow: methods.map(\.rawValue).joined(separator: ", ")])
+            }
+            let code: String = switch error.status {
+            case .notFound: "NOT_FOUND"
+            case .contentTooLarge: "PAYLOAD_TOO_LARGE"
+            case .badRequest: "BAD_REQUEST"
+            default: "HTTP_\(error.status.code)"
+            }
+            throw APIError(status: error.status, detail: ValidationError(code: code, message: error.body ?? error.status.reasonPhrase), headers: error.headers)
+        } catch {
+            context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
+            throw APIError(status: .internalServerError, detail: ValidationError(code: "INTERNAL", message: "internal error; it has been logged"))
+        }
+    }
+}
+
+/// JSON answers.
+enum JSONBody {
+    /// A JSON response with `status`.
+    static func response(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: value.serialized)))
+    }
+}

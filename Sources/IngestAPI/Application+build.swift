@@ -1,0 +1,81 @@
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import Shared
+
+/// The long-lived clients the routes use.
+struct IngestDependencies: Sendable {
+    /// The Redis queue events are pushed to.
+    let queue: ReliableQueue
+    /// The store `/stats` reads.
+    let store: MongoStore
+    /// Where `/metrics` reads from.
+    let registry: PrometheusCollectorRegistry
+    /// How many LPUSHes may be in flight.
+    let maxPushesInFlight: Int
+
+    /// Opens the clients for `configuration`.
+    static func connect(_ configuration: IngestConfiguration, logger: Logger) throws -> IngestDependencies {
+        let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.redisConnections, logger: logger)
+        let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.mongoClients, appName: "IngestAPI", logger: logger)
+        return IngestDependencies(
+            queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store,
+            registry: IngestMetrics.registry, maxPushesInFlight: configuration.redisConnections)
+    }
+
+    /// Closes the clients.
+    func shutdown() async {
+        await queue.redis.shutdown()
+        await store.shutdown()
+    }
+}
+
+/// The routes and middleware of IngestAPI; tests drive the same router.
+func buildRouter(_ dependencies: IngestDependencies) -> Router<BasicRequestContext> {
+    let router = Router(context: BasicRequestContext.self)
+    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: CORSMiddleware(
+        allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.get, .post, .options], maxAge: .seconds(86_400)))
+    router.add(middleware: JSONErrorMiddleware(routes: [
+        "/event": [.post, .options], "/events": [.post, .options], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
+    ]))
+    EventController(enqueuer: Enqueuer(queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight))
+        .addRoutes(to: router)
+    StatsController(store: dependencies.store).addRoutes(to: router)
+    HealthController(queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry)
+        .addRoutes(to: router)
+    return router
+}
+
+/// The application: the router on `host:port`, stopping on SIGTERM/SIGINT.
+func buildApplication(_ configuration: IngestConfiguration, dependencies: IngestDependencies, logger: Logger) -> some ApplicationProtocol {
+    Application(
+        router: buildRouter(dependencies),
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        logger: logger)
+}
+
+/// The process-wide Prometheus registry behind swift-metrics.
+enum IngestMetrics {
+    /// Bootstraps swift-metrics on first use; later uses get the same registry.
+    static let registry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.defaultDurationHistogramBuckets = [
+            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
+            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
+        ]
+        factory.nameAndLabelSanitizer = { name, labels in
+            (prometheusName(name), labels.map { (prometheusName($0.0), $0.1) })
+        }
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
+
+    /// `hb.requests` → `hb_requests`: Prometheus names allow only `[a-zA-Z0-9_:]`.
+    static func prometheusName(_ name: String) -> String {
+        String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
+    }
+}

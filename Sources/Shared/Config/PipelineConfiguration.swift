@@ -1,0 +1,44 @@
+import Logging
+
+/// Settings shared by IngestAPI and Worker, read from the environment.
+public struct PipelineConfiguration: Sendable {
+    /// Where Redis is.
+    public var redis: RedisConfiguration
+    /// The MongoDB connection string; its path names the database (default `events`).
+    public var mongoURI: String
+    /// Key names in Redis.
+    public var keys: QueueKeys
+    /// The log level for both executables.
+    public var logLevel: Logger.Level
+
+    /// The defaults point at the servers `scripts/run` starts.
+    public init(
+        redis: RedisConfiguration = RedisConfiguration(),
+        mongoURI: String = "mongodb://127.0.0.1:27017/events",
+        keys: QueueKeys = QueueKeys(),
+        logLevel: Logger.Level = .info
+    ) {
+        self.redis = redis
+        self.mongoURI = mongoURI
+        self.keys = keys
+        self.logLevel = logLevel
+    }
+
+    /// Reads `REDIS_URL`, `MONGO_URI`, `QUEUE_PREFIX` and `LOG_LEVEL`.
+    public init(environment: Environment) throws {
+        self.init()
+        if let url = environment["REDIS_URL"] {
+            self.redis = try RedisConfiguration(url: url)
+        }
+        redis.connectTimeout = try environment.milliseconds("REDIS_CONNECT_TIMEOUT_MS", default: 1000)
+        redis.readTimeout = try environment.milliseconds("REDIS_READ_TIMEOUT_MS", default: 5000)
+        if let uri = environment["MONGO_URI"] { self.mongoURI = uri }
+        if let prefix = environment["QUEUE_PREFIX"] { self.keys = QueueKeys(prefix: prefix) }
+        if let level = environment["LOG_LEVEL"] {
+            guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
+                throw ConfigurationError.invalid(key: "LOG_LEVEL", value: level, expected: "trace|debug|info|notice|warning|error|critical")
+            }
+            self.logLevel = parsed
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Applies DESIGN.md's event rules to request bodies; the only way a client's JSON becomes an `Event`.
+public struct EventValidator: Sendable {
+    /// Largest `POST /event` body.
+    public static let maxEventBytes = 16 * 1024
+    /// Largest `POST /events` body.
+    public static let maxBatchBytes = 1024 * 1024
+    /// Most events in one batch.
+    public static let maxBatchCount = 1000
+    /// How far in the future a timestamp may lie (clock skew).
+    public static let maxFutureSkewMillis: Int64 = 5 * 60 * 1000
+
+    /// Creates a validator.
+    public init() {}
+
+    /// Validates one event body; `now` is the receive time in Unix milliseconds.
+    public func validateEvent(_ body: some Collection<UInt8>, now: Int64) throws(ValidationError) -> Event {
+        let input: EventInput
+        do {
+            input = try JSONDecoder().decode(EventInput.self, from: Data(body))
+        } catch {
+            throw .invalidJSON(Self.describe(error))
+        }
+        return try validate(input, now: now)
+    }
+
+    /// Validates a batch body: the array itself must be well-formed; each element succeeds or fails alone.
+    public func validateBatch(_ body: some Collection<UInt8>, now: Int64) throws(ValidationError) -> [Result<Event, ValidationError>] {
+        let elements: [BatchElement]
+        do {
+            elements = try JSONDecoder().decode([BatchElement].self, from: Data(body))
+        } catch DecodingError.typeMismatch {
+            throw ValidationError(message: "a batch must be a JSON array of events")
+        } catch {
+            throw .invalidJSON(Self.describe(error))
+        }
+        guard !elements.isEmpty else { throw ValidationError(message: "a batch must hold at least one event") }
+        guard elements.count <= Self.maxBatchCount else {
+            throw ValidationError(code: "PAYLOAD_TOO_LARGE", message: "a batch holds at most \(Self.maxBatchCount) events; got \(elements.count)")
+        }
+        return elements.map { element in
+            Result { () throws(ValidationError) -> Event in try validate(element.input, now: now) }
+        }
+    }
+
+    /// Applies every rule to decoded input.
+    func validate(_ input: EventInput, now: Int64) throws(ValidationError) -> Event {
+        if let problem = input.problem { throw problem }
+        let siteID = try required(input.siteID, "site_id")
+        try check(siteID, "site_id", maxLength: 64, allowed: Self.siteIDCharacters, description: "A-Z a-z 0-9 . _ -")
+        let eventType = try required(input.eventType, "event_type")
+        try check(eventType, "event_type", maxLength: 64, allowed: Self.eventTypeCharacters, description: "A-Z a-z 0-9 . _ : -")
+
+        if let path = input.path {
+            guard path.utf8.first == UInt8(ascii: "/") else { throw .field("path", "must start with /") }
+            guard path.utf8.count <= 2048 else { throw .field("path", "must be at most 2048 bytes") }
+            guard !path.utf8.contains(0) else { throw .field("path", "must not contain NUL") }
+        } else if eventType == "page_view" {
+            throw .field("path", "is required for page_view")
+        }
+
+        var userID = input.userID
+        if let user = userID {
+            guard user.utf8.count <= 128 else { throw .field("userid", "must be at most 128 bytes") }
+            if user.isEmpty { userID = nil }
+        }
+
+        var timestamp = now
+        if let text = input.timestamp {
+            guard let parsed = Timestamp.parseISO8601(text) else {
+                throw .field("timestamp", "must be ISO-8601 with a zone, e.g. 2025-11-23T16:44:31.123Z")
+            }
+            guard parsed <= now + Self.maxFutureSkewMillis else {
+                throw .field("timestamp", "must not be more than 5 minutes in the future")
+            }
+            timestamp = parsed
+        }
+
+        let eventID: String
+        if let given = input.eventID {
+            guard (1...64).contains(given.count) else { throw .field("event_id", "must be 1-64 characters") }
+            guard given.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+                throw .field("event_id", "must not contain control characters")
+            }
+            eventID = given
+        } else {
+            eventID = UUID().uuidString.lowercased()
+        }
+
+        return Event(
+            eventID: eventID, siteID: siteID, eventType: eventType, path: input.path, userID: userID,
+            timestamp: timestamp, receivedAt: now, props: try validProps(input)
+        )
+    }
+
+    private func validProps(_ input: EventInput) throws(ValidationError) -> [String: PropValue]? {
+        guard let props = input.props else { return nil }
+        guard props.count <= 32 else { throw .field("props", "must have at most 32 keys") }
+        guard input.propsJSONBytes <= 4096 else { throw .field("props", "must be at most 4 KiB as JSON") }
+        var result: [String: PropValue] = [:]
+        for (key, value) in props {
+            let shown = Self.printable(key)
+            guard !key.isEmpty, key.utf8.count <= 128 else { throw .field("props", "keys must be 1-128 bytes") }
+            guard !key.hasPrefix("$") else { throw .field("props.\(shown)", "key must not start with $") }
+            guard !key.contains("."), !key.utf8.contains(0) else { throw .field("props.\(shown)", "key must not contain . or NUL") }
+            if case .double(let d) = value, !d.isFinite { throw .field("props.\(shown)", "must be a finite number") }
+            result[key] = value
+        }
+        return result
+    }
+
+    private func required(_ value: String?, _ field: String) throws(ValidationError) -> String {
+        guard let value else { throw .field(field, "is required") }
+        return value
+    }
+
+    private func check(_ value: String, _ field: String, maxLength: Int, allowed: Set<UInt8>, description: String) throws(ValidationError) {
+        guard (1...maxLength).contains(value.utf8.count) else { throw .field(field, "must be 1-\(maxLength) characters") }
+        guard value.utf8.allSatisfy(allowed.contains) else { throw .field(field, "may only contain \(description)") }
+    }
+
+    static let siteIDCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
+    static let eventTypeCharacters = siteIDCharacters.union(":".utf8)
+
+    /// A name cut to 64 characters, for echoing client input in messages.
+    static func printable(_ name: String) -> String {
+        name.count > 64 ? String(name.prefix(64)) + "…" : name
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if case DecodingError.dataCorrupted(let context) = error {
+            return context.underlyingError.map { "\($0)" } ?? context.debugDescription
+        }
+        return "\(error)"
+    }
+}
+
+/// One element of a batch: its decoded input, never a decoding failure for the whole array.
+private struct BatchElement: Decodable {
+    var input: EventInput
+    init(from decoder: any Decoder) throws {
+        input = try EventInput(from: decoder)
+    }
+}

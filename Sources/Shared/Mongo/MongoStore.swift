@@ -1,0 +1,98 @@
+import CMongoC
+import Foundation
+import Logging
+import NIOPosix
+
+/// The `events` collection in MongoDB, through libmongoc, with every blocking call on threads
+/// of its own (as many as the client pool has clients, so none waits forever for a client).
+public final class MongoStore: Sendable {
+    /// The collection events are stored in.
+    public static let collectionName = "events"
+    /// The database from `MONGO_URI`'s path.
+    public var databaseName: String { pool.databaseName }
+
+    let pool: MongoClientPool
+    private let threads: NIOThreadPool
+    private let logger: Logger
+
+    /// Connects lazily to `uri`; fails only for a malformed URI.
+    public init(uri: String, maxClients: Int = 4, appName: String, logger: Logger) throws(MongoError) {
+        self.pool = try MongoClientPool(uri: uri, maxClients: maxClients, appName: appName)
+        self.threads = NIOThreadPool(numberOfThreads: max(1, maxClients))
+        self.logger = logger
+        threads.start()
+    }
+
+    /// Stops the threads; in-flight calls finish first.
+    public func shutdown() async {
+        try? await threads.shutdownGracefully()
+    }
+
+    /// Runs blocking libmongoc work on the store's threads.
+    func blocking<T: Sendable>(_ body: @escaping @Sendable () throws(MongoError) -> T) async throws(MongoError) -> T {
+        do {
+            return try await threads.runIfActive { try body() }
+        } catch let error as MongoError {
+            throw error
+        } catch {
+            throw MongoError(domain: 0, code: 0, message: "store is shut down", context: "run")
+        }
+    }
+
+    /// Answers when the server answers `ping`.
+    public func ping() async throws(MongoError) {
+        try await command(#"{"ping": 1}"#, database: "admin", context: "ping")
+    }
+
+    /// Creates the indexes `/stats` and the worker rely on; safe to call at every start.
+    public func ensureIndexes() async throws(MongoError) {
+        let command = """
+            {"createIndexes": "\(Self.collectionName)", "indexes": [
+              {"key": {"site_id": 1, "timestamp": 1}, "name": "site_id_1_timestamp_1"},
+              {"key": {"site_id": 1, "event_type": 1, "timestamp": 1}, "name": "site_id_1_event_type_1_timestamp_1"}
+            ]}
+            """
+        try await self.command(command, database: nil, context: "createIndexes")
+    }
+
+    /// Runs a command given as JSON on `database` (the configured one when nil).
+    func command(_ json: String, database: String?, context: String) async throws(MongoError) {
+        let pool = self.pool
+        try await blocking { () throws(MongoError) in
+            let command = try BSONDocument(json: json)
+            let ok = pool.withClient { client in
+                BSONDocument.withReply { reply -> MongoError? in
+                    var error = bson_error_t()
+                    let ok = mongoc_client_command_simple(client, database ?? pool.databaseName, command.pointer, nil, reply, &error)
+                    return ok ? nil : MongoError(error, context: context)
+                }
+            }
+            if let ok { throw ok }
+        }
+    }
+
+    /// Runs an aggregation pipeline (JSON array text) on `events` and returns each result
+    /// document as relaxed extended JSON.
+    public func aggregate(pipelineJSON: String) async throws(MongoError) -> [Data] {
+        let pool = self.pool
+        return try await blocking { () throws(MongoError) -> [Data] in
+            let pipeline = try BSONDocument(json: #"{"pipeline": "# + pipelineJSON + "}")
+            return try pool.withCollection(Self.collectionName) { collection throws(MongoError) -> [Data] in
+                guard let cursor = mongoc_collection_aggregate(collection, MONGOC_QUERY_NONE, pipeline.pointer, nil, nil) else {
+                    throw MongoError(domain: 0, code: 0, message: "no cursor", context: "aggregate")
+                }
+                defer { mongoc_cursor_destroy(cursor) }
+                var results: [Data] = []
+                var document: OpaquePointer?
+                while mongoc_cursor_next(cursor, &document), let document {
+                    results.append(Data(BSONDocument.json(document).utf8))
+                }
+                var error = bson_error_t()
+                if mongoc_cursor_error(cursor, &error) {
+                    throw MongoError(error, context: "aggregate")
+                }
+                return results
+            }
+        }
+    }
+}

@@ -1,0 +1,27 @@
+/// The Redis key names of the pipeline, all under one configurable prefix (default `et:`).
+public struct QueueKeys: Sendable, Equatable {
+    /// The prefix every key starts with.
+    public let prefix: String
+
+    /// Keys under `prefix`.
+    public init(prefix: String = "et:") {
+        self.prefix = prefix
+    }
+
+    /// The list ingest LPUSHes to and workers claim from the right.
+    public var queue: String { prefix + "queue" }
+    /// Dead letters: events that cannot be stored, with their reason.
+    public var dead: String { prefix + "dead" }
+    /// What one worker has claimed and not yet acknowledged.
+    public func processing(_ workerID: String) -> String { prefix + "processing:" + workerID }
+    /// The heartbeat of one worker; when it expires the worker is presumed dead.
+    public func heartbeat(_ workerID: String) -> String { prefix + "worker:" + workerID }
+    /// The SCAN pattern matching every processing list.
+    public var processingPattern: String { prefix + "processing:*" }
+    /// The worker id encoded in a processing list's key, or nil for another key.
+    public func workerID(fromProcessingKey key: String) -> String? {
+        let head = prefix + "processing:"
+        guard key.hasPrefix(head), key.count > head.count else { return nil }
+        return String(key.dropFirst(head.count))
+    }
+}

@@ -1,0 +1,122 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// A small pool of hiredis connections whose blocking I/O runs on threads of its own,
+/// never on a SwiftNIO event loop or the Swift concurrency pool.
+///
+/// At most `maxConnections` commands run at once, one per thread, so a thread never waits
+/// for a connection. A dropped connection is discarded and replaced on next use; while
+/// Redis is unreachable, new connects back off exponentially (50 ms doubling to 2 s) and
+/// calls fail fast with `RedisError.unavailable` instead of each waiting for a TCP timeout.
+public final class RedisClient: Sendable {
+    /// The configuration connections are made with.
+    public let configuration: RedisConfiguration
+    private let threads: NIOThreadPool
+    private let state: NIOLockedValueBox<State>
+    private let logger: Logger
+
+    private struct State {
+        var idle: [RedisConnection] = []
+        var consecutiveConnectFailures = 0
+        var nextConnectAttempt = NIODeadline.uptimeNanoseconds(0)
+        var lastConnectError = ""
+        var isShutdown = false
+    }
+
+    /// Creates a client; `maxConnections` bounds both threads and connections.
+    public init(configuration: RedisConfiguration, maxConnections: Int = 4, logger: Logger) {
+        self.configuration = configuration
+        self.threads = NIOThreadPool(numberOfThreads: max(1, maxConnections))
+        self.state = NIOLockedValueBox(State())
+        self.logger = logger
+        threads.start()
+    }
+
+    /// Closes idle connections and stops the threads; later calls throw `.shutdown`.
+    public func shutdown() async {
+        let idle = state.withLockedValue { state in
+            state.isShutdown = true
+            defer { state.idle = [] }
+            return state.idle
+        }
+        _ = idle
+        try? await threads.shutdownGracefully()
+    }
+
+    /// Sends one command and returns its reply (error replies are returned, not thrown).
+    public func send(_ command: RedisCommand, extraTimeout: Duration = .zero) async throws(RedisError) -> RedisReply {
+        try await pipeline([command], extraTimeout: extraTimeout)[0]
+    }
+
+    /// Sends the commands in one round trip and returns their replies in order.
+    public func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) async throws(RedisError) -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        do {
+            return try await threads.runIfActive { [self] in
+                try self.runBlocking(commands, extraTimeout: extraTimeout)
+            }
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw .shutdown
+        }
+    }
+
+    /// Runs on a pool thread. A reused connection that turns out dead (Redis restarted, idle
+    /// socket closed) is replaced and the commands sent once more; duplicates are harmless
+    /// because events are stored under their id.
+    private func runBlocking(_ commands: [RedisCommand], extraTimeout: Duration) throws(RedisError) -> [RedisReply] {
+        var (connection, reused) = try checkout()
+        do {
+            let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)
+            checkin(connection)
+            return replies
+        } catch {
+            guard reused, case .io = error else { throw error }
+            logger.debug("redis connection dropped; retrying on a new one", metadata: ["error": "\(error)"])
+            (connection, reused) = try checkout(fresh: true)
+            let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)
+            checkin(connection)
+            return replies
+        }
+    }
+
+    private func checkout(fresh: Bool = false) throws(RedisError) -> (RedisConnection, reused: Bool) {
+        let now = NIODeadline.now()
+        let decision: Result<RedisConnection?, RedisError> = state.withLockedValue { state in
+            if state.isShutdown { return .failure(.shutdown) }
+            if !fresh, let connection = state.idle.popLast() { return .success(connection) }
+            if now < state.nextConnectAttempt { return .failure(.unavailable(state.lastConnectError)) }
+            return .success(nil)
+        }
+        if let connection = try decision.get() { return (connection, true) }
+        do {
+            let connection = try RedisConnection(configuration: configuration)
+            state.withLockedValue { state in
+                if state.consecutiveConnectFailures > 0 {
+                    logger.info("redis reconnected", metadata: ["redis": "\(configuration.displayName)"])
+                }
+                state.consecutiveConnectFailures = 0
+            }
+            return (connection, false)
+        } catch {
+            state.withLockedValue { state in
+                state.consecutiveConnectFailures += 1
+                let exponent = min(state.consecutiveConnectFailures - 1, 6)
+                state.nextConnectAttempt = .now() + .milliseconds(min(50 << exponent, 2000))
+                state.lastConnectError = "\(error)"
+            }
+            logger.warning("redis connect failed", metadata: ["redis": "\(configuration.displayName)", "error": "\(error)"])
+            throw error
+        }
+    }
+
+    private func checkin(_ connection: RedisConnection) {
+        guard !connection.isBroken else { return }
+        state.withLockedValue { state in
+            if !state.isShutdown { state.idle.append(connection) }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+import CHiredis
+import Foundation
+
+/// One hiredis connection: owns the `redisContext` and frees it once.
+///
+/// It blocks on the socket, so it is only used from `RedisClient`'s own threads.
+/// `@unchecked Sendable`: a connection is checked out of `RedisClient`'s idle list by exactly
+/// one thread, used there, and put back; no two threads ever touch it at once.
+final class RedisConnection: @unchecked Sendable {
+    private let context: UnsafeMutablePointer<redisContext>
+    private let readTimeout: Duration
+    private var currentTimeout: Duration
+
+    /// Connects, authenticates and selects the database.
+    init(configuration: RedisConfiguration) throws(RedisError) {
+        guard let context = redisConnectWithTimeout(configuration.host, Int32(configuration.port), Self.timeval(configuration.connectTimeout)) else {
+            throw .connectFailed("out of memory")
+        }
+        if context.pointee.err != 0 {
+            let message = Self.errorString(context)
+            redisFree(context)
+            throw .connectFailed("\(configuration.host):\(configuration.port): \(message)")
+        }
+        self.context = context
+        self.readTimeout = configuration.readTimeout
+        self.currentTimeout = configuration.readTimeout
+        redisSetTimeout(context, Self.timeval(configuration.readTimeout))
+        redisEnableKeepAlive(context)
+
+        var setup: [RedisCommand] = []
+        if let password = configuration.password {
+            setup.append(configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
+        }
+        if configuration.database != 0 {
+            setup.append(RedisCommand("SELECT", String(configuration.database)))
+        }
+        if !setup.isEmpty {
+            for reply in try pipeline(setup) {
+                if case .error(let message) = reply { throw .connectFailed("setup: \(message)") }
+            }
+        }
+    }
+
+    deinit {
+        redisFree(context)
+    }
+
+    /// True once hiredis reported an I/O or protocol error: the connection must be dropped.
+    var isBroken: Bool { context.pointee.err != 0 }
+
+    /// Sends every command, then reads every reply: one round trip for the lot.
+    /// `extraTimeout` lengthens the read timeout for blocking commands.
+    func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) throws(RedisError) -> [RedisReply] {
+        let timeout = readTimeout + extraTimeout
+        if timeout != currentTimeout {
+            redisSetTimeout(context, Self.timeval(timeout))
+            currentTimeout = timeout
+        }
+        for command in commands {
+            try append(command)
+        }
+        var replies: [RedisReply] = []
+        replies.reserveCapacity(commands.count)
+        for _ in commands {
+            var raw: UnsafeMutableRawPointer?
+            guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                throw .io(Self.errorString(context))
+            }
+            replies.append(Self.copy(raw.assumingMemoryBound(to: redisReply.self)))
+            freeReplyObject(raw)
+        }
+        return replies
+    }
+
+    private func append(_ command: RedisCommand) throws(RedisError) {
+        let lengths = command.arguments.map(\.count)
+        var flat: [UInt8] = []
+        flat.reserveCapacity(lengths.reduce(1, +))
+        for argument in command.arguments { flat.append(contentsOf: argument) }
+        flat.append(0)  // never empty, so the base address exists
+        let status = flat.withUnsafeBufferPointer { buffer -> Int32 in
+            let base = UnsafeRawPointer(buffer.baseAddress!).assumingMemoryBound(to: CChar.self)
+            var pointers: [UnsafePointer<CChar>?] = []
+            pointers.reserveCapacity(lengths.count)
+            var offset = 0
+            for length in lengths {
+                pointers.append(base + offset)
+                offset += length
+            }
+            return pointers.withUnsafeMutableBufferPointer { argv in
+                lengths.withUnsafeBufferPointer { argvlen in
+                    redisAppendCommandArgv(context, Int32(lengths.count), argv.baseAddress, argvlen.baseAddress)
+                }
+            }
+        }
+        guard status == REDIS_OK else { throw .io(Self.errorString(context)) }
+    }
+
+    private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            return .bulk(bytes(r.str, r.len))
+        case REDIS_REPLY_STATUS:
+            return .status(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            return .error(String(decoding: bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            return .integer(Int64(r.integer))
+        case REDIS_REPLY_ARRAY:
+            var elements: [RedisReply] = []
+            elements.reserveCapacity(Int(r.elements))
+            for i in 0..<Int(r.elements) {
+                if let element = r.element[i] { elements.append(copy(element)) } else { elements.append(.null) }
+            }
+            return .array(elements)
+        default:
+            return .null
+        }
+    }
+
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
+        guard let pointer, length > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
+    private static func errorString(_ context: UnsafeMutablePointer<redisContext>) -> String {
+        withUnsafeBytes(of: context.pointee.errstr) { raw in
+            let text = String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            return text.isEmpty ? "error \(context.pointee.err)" : text
+        }
+    }
+
+    private static func timeval(_ duration: Duration) -> Foundation.timeval {
+        let (seconds, attoseconds) = duration.components
+        return Foundation.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import Logging
+import ServiceLifecycle
+import Shared
+
+/// Worker: claims events from Redis and stores them in MongoDB.
+@main
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "Worker",
+        abstract: "Claims events from the Redis queue and stores them in MongoDB.",
+        subcommands: [RunCommand.self],
+        defaultSubcommand: RunCommand.self)
+}
+
+/// `Worker run` (the default): the claim loop until SIGTERM/SIGINT.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the claim → store → acknowledge loop (the default).",
+        discussion: "Configured by the environment (and .env): REDIS_URL, MONGO_URI, QUEUE_PREFIX, WORKER_BATCH_SIZE, WORKER_CONCURRENCY, RETRY_BASE_MS, RETRY_CAP_MS, LOG_LEVEL.")
+
+    @Option(name: .long, help: "Most events claimed and stored at once (overrides WORKER_BATCH_SIZE).")
+    var batchSize: Int?
+
+    @Option(name: .long, help: "Claim loops in this process (overrides WORKER_CONCURRENCY).")
+    var concurrency: Int?
+
+    func run() async throws {
+        var configuration = try WorkerConfiguration(environment: .load())
+        if let batchSize { configuration.batchSize = batchSize }
+        if let concurrency { configuration.concurrency = concurrency }
+        configuration = try configuration.validated()
+        let level = configuration.pipeline.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "Worker")
+        let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.concurrency + 1, logger: logger)
+        let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.concurrency, appName: "Worker", logger: logger)
+        let worker = EventWorker(
+            configuration: configuration, queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store, logger: logger)
+        do {
+            try await store.ensureIndexes()
+        } catch {
+            logger.warning("could not create indexes now; will store events anyway", metadata: ["error": "\(error)"])
+        }
+        logger.info("worker starting", metadata: [
+            "workers": "\(worker.workerIDs.joined(separator: ","))", "batch_size": "\(configuration.batchSize)",
+            "redis": "\(configuration.pipeline.redis.displayName)", "mongo.database": "\(store.databaseName)",
+        ])
+        let group = ServiceGroup(
+            configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        await redis.shutdown()
+        await store.shutdown()
+    }
+}

@@ -1,0 +1,51 @@
+import Shared
+
+/// Worker settings: the shared ones plus batching, concurrency and retry timing.
+struct WorkerConfiguration: Sendable {
+    /// Shared settings (Redis, MongoDB, keys, log level).
+    var pipeline: PipelineConfiguration
+    /// Most events claimed and stored at once.
+    var batchSize = 500
+    /// Claim loops in this process, each with its own worker id and processing list.
+    var concurrency = 1
+    /// First retry's ceiling for a failed store.
+    var retryBase: Duration = .milliseconds(100)
+    /// Longest wait between retries.
+    var retryCap: Duration = .seconds(30)
+    /// How long a heartbeat lives without being refreshed.
+    var heartbeatTTL: Duration = .seconds(10)
+    /// How often heartbeats are refreshed.
+    var heartbeatInterval: Duration = .milliseconds(2500)
+    /// How often abandoned processing lists are looked for.
+    var recoveryInterval: Duration = .seconds(5)
+    /// How long a claim waits on an empty queue before looking again (bounds shutdown time).
+    var claimWait: Duration = .seconds(1)
+
+    /// Defaults around an explicit pipeline configuration (tests use this).
+    init(pipeline: PipelineConfiguration) {
+        self.pipeline = pipeline
+    }
+
+    /// Reads `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `RETRY_BASE_MS`, `RETRY_CAP_MS`,
+    /// `HEARTBEAT_TTL_MS` and the shared variables.
+    init(environment: Environment) throws {
+        self.init(pipeline: try PipelineConfiguration(environment: environment))
+        batchSize = try environment.int("WORKER_BATCH_SIZE", default: batchSize)
+        concurrency = try environment.int("WORKER_CONCURRENCY", default: concurrency)
+        retryBase = try environment.milliseconds("RETRY_BASE_MS", default: 100)
+        retryCap = try environment.milliseconds("RETRY_CAP_MS", default: 30_000)
+        heartbeatTTL = try environment.milliseconds("HEARTBEAT_TTL_MS", default: 10_000)
+        heartbeatInterval = heartbeatTTL / 4
+    }
+
+    /// Checks ranges; the message says which setting to fix.
+    func validated() throws -> WorkerConfiguration {
+        guard (1...10_000).contains(batchSize) else {
+            throw ConfigurationError.invalid(key: "WORKER_BATCH_SIZE", value: String(batchSize), expected: "from 1 to 10000")
+        }
+        guard (1...64).contains(concurrency) else {
+            throw ConfigurationError.invalid(key: "WORKER_CONCURRENCY", value: String(concurrency), expected: "from 1 to 64")
+        }
+        return self
+    }
+}
