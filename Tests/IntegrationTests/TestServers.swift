@@ -1,0 +1,125 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Testing
+
+@testable import Shared
+@testable import Worker
+
+/// The redis-server and nx-27017 that `scripts/test` started, and a fresh namespace on them
+/// (key prefix and database) for each test so tests run side by side.
+struct TestServers {
+    static let environment = ProcessInfo.processInfo.environment
+
+    /// The server URLs, or a failure that says how to get them.
+    static func urls() throws -> (redis: String, mongo: String) {
+        guard let redis = environment["TEST_REDIS_URL"], let mongo = environment["TEST_MONGO_URI"] else {
+            throw TestSetupError("TEST_REDIS_URL and TEST_MONGO_URI are unset: run the tests with scripts/test")
+        }
+        return (redis, mongo)
+    }
+
+    let configuration: PipelineConfiguration
+    let redis: RedisClient
+    let store: MongoStore
+    let queue: ReliableQueue
+    let logger: Logger
+
+    /// A namespace of its own: prefix `t<random>:` and database `t<random>`.
+    init() throws {
+        let (redisURL, mongoURI) = try Self.urls()
+        let namespace = "t" + String(UInt64.random(in: 0 ... .max), radix: 36)
+        var logger = Logger(label: "test")
+        logger.logLevel = .warning
+        self.logger = logger
+        var mongo = URLComponents(string: mongoURI)!
+        mongo.path = "/" + namespace
+        configuration = PipelineConfiguration(
+            redis: try RedisConfiguration(url: redisURL), mongoURI: mongo.string!, keys: QueueKeys(prefix: namespace + ":"))
+        redis = RedisClient(configuration: configuration.redis, maxConnections: 4, logger: logger)
+        store = try MongoStore(uri: configuration.mongoURI, maxClients: 4, appName: "tests", logger: logger)
+        queue = ReliableQueue(redis: redis, keys: configuration.keys)
+    }
+
+    /// Worker settings for these servers; short waits so tests finish quickly.
+    func workerConfiguration(batchSize: Int = 100, heartbeatTTL: Duration = .seconds(10)) -> WorkerConfiguration {
+        var config = WorkerConfiguration(pipeline: configuration)
+        config.batchSize = batchSize
+        config.claimWait = .milliseconds(200)
+        config.heartbeatTTL = heartbeatTTL
+        config.heartbeatInterval = heartbeatTTL / 4
+        config.recoveryInterval = heartbeatTTL / 2
+        config.retryBase = .milliseconds(20)
+        config.retryCap = .milliseconds(500)
+        return config
+    }
+
+    /// Runs an in-process worker for the duration of `body`, then shuts it down gracefully.
+    func withWorker<T>(batchSize: Int = 100, _ body: () async throws -> T) async throws -> T {
+        let worker = EventWorker(configuration: workerConfiguration(batchSize: batchSize), queue: queue, store: store, logger: logger)
+        let group = ServiceGroup(configuration: .init(services: [worker], logger: logger))
+        let running = Task { try await group.run() }
+        do {
+            let result = try await body()
+            await group.triggerGracefulShutdown()
+            try await running.value
+            return result
+        } catch {
+            await group.triggerGracefulShutdown()
+            _ = try? await running.value
+            throw error
+        }
+    }
+
+    /// Stored documents matching `match` (JSON), as relaxed extended JSON objects.
+    func documents(_ match: String = "{}") async throws -> [[String: Any]] {
+        try await store.aggregate(pipelineJSON: #"[{"$match": \#(match)}]"#).map {
+            try JSONSerialization.jsonObject(with: $0) as! [String: Any]
+        }
+    }
+
+    /// The number of stored documents matching `match`.
+    func count(_ match: String = "{}") async throws -> Int {
+        let rows = try await store.aggregate(pipelineJSON: #"[{"$match": \#(match)}, {"$group": {"_id": null, "n": {"$sum": 1}}}]"#)
+        guard let first = rows.first else { return 0 }
+        let object = try JSONSerialization.jsonObject(with: first) as! [String: Any]
+        return (object["n"] as? NSNumber)?.intValue ?? 0
+    }
+
+    /// The length of a Redis list.
+    func length(_ key: String) async throws -> Int {
+        Int(try await redis.send(RedisCommand("LLEN", key)).orThrow().int ?? -1)
+    }
+
+    /// Closes the clients.
+    func shutdown() async {
+        await redis.shutdown()
+        await store.shutdown()
+    }
+}
+
+/// The tests cannot run: the message says what to do.
+struct TestSetupError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// Polls `condition` every 50 ms until it holds; fails after `timeout`.
+func eventually(
+    _ what: String, timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation,
+    _ condition: () async throws -> Bool
+) async throws {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return }
+        try await Task.sleep(for: .milliseconds(50))
+    }
+    Issue.record("timed out after \(timeout) waiting for: \(what)", sourceLocation: sourceLocation)
+    throw TestSetupError("timed out waiting for \(what)")
+}
+
+/// A queued payload for an event, as IngestAPI would push it.
+func payload(site: String, path: String = "/", user: String? = nil, id: String = UUID().uuidString, timestamp: Int64 = 1_763_916_271_123) -> [UInt8] {
+    let event = Event(eventID: id, siteID: site, eventType: "page_view", path: path, userID: user, timestamp: timestamp, receivedAt: timestamp)
+    return Array(try! JSONEncoder().encode(event))
+}

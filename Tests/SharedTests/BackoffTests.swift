@@ -1,0 +1,37 @@
+import Testing
+
+@testable import Shared
+
+/// A generator with a fixed sequence, so draws are repeatable.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return state
+    }
+}
+
+/// Full-jitter backoff: every delay lies in `0 ... min(cap, base · 2^attempt)`.
+struct BackoffTests {
+    let backoff: FullJitterBackoff = .fullJitter(base: .milliseconds(100), cap: .seconds(30))
+
+    @Test func ceilingDoublesUntilTheCap() {
+        #expect(backoff.ceiling(forAttempt: 0) == .milliseconds(100))
+        #expect(backoff.ceiling(forAttempt: 1) == .milliseconds(200))
+        #expect(backoff.ceiling(forAttempt: 5) == .milliseconds(3200))
+        #expect(backoff.ceiling(forAttempt: 9) == .seconds(30))
+        #expect(backoff.ceiling(forAttempt: 1000) == .seconds(30))
+    }
+
+    @Test func delaysStayWithinBoundsAndSpreadOut() {
+        var generator = SeededGenerator(state: 42)
+        for attempt in 0..<20 {
+            let ceiling = backoff.ceiling(forAttempt: attempt)
+            let draws = (0..<200).map { _ in backoff.delay(forAttempt: attempt, using: &generator) }
+            #expect(draws.allSatisfy { $0 >= .zero && $0 <= ceiling })
+            // Full jitter: draws use the whole range, not just the top.
+            #expect(draws.contains { $0 < ceiling / 2 })
+            #expect(draws.contains { $0 > ceiling / 2 })
+        }
+    }
+}

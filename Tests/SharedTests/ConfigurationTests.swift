@@ -1,0 +1,66 @@
+import Testing
+
+@testable import Shared
+
+/// Settings from the environment, `.env` and `REDIS_URL`; key names under the prefix.
+struct ConfigurationTests {
+    @Test func redisURLGivesHostPortDatabaseAndPassword() throws {
+        let config = try RedisConfiguration(url: "redis://:s3cret@cache.local:6380/2")
+        #expect(config.host == "cache.local")
+        #expect(config.port == 6380)
+        #expect(config.database == 2)
+        #expect(config.password == "s3cret")
+        #expect(!config.displayName.contains("s3cret"))
+    }
+
+    @Test func redisURLDefaults() throws {
+        let config = try RedisConfiguration(url: "redis://127.0.0.1")
+        #expect(config.port == 6379)
+        #expect(config.database == 0)
+        #expect(config.password == nil)
+    }
+
+    @Test func badRedisURLNamesTheVariableWithoutThePassword() {
+        #expect(throws: ConfigurationError.self) { try RedisConfiguration(url: "http://x") }
+        do {
+            _ = try RedisConfiguration(url: "redis://:hunter2@h/notanumber")
+            Issue.record("accepted a malformed database")
+        } catch {
+            #expect(error.description.contains("REDIS_URL"))
+            #expect(!error.description.contains("hunter2"))
+        }
+    }
+
+    @Test func dotEnvParsing() {
+        let values = Environment.parseDotEnv("""
+            # comment
+            export PORT=4000
+            REDIS_URL="redis://h:1/0"
+            EMPTY=
+            """)
+        #expect(values == ["PORT": "4000", "REDIS_URL": "redis://h:1/0", "EMPTY": ""])
+    }
+
+    @Test func pipelineConfigurationReadsTheEnvironment() throws {
+        let config = try PipelineConfiguration(environment: Environment([
+            "REDIS_URL": "redis://r:7000/1", "MONGO_URI": "mongodb://m/x", "QUEUE_PREFIX": "p:", "LOG_LEVEL": "debug",
+        ]))
+        #expect(config.redis.port == 7000)
+        #expect(config.mongoURI == "mongodb://m/x")
+        #expect(config.keys.queue == "p:queue")
+        #expect(config.logLevel == .debug)
+        #expect(throws: ConfigurationError.self) { try PipelineConfiguration(environment: Environment(["LOG_LEVEL": "loud"])) }
+        #expect(throws: ConfigurationError.self) { try PipelineConfiguration(environment: Environment(["REDIS_CONNECT_TIMEOUT_MS": "soon"])) }
+    }
+
+    @Test func keyNamesFollowTheDesign() {
+        let keys = QueueKeys()
+        #expect(keys.queue == "et:queue")
+        #expect(keys.dead == "et:dead")
+        #expect(keys.processing("w1") == "et:processing:w1")
+        #expect(keys.heartbeat("w1") == "et:worker:w1")
+        #expect(keys.processingPattern == "et:processing:*")
+        #expect(keys.workerID(fromProcessingKey: "et:processing:host-1-ab-0") == "host-1-ab-0")
+        #expect(keys.workerID(fromProcessingKey: "et:queue") == nil)
+    }
+}
