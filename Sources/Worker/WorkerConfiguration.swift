@@ -36,6 +36,7 @@ struct WorkerConfiguration: Sendable {
         retryCap = try environment.milliseconds("RETRY_CAP_MS", default: 30_000)
         heartbeatTTL = try environment.milliseconds("HEARTBEAT_TTL_MS", default: 10_000)
         heartbeatInterval = heartbeatTTL / 4
+        recoveryInterval = heartbeatTTL / 2
     }
 
     /// Checks ranges; the message says which setting to fix.

@@ -1,0 +1,110 @@
+import Foundation
+import Testing
+
+@testable import Shared
+
+/// A `Worker` executable running against the test servers, killed at the end if still alive.
+final class WorkerProcess: Sendable {
+    private let process: Process
+
+    /// Starts the built Worker binary (`TEST_WORKER_BIN`) in the servers' namespace.
+    init(_ servers: TestServers, extra: [String: String]) throws {
+        guard let binary = TestServers.environment["TEST_WORKER_BIN"] else {
+            throw TestSetupError("TEST_WORKER_BIN is unset: run the tests with scripts/test")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        var environment = ProcessInfo.processInfo.environment
+        environment["REDIS_URL"] = try TestServers.urls().redis
+        environment["MONGO_URI"] = servers.configuration.mongoURI
+        environment["QUEUE_PREFIX"] = servers.configuration.keys.prefix
+        environment["LOG_LEVEL"] = "warning"
+        environment.merge(extra) { _, new in new }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+    }
+
+    /// Sends `signal` to the process.
+    func kill(signal: Int32) {
+        if process.isRunning { Foundation.kill(process.processIdentifier, signal) }
+    }
+
+    /// The exit status, once the process has exited.
+    func waitForExit(timeout: Duration) async throws -> Int32 {
+        try await eventually("the worker exits", timeout: timeout) { !process.isRunning }
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+}
+
+/// A redis-server of the test's own, on a free port, that the test may stop and start again.
+final class RedisServerProcess: @unchecked Sendable {
+    // @unchecked Sendable: used by one test at a time; `process` is only replaced in start().
+    let port: Int
+    private var process: Process?
+
+    /// Starts redis-server (`TEST_REDIS_SERVER_BIN`) on a free port.
+    init() throws {
+        port = try Self.freePort()
+        try start()
+    }
+
+    /// Starts it (again) on the same port and waits until it answers.
+    func start() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server")
+        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        self.process = process
+        for _ in 0..<100 {
+            if Self.accepts(port: port) { return }
+            usleep(50_000)
+        }
+        throw TestSetupError("redis-server did not start on port \(port)")
+    }
+
+    /// Stops it and waits until the port is closed.
+    func stop() {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGKILL)
+        for _ in 0..<100 where process.isRunning || Self.accepts(port: port) {
+            usleep(50_000)
+        }
+    }
+
+    deinit { stop() }
+
+    private static func accepts(port: Int) -> Bool {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = in_port_t(UInt16(port).bigEndian)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        return withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        }
+    }
+
+    private static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+            }
+        }
+        guard bound else { throw TestSetupError("no free port") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+}

@@ -1,0 +1,130 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import IngestAPI
+@testable import Shared
+
+/// Nothing acknowledged is lost: dead workers, poison payloads, shutdown, Redis going away.
+@Suite(.serialized) struct ReliabilityTests {
+    @Test func batchAbandonedByADeadWorkerIsRecoveredButALiveOneIsLeftAlone() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let keys = servers.configuration.keys
+        let abandoned = (0..<3).map { payload(site: "rec", path: "/p\($0)") }
+        _ = try await servers.redis.send(RedisCommand("LPUSH", [keys.processing("ghost")], values: abandoned)).orThrow()
+        let alive = [payload(site: "alive")]
+        _ = try await servers.redis.pipeline([
+            RedisCommand("LPUSH", [keys.processing("busy")], values: alive),
+            RedisCommand("SET", keys.heartbeat("busy"), "1", "EX", "60"),
+        ])
+        try await servers.withWorker {
+            try await eventually("the abandoned batch is stored") { try await servers.count(#"{"site_id": "rec"}"#) == 3 }
+        }
+        #expect(try await servers.length(keys.processing("ghost")) == 0)
+        #expect(try await servers.length(keys.processing("busy")) == 1)
+        #expect(try await servers.count(#"{"site_id": "alive"}"#) == 0)
+    }
+
+    @Test func undecodablePayloadIsDeadLetteredAndDoesNotBlockTheQueue() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let keys = servers.configuration.keys
+        try await servers.queue.enqueue([payload(site: "poison"), Array("not json".utf8), Array(#"{"event_id":"x"}"#.utf8), payload(site: "poison")])
+        try await servers.withWorker {
+            try await eventually("good events stored, bad ones dead-lettered") {
+                let stored = try await servers.count(#"{"site_id": "poison"}"#)
+                let dead = try await servers.length(keys.dead)
+                return stored == 2 && dead == 2
+            }
+        }
+        let letters = try await servers.redis.send(RedisCommand("LRANGE", keys.dead, "0", "-1")).orThrow().elements ?? []
+        let decoded = try letters.compactMap(\.bytes).map { try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any] }
+        #expect(Set(decoded.compactMap { $0["raw"] as? String }) == ["not json", #"{"event_id":"x"}"#])
+        #expect(decoded.allSatisfy { $0["code"] as? String == "UNDECODABLE" && ($0["reason"] as? String)?.isEmpty == false })
+        #expect(decoded.allSatisfy { ($0["worker"] as? String)?.isEmpty == false && $0["failed_at"] != nil })
+        #expect(try await servers.length(keys.queue) == 0)
+    }
+
+    @Test func killedWorkerLosesNothingAndStoresNothingTwice() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let keys = servers.configuration.keys
+        let total = 4000
+        for chunk in stride(from: 0, to: total, by: 1000) {
+            try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "kill", id: "kill-\($0)") })
+        }
+        let first = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "20", "HEARTBEAT_TTL_MS": "1000"])
+        try await eventually("the first worker is storing, a batch in hand") {
+            // Count first: the aggregate is slow, and the batch must still be in hand at the kill.
+            guard try await servers.count() >= 200 else { return false }
+            return !(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []).isEmpty
+        }
+        first.kill(signal: SIGKILL)
+        _ = try await first.waitForExit(timeout: .seconds(5))
+        let storedAtKill = try await servers.count()
+        let orphaned = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+        #expect(!orphaned.isEmpty, "the worker held no batch when killed; recovery went untested")
+        #expect(storedAtKill < total, "the worker finished before it was killed; the test proved nothing")
+
+        let second = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "HEARTBEAT_TTL_MS": "1000"])
+        defer { second.kill(signal: SIGTERM) }
+        try await eventually("every event is stored", timeout: .seconds(60)) {
+            let stored = try await servers.count()
+            let queued = try await servers.length(keys.queue)
+            let processing = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+            return stored == total && queued == 0 && processing.isEmpty
+        }
+        // `_id` is the event id, so equal counts mean each event is stored exactly once.
+        #expect(try await servers.count(#"{"site_id": "kill"}"#) == total)
+    }
+
+    @Test func sigtermFinishesTheBatchAndExitsZero() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let keys = servers.configuration.keys
+        let worker = try WorkerProcess(servers, extra: [:])
+        try await eventually("the worker's heartbeat appears") {
+            !(try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "worker:*")).orThrow().elements ?? []).isEmpty
+        }
+        try await servers.queue.enqueue((0..<50).map { payload(site: "term", id: "term-\($0)") })
+        worker.kill(signal: SIGTERM)
+        let status = try await worker.waitForExit(timeout: .seconds(15))
+        #expect(status == 0)
+        #expect(try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "worker:*")).orThrow().elements == [])
+        #expect(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements == [])
+        // Whatever it did not claim is still queued; whatever it claimed is stored.
+        let stored = try await servers.count()
+        #expect(try await servers.length(keys.queue) + stored == 50)
+    }
+
+    @Test func redisDownMeansServiceUnavailableNeverAccepted() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let redisServer = try RedisServerProcess()
+        let redis = RedisClient(configuration: RedisConfiguration(port: redisServer.port), maxConnections: 2, logger: servers.logger)
+        let queue = ReliableQueue(redis: redis, keys: servers.configuration.keys)
+        let dependencies = IngestDependencies(queue: queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2)
+        let body = ByteBuffer(string: #"{"site_id":"s","event_type":"click"}"#)
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            try await client.execute(uri: "/event", method: .post, body: body) { #expect($0.status == .accepted) }
+            redisServer.stop()
+            try await client.execute(uri: "/event", method: .post, body: body) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "1")
+                #expect(String(buffer: response.body).contains(#""code":"SERVICE_UNAVAILABLE""#))
+            }
+            try await client.execute(uri: "/healthz", method: .get) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(String(buffer: response.body).contains(#""redis":"unreachable""#))
+            }
+            try redisServer.start()
+            try await eventually("ingest accepts again once Redis is back") {
+                try await client.execute(uri: "/event", method: .post, body: body) { $0.status == .accepted }
+            }
+        }
+        redisServer.stop()
+        await redis.shutdown()
+    }
+}
