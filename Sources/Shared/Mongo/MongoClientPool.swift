@@ -1,4 +1,5 @@
 import CMongoC
+import Logging
 
 /// Owns a `mongoc_client_pool_t` and the `mongoc_uri_t` it was made from.
 ///
@@ -67,8 +68,20 @@ final class MongoClientPool: @unchecked Sendable {
 enum MongoLibrary {
     private static let initialized: Bool = {
         mongoc_init()
+        // libmongoc prints its own debug chatter by default; route warnings and worse to
+        // swift-log and drop the rest (our callers log failures with context).
+        mongoc_log_set_handler({ level, domain, message, _ in
+            guard level.rawValue <= MONGOC_LOG_LEVEL_WARNING.rawValue else { return }
+            let text = message.map { String(cString: $0) } ?? ""
+            let origin = domain.map { String(cString: $0) } ?? "mongoc"
+            let swiftLevel: Logger.Level = level.rawValue <= MONGOC_LOG_LEVEL_CRITICAL.rawValue ? .error : .warning
+            MongoLibrary.logger.log(level: swiftLevel, "\(text)", metadata: ["domain": "\(origin)"])
+        }, nil)
         return true
     }()
+
+    /// Where libmongoc's own warnings go.
+    static let logger = Logger(label: "libmongoc")
 
     /// Initialises libmongoc on first use.
     static func initializeOnce() {
