@@ -21,12 +21,7 @@ struct IngestAPICommand: AsyncParsableCommand {
         var configuration = try IngestConfiguration(environment: .load())
         if let host { configuration.host = host }
         if let port { configuration.port = port }
-        let level = configuration.pipeline.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSetup.bootstrap(level: configuration.pipeline.logLevel)
         let logger = Logger(label: "IngestAPI")
         _ = IngestMetrics.registry
         let dependencies = try IngestDependencies.connect(configuration, logger: logger)

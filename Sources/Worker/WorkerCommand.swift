@@ -31,12 +31,7 @@ struct RunCommand: AsyncParsableCommand {
         if let batchSize { configuration.batchSize = batchSize }
         if let concurrency { configuration.concurrency = concurrency }
         configuration = try configuration.validated()
-        let level = configuration.pipeline.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardOutput(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSetup.bootstrap(level: configuration.pipeline.logLevel)
         let logger = Logger(label: "Worker")
         let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.concurrency + 1, logger: logger)
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.concurrency, appName: "Worker", logger: logger)

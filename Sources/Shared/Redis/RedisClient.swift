@@ -36,12 +36,10 @@ public final class RedisClient: Sendable {
 
     /// Closes idle connections and stops the threads; later calls throw `.shutdown`.
     public func shutdown() async {
-        let idle = state.withLockedValue { state in
+        state.withLockedValue { state in
             state.isShutdown = true
-            defer { state.idle = [] }
-            return state.idle
+            state.idle = []
         }
-        _ = idle
         try? await threads.shutdownGracefully()
     }
 
