@@ -1,0 +1,272 @@
+"""Runs the benchmark scenarios against servers of its own and writes BENCHMARKS.md.
+
+Every number is reported next to a baseline measured in the same run, alternating
+baseline and product runs so that a noisy neighbour hurts both alike.
+"""
+import argparse
+import datetime
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, ".build", "release")
+BARE = os.path.join(ROOT, "Benchmarks", "BareServer", ".build", "release", "BareServer")
+RAW_MONGO = os.path.join(ROOT, ".build", "bench", "raw_mongo")
+NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Servers:
+    """redis-server (AOF everysec, as shipped) and nx-27017 in a temporary directory."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="bench-")
+        self.redis_port, self.mongo_port = free_port(), free_port()
+        os.makedirs(f"{self.dir}/redis")
+        os.makedirs(f"{self.dir}/mongo")
+        self.procs = [
+            subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", f"{self.dir}/redis",
+                              "--appendonly", "yes", "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction"],
+                             stdout=subprocess.DEVNULL),
+            subprocess.Popen([NX, "--data-dir", f"{self.dir}/mongo", "--port", str(self.mongo_port), "--log-file", f"{self.dir}/nx.log",
+                              "--pid-file", f"{self.dir}/nx.pid"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL),
+        ]
+        wait_port(self.redis_port)
+        wait_port(self.mongo_port)
+
+    def redis(self, *args):
+        return subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)], capture_output=True, text=True, check=True).stdout.strip()
+
+    def env(self, database, prefix="et:"):
+        env = dict(os.environ)
+        env.update(REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0", MONGO_URI=f"mongodb://127.0.0.1:{self.mongo_port}/{database}",
+                   QUEUE_PREFIX=prefix, LOG_LEVEL="error")
+        return env
+
+    def close(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def start(cmd, env, port=None):
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if port:
+        wait_port(port)
+    return proc
+
+
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def peak_rss_mib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port, script, duration, connections, path="/event", env=None):
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", os.path.join(ROOT, "Benchmarks", script),
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, env=env, check=True).stdout
+    match = re.search(r"BENCH rps=([\d.]+) p50=(\d+) p99=(\d+) p999=(\d+) errors=(\d+) non2xx=(\d+)", out)
+    if not match:
+        raise RuntimeError(out)
+    rps, p50, p99, p999, errors, non2xx = match.groups()
+    if int(non2xx) or int(errors):
+        print(f"  warning: {errors} socket errors, {non2xx} non-2xx answers")
+    return dict(rps=float(rps), p50=int(p50) / 1000, p99=int(p99) / 1000, p999=int(p999) / 1000)
+
+
+def spread(values, fmt="{:,.0f}"):
+    return f"{fmt.format(statistics.median(values))} ({fmt.format(min(values))}–{fmt.format(max(values))})"
+
+
+def scenario_ingest(servers, args, report):
+    """1. single-event ingest next to a bare Hummingbird handler."""
+    api_port, bare_port = free_port(), free_port()
+    env = servers.env("bench_ingest")
+    bare_env = dict(env, PORT=str(bare_port))
+    results = {"bare": [], "ingest": []}
+    api = start([os.path.join(BIN, "IngestAPI"), "--port", str(api_port)], env, api_port)
+    bare = start([BARE], bare_env, bare_port)
+    for run in range(args.runs):
+        results["bare"].append(wrk(bare_port, "post_event.lua", args.duration, args.connections))
+        results["ingest"].append(wrk(api_port, "post_event.lua", args.duration, args.connections))
+        servers.redis("DEL", "et:queue")
+        print(f"  ingest run {run + 1}: bare {results['bare'][-1]['rps']:,.0f} req/s, IngestAPI {results['ingest'][-1]['rps']:,.0f} req/s")
+    report["rss_api"] = peak_rss_mib(api.pid)
+    stop(api)
+    stop(bare)
+    ratio = [i["rps"] / b["rps"] for i, b in zip(results["ingest"], results["bare"])]
+    lines = [f"### 1. Single-event ingest (`POST /event`, wrk -t1 -c{args.connections} -d{args.duration}s, {args.runs} runs)", "",
+             "| server | req/s | p50 ms | p99 ms | p99.9 ms |", "| --- | --- | --- | --- | --- |"]
+    for name, label in (("bare", "bare Hummingbird handler (baseline)"), ("ingest", "IngestAPI (validate + LPUSH, group commit)")):
+        rows = results[name]
+        lines.append(f"| {label} | {spread([r['rps'] for r in rows])} | {spread([r['p50'] for r in rows], '{:.2f}')} | "
+                     f"{spread([r['p99'] for r in rows], '{:.2f}')} | {spread([r['p999'] for r in rows], '{:.2f}')} |")
+    lines += ["", f"Ratio IngestAPI / bare, per run: {spread(ratio, '{:.2f}')}×.", ""]
+    report["ingest_peak"] = statistics.median(r["rps"] for r in results["ingest"])
+    return lines
+
+
+def scenario_batch(servers, args, report):
+    """3. batch ingest next to redis-benchmark's LPUSH ceiling."""
+    api_port = free_port()
+    api = start([os.path.join(BIN, "IngestAPI"), "--port", str(api_port)], servers.env("bench_batch"), api_port)
+    rows = {100: [], 1000: []}
+    ceiling = []
+    for run in range(args.runs):
+        out = subprocess.run(["redis-benchmark", "-p", str(servers.redis_port), "-t", "lpush", "-P", "16", "-q", "-n", "500000"],
+                             capture_output=True, text=True, check=True).stdout
+        ceiling.append(float(re.search(r"LPUSH: ([\d.]+) requests per second", out.replace("\r", "\n")).group(1)))
+        for size in rows:
+            result = wrk(api_port, "post_batch.lua", args.duration, 16, path="/events", env=dict(os.environ, BATCH=str(size)))
+            rows[size].append(result["rps"] * size)
+            servers.redis("DEL", "et:queue")
+        servers.redis("DEL", "mylist")
+    stop(api)
+    lines = [f"### 3. Batch ingest (`POST /events`, wrk -t1 -c16 -d{args.duration}s, {args.runs} runs)", "",
+             "| what | events/s |", "| --- | --- |",
+             f"| redis-benchmark -t lpush -P 16 (ceiling, one element per LPUSH) | {spread(ceiling)} |",
+             f"| `POST /events`, 100 events per request | {spread(rows[100])} |",
+             f"| `POST /events`, 1,000 events per request | {spread(rows[1000])} |", ""]
+    return lines
+
+
+def prefill(servers, count, prefix):
+    """Pushes `count` queued events, in the worker's payload format, with redis-cli --pipe."""
+    def resp(*parts):
+        out = [f"*{len(parts)}\r\n"]
+        for p in parts:
+            b = p.encode()
+            out.append(f"${len(b)}\r\n{p}\r\n")
+        return "".join(out)
+    chunks = []
+    for start_index in range(0, count, 1000):
+        payloads = [f'{{"event_id":"d-{i}","site_id":"bench","event_type":"page_view","path":"/p{i % 50}","userid":"user-{i % 10000}",'
+                    f'"timestamp":1763916271123,"received_at":1763916271123}}' for i in range(start_index, min(count, start_index + 1000))]
+        chunks.append(resp("LPUSH", prefix + "queue", *payloads))
+    subprocess.run(["redis-cli", "-p", str(servers.redis_port), "--pipe"], input="".join(chunks), text=True, check=True, capture_output=True)
+
+
+def scenario_drain(servers, args, report):
+    """4. drain with 1, 2, 4 workers next to raw libmongoc bulk inserts."""
+    results = {"raw": [], 1: [], 2: [], 4: []}
+    cpu_per_100k = []
+    for run in range(args.runs):
+        db = f"raw_{run}"
+        out = subprocess.run([RAW_MONGO, "insert", f"mongodb://127.0.0.1:{servers.mongo_port}/{db}", str(args.drain_events), "500"],
+                             capture_output=True, text=True, check=True).stdout
+        results["raw"].append(args.drain_events / float(out))
+        for workers in (1, 2, 4):
+            prefix = f"d{run}w{workers}:"
+            prefill(servers, args.drain_events, prefix)
+            env = servers.env(f"drain_{run}_{workers}", prefix)
+            started = time.time()
+            procs = [start([os.path.join(BIN, "Worker")], env) for _ in range(workers)]
+            while True:
+                if servers.redis("LLEN", prefix + "queue") == "0" and not servers.redis("KEYS", prefix + "processing:*"):
+                    break
+                time.sleep(0.05)
+            elapsed = time.time() - started
+            results[workers].append(args.drain_events / elapsed)
+            if workers == 1:
+                cpu_per_100k.append(cpu_seconds(procs[0].pid) / args.drain_events * 100_000)
+                report.setdefault("rss_worker", []).append(peak_rss_mib(procs[0].pid))
+            for p in procs:
+                stop(p)
+        print(f"  drain run {run + 1}: raw {results['raw'][-1]:,.0f}/s, workers 1/2/4: "
+              + ", ".join(f"{results[w][-1]:,.0f}/s" for w in (1, 2, 4)))
+    lines = [f"### 4. Drain ({args.drain_events:,} queued events into nx-27017, {args.runs} runs)", "",
+             "| what | events/s | ratio to raw |", "| --- | --- | --- |",
+             f"| raw libmongoc bulk insert, 500 per bulk (baseline) | {spread(results['raw'])} | 1.00 |"]
+    for w in (1, 2, 4):
+        ratio = [x / r for x, r in zip(results[w], results["raw"])]
+        lines.append(f"| {w} worker{'s' if w > 1 else ''} (batch 500) | {spread(results[w])} | {spread(ratio, '{:.2f}')} |")
+    lines += ["", f"One worker's CPU: {spread(cpu_per_100k, '{:.2f}')} s per 100k events (user + system).", ""]
+    return lines
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="short runs: the whole benchmark in about two minutes")
+    parser.add_argument("--runs", type=int)
+    parser.add_argument("--duration", type=int, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=64)
+    parser.add_argument("--drain-events", type=int)
+    parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
+    args = parser.parse_args()
+    args.runs = args.runs or (2 if args.quick else 5)
+    args.duration = args.duration or (5 if args.quick else 10)
+    args.drain_events = args.drain_events or (20_000 if args.quick else 200_000)
+
+    servers = Servers()
+    report = {}
+    try:
+        sections = []
+        for scenario in (scenario_ingest, scenario_batch, scenario_drain):
+            print(scenario.__doc__.strip())
+            sections += scenario(servers, args, report)
+    finally:
+        servers.close()
+
+    cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+    header = ["# Benchmarks", "",
+              f"Written by `scripts/bench{' --quick' if args.quick else ''}` on {datetime.date.today()} at commit `{commit}`: "
+              f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}.",
+              "Load generator, servers and the code under test share these cores, so compare each number with the baseline "
+              "measured in the same run, not with other machines. Each cell: median (min–max) over the runs.", ""]
+    memory = ["### 6. Memory (peak RSS, VmHWM)", "", "| process | MiB |", "| --- | --- |",
+              f"| IngestAPI during scenario 1 | {report.get('rss_api', float('nan')):.1f} |",
+              f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", "",
+              "Not yet measured: scenario 2 (latency at fixed rates, open loop) and scenario 5 (`GET /stats` "
+              "over 100k and 1M events next to the raw aggregation).", ""]
+    with open(args.output, "w") as f:
+        f.write("\n".join(header + sections + memory))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()
