@@ -62,6 +62,7 @@ public enum ConfigurationError: Error, CustomStringConvertible, Equatable {
     /// `key` holds `value`, which is not `expected`.
     case invalid(key: String, value: String, expected: String)
 
+    /// The message, naming the variable to fix.
     public var description: String {
         switch self {
         case .invalid(let key, let value, let expected):

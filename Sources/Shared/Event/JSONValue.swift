@@ -13,6 +13,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     /// An object, keys in the order given.
     case object([(String, JSONValue)])
 
+    /// Equal when they serialize alike.
     public static func == (lhs: JSONValue, rhs: JSONValue) -> Bool {
         lhs.serialized == rhs.serialized
     }

@@ -24,5 +24,6 @@ public struct ValidationError: Error, Sendable, Equatable, CustomStringConvertib
         ValidationError(code: "INVALID_JSON", message: "body is not valid JSON: \(detail)")
     }
 
+    /// Code, field and message in one line.
     public var description: String { field.map { "\(code) (\($0)): \(message)" } ?? "\(code): \(message)" }
 }

@@ -51,6 +51,7 @@ public struct MongoError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What failed, whether it is worth retrying, and libmongoc's message.
     public var description: String {
         let kind = isTransient ? "transient, will retry" : "permanent"
         return "mongo: \(context) failed (\(kind); domain \(domain), code \(code)): \(message)"

@@ -22,6 +22,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// What failed and what to check.
     public var description: String {
         switch self {
         case .connectFailed(let m): "redis: cannot connect (\(m)); is redis-server running and REDIS_URL right?"

@@ -28,6 +28,7 @@ public struct FullJitterBackoff: BackoffStrategy {
         self.cap = cap
     }
 
+    /// `min(cap, base · 2^attempt)`.
     public func ceiling(forAttempt attempt: Int) -> Duration {
         let exponent = min(max(attempt, 0), 40)
         let baseNanos = Double(base.components.seconds) * 1e9 + Double(base.components.attoseconds) / 1e9
@@ -35,6 +36,7 @@ public struct FullJitterBackoff: BackoffStrategy {
         return .nanoseconds(Int64(min(capNanos, baseNanos * pow2(exponent))))
     }
 
+    /// A uniform draw in `0 ... ceiling(forAttempt:)`.
     public func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
         let ceilingNanos = ceiling(forAttempt: attempt).components
         let nanos = ceilingNanos.seconds * 1_000_000_000 + ceilingNanos.attoseconds / 1_000_000_000
