@@ -234,6 +234,7 @@ def main():
     parser.add_argument("--duration", type=int, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--drain-events", type=int)
+    parser.add_argument("--only", choices=["ingest", "batch", "drain"], help="run one scenario (and write nothing)")
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args()
     args.runs = args.runs or (2 if args.quick else 5)
@@ -244,11 +245,17 @@ def main():
     report = {}
     try:
         sections = []
-        for scenario in (scenario_ingest, scenario_batch, scenario_drain):
+        scenarios = {"ingest": scenario_ingest, "batch": scenario_batch, "drain": scenario_drain}
+        for name, scenario in scenarios.items():
+            if args.only and name != args.only:
+                continue
             print(scenario.__doc__.strip())
             sections += scenario(servers, args, report)
     finally:
         servers.close()
+    if args.only:
+        print("\n".join(sections))
+        return
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30

@@ -56,8 +56,7 @@ struct EventController: Sendable {
 
     /// Queues the events in one push; 503 when Redis does not confirm.
     private func enqueue(_ events: [Event]) async throws {
-        let encoder = JSONEncoder()
-        let payloads = events.map { Array(try! encoder.encode($0)) }
+        let payloads = events.map(\.queuePayload)
         do {
             _ = try await enqueuer.enqueue(payloads)
             accepted.increment(by: events.count)

@@ -154,9 +154,9 @@ struct EventValidatorTests {
         #expect(throws: ValidationError.self) { try validator.validateBatch(Array("[]".utf8), now: now) }
     }
 
-    @Test func queuedEventRoundTripsThroughJSON() throws {
-        let event = try validate(#"{"site_id":"s","event_type":"click","props":{"n":1}}"#)
-        let decoded = try JSONDecoder().decode(Event.self, from: JSONEncoder().encode(event))
+    @Test func queuePayloadDecodesToTheSameEvent() throws {
+        let event = try validate(#"{"site_id":"s","event_type":"page_view","path":"/a\"b\\c\u0001","userid":"ü","props":{"n":1,"d":-2.5e-7,"b":false,"s":"x\ny"}}"#)
+        let decoded = try JSONDecoder().decode(Event.self, from: Data(event.queuePayload))
         #expect(decoded == event)
     }
 }

@@ -4,6 +4,8 @@ public indirect enum JSONValue: Sendable, Equatable {
     case string(String)
     /// An integer.
     case int(Int)
+    /// A finite floating-point number.
+    case double(Double)
     /// A boolean.
     case bool(Bool)
     /// null.
@@ -32,6 +34,7 @@ public indirect enum JSONValue: Sendable, Equatable {
         switch self {
         case .string(let s): Self.writeString(s, into: &out)
         case .int(let i): out += String(i)
+        case .double(let d): out += d.isFinite ? String(d) : "null"
         case .bool(let b): out += b ? "true" : "false"
         case .null: out += "null"
         case .array(let items):
@@ -91,5 +94,30 @@ extension StatsReport {
                 .object([("path", .string($0.path)), ("views", .int($0.views)), ("unique_users", .int($0.uniqueUsers))])
             })),
         ])
+    }
+}
+
+extension Event {
+    /// The event as the queue carries it: the `Codable` shape, written without `JSONEncoder`
+    /// (ingest writes one per request; the worker decodes it with `JSONDecoder`).
+    public var queuePayload: [UInt8] {
+        var members: [(String, JSONValue)] = [
+            ("event_id", .string(eventID)), ("site_id", .string(siteID)), ("event_type", .string(eventType)),
+        ]
+        if let path { members.append(("path", .string(path))) }
+        if let userID { members.append(("userid", .string(userID))) }
+        members.append(("timestamp", .int(Int(timestamp))))
+        members.append(("received_at", .int(Int(receivedAt))))
+        if let props {
+            members.append(("props", .object(props.keys.sorted().map { key in
+                switch props[key]! {
+                case .string(let v): (key, .string(v))
+                case .int(let v): (key, .int(Int(v)))
+                case .double(let v): (key, .double(v))
+                case .bool(let v): (key, .bool(v))
+                }
+            })))
+        }
+        return JSONValue.object(members).bytes
     }
 }

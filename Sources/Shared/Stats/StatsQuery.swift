@@ -34,7 +34,7 @@ public struct StatsQuery: Sendable, Equatable {
     /// totals and top paths in one `$facet`. `count` is summed, so a throttled summary counts
     /// for every event it stands for; users are distinct non-empty `userid`s.
     public var pipelineJSON: String {
-        let site = String(decoding: try! JSONEncoder().encode(siteID), as: UTF8.self)
+        let site = JSONValue.string(siteID).serialized
         let range = #"{"$gte": {"$date": {"$numberLong": "\#(dayStart)"}}, "$lt": {"$date": {"$numberLong": "\#(dayStart + 86_400_000)"}}}"#
         let distinctUsers = #"{"$size": {"$setDifference": ["$users", [null, ""]]}}"#
         return """
