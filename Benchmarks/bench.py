@@ -107,7 +107,7 @@ def cpu_seconds(pid):
 
 def wrk(port, script, duration, connections, path="/event", env=None):
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "-s", os.path.join(ROOT, "Benchmarks", script),
-                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, env=env, check=True).stdout
+                          f"http://127.0.0.1:{port}{path}"], capture_output=True, text=True, env=env, cwd=ROOT, check=True).stdout
     match = re.search(r"BENCH rps=([\d.]+) p50=(\d+) p99=(\d+) p999=(\d+) errors=(\d+) non2xx=(\d+)", out)
     if not match:
         raise RuntimeError(out)

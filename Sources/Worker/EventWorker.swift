@@ -78,12 +78,10 @@ struct EventWorker: Service {
     }
 
     private func beatAll() async {
-        for id in workerIDs {
-            do {
-                try await queue.heartbeat(worker: id, ttl: configuration.heartbeatTTL)
-            } catch {
-                logger.warning("heartbeat failed", metadata: ["worker": "\(id)", "error": "\(error)"])
-            }
+        do {
+            try await queue.heartbeat(workers: workerIDs, ttl: configuration.heartbeatTTL)
+        } catch {
+            logger.warning("heartbeat failed", metadata: ["workers": "\(workerIDs.count)", "error": "\(error)"])
         }
     }
 

@@ -60,10 +60,12 @@ public struct ReliableQueue: Sendable {
         _ = try await redis.run(QueueScripts.recover, keys: [keys.processing(worker), keys.heartbeat(worker), keys.queue], arguments: [Array("force".utf8)])
     }
 
-    /// Marks `worker` alive for `ttl`.
-    public func heartbeat(worker: String, ttl: Duration) async throws(RedisError) {
-        let millis = ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000
-        _ = try await redis.send(RedisCommand("SET", keys.heartbeat(worker), "1", "PX", String(millis))).orThrow()
+    /// Marks each of `workers` alive for `ttl`, in one round trip.
+    public func heartbeat(workers: [String], ttl: Duration) async throws(RedisError) {
+        let millis = String(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        for reply in try await redis.pipeline(workers.map { RedisCommand("SET", keys.heartbeat($0), "1", "PX", millis) }) {
+            _ = try reply.orThrow()
+        }
     }
 
     /// Removes `worker`'s heartbeat at a clean exit, so nobody waits for it to expire.
