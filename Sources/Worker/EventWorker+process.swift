@@ -1,4 +1,5 @@
 import Logging
+import Metrics
 import Shared
 
 extension EventWorker {
@@ -26,6 +27,9 @@ extension EventWorker {
                     ])
                     deadLetters.append(DeadLetter(payload: payload, reason: failure.message, code: "MONGO_\(failure.code)", attempts: attempt + 1, worker: worker).encoded)
                 }
+                Counter(label: "worker_events_stored_total").increment(by: report.inserted)
+                Counter(label: "worker_events_duplicate_total").increment(by: report.duplicates)
+                Counter(label: "worker_events_dead_lettered_total").increment(by: deadLetters.count)
                 logger.debug("batch stored", metadata: [
                     "worker": "\(worker)", "events": "\(payloads.count)", "inserted": "\(report.inserted)",
                     "duplicates": "\(report.duplicates)", "dead": "\(deadLetters.count)",
@@ -43,6 +47,7 @@ extension EventWorker {
                     "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.milliseconds)",
                     "transient": "\(error.isTransient)", "error": "\(error)",
                 ])
+                Counter(label: "worker_store_retries_total").increment()
                 attempt += 1
                 try? await Task.sleep(for: delay)
             }

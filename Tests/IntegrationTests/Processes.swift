@@ -42,31 +42,55 @@ final class WorkerProcess: Sendable {
     }
 }
 
-/// A redis-server of the test's own, on a free port, that the test may stop and start again.
-final class RedisServerProcess: @unchecked Sendable {
+/// A server of the test's own (redis-server or nx-27017) on a free port, that the test may
+/// stop and start again.
+final class ServerProcess: @unchecked Sendable {
     // @unchecked Sendable: used by one test at a time; `process` is only replaced in start().
     let port: Int
+    private let executable: String
+    private let arguments: [String]
     private var process: Process?
 
-    /// Starts redis-server (`TEST_REDIS_SERVER_BIN`) on a free port.
-    init() throws {
+    /// redis-server (`TEST_REDIS_SERVER_BIN`), started at once, without persistence.
+    static func redis() throws -> ServerProcess {
+        let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
+            ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        }
+        try server.start()
+        return server
+    }
+
+    /// nx-27017 (`TEST_NX_BIN`) with an in-memory database, not started yet.
+    static func nx() throws -> ServerProcess {
+        guard let binary = TestServers.environment["TEST_NX_BIN"] else {
+            throw TestSetupError("TEST_NX_BIN is unset: run the tests with scripts/test")
+        }
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("nx-\(UUID().uuidString)").path
+        return try ServerProcess(executable: binary) { port in
+            ["--db", "memory", "--port", String(port), "--log-file", scratch + ".log", "--pid-file", scratch + ".pid"]
+        }
+    }
+
+    private init(executable: String, arguments: (Int) -> [String]) throws {
         port = try Self.freePort()
-        try start()
+        self.executable = executable
+        self.arguments = arguments(port)
     }
 
     /// Starts it (again) on the same port and waits until it answers.
     func start() throws {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server")
-        process.arguments = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
         process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
         try process.run()
         self.process = process
-        for _ in 0..<100 {
+        for _ in 0..<200 {
             if Self.accepts(port: port) { return }
             usleep(50_000)
         }
-        throw TestSetupError("redis-server did not start on port \(port)")
+        throw TestSetupError("\(executable) did not start on port \(port)")
     }
 
     /// Stops it and waits until the port is closed.

@@ -1,10 +1,12 @@
 import Foundation
 import Hummingbird
 import HummingbirdTesting
+import ServiceLifecycle
 import Testing
 
 @testable import IngestAPI
 @testable import Shared
+@testable import Worker
 
 /// Nothing acknowledged is lost: dead workers, poison payloads, shutdown, Redis going away.
 @Suite(.serialized) struct ReliabilityTests {
@@ -105,7 +107,7 @@ import Testing
     @Test func redisDownMeansServiceUnavailableNeverAccepted() async throws {
         let servers = try TestServers()
         defer { Task { await servers.shutdown() } }
-        let redisServer = try RedisServerProcess()
+        let redisServer = try ServerProcess.redis()
         let redis = RedisClient(configuration: RedisConfiguration(port: redisServer.port), maxConnections: 2, logger: servers.logger)
         let queue = ReliableQueue(redis: redis, keys: servers.configuration.keys)
         let dependencies = IngestDependencies(queue: queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2)
@@ -129,5 +131,41 @@ import Testing
         }
         redisServer.stop()
         await redis.shutdown()
+    }
+
+    @Test func batchWaitsOutAMongoOutageAndIsStoredWhenItReturns() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let mongo = try ServerProcess.nx()
+        defer { mongo.stop() }
+        let store = try MongoStore(
+            uri: "mongodb://127.0.0.1:\(mongo.port)/outage?serverSelectionTimeoutMS=300", maxClients: 1, appName: "tests", logger: servers.logger)
+        defer { Task { await store.shutdown() } }
+        let worker = EventWorker(configuration: servers.workerConfiguration(), queue: servers.queue, store: store, logger: servers.logger)
+        let group = ServiceGroup(configuration: .init(services: [worker], logger: servers.logger))
+        let running = Task { try await group.run() }
+        try await servers.queue.enqueue((0..<10).map { payload(site: "outage", id: "outage-\($0)") })
+        let processing = servers.configuration.keys.processing(worker.workerIDs[0])
+        try await eventually("the worker holds the batch while MongoDB is away") { try await servers.length(processing) == 10 }
+        // Three failed attempts later the batch is still claimed, not dropped.
+        let retriesBefore = Self.storeRetries()
+        try await eventually("the worker retries with backoff") { Self.storeRetries() >= retriesBefore + 3 }
+        #expect(try await servers.length(processing) == 10)
+        try mongo.start()
+        try await eventually("the batch is stored once MongoDB is back") {
+            try await servers.length(processing) == 0
+        }
+        let stored = try await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#)
+        #expect(stored.count == 10)
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
+    /// `worker_store_retries_total` from this process's metrics (all tests together).
+    static func storeRetries() -> Int {
+        var text: [UInt8] = []
+        IngestMetrics.registry.emit(into: &text)
+        let line = String(decoding: text, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("worker_store_retries_total ") }
+        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
     }
 }
