@@ -74,6 +74,17 @@ enum IngestMetrics {
         return registry
     }()
 
+    /// Events in the Redis queue, from the last LPUSH reply or LLEN.
+    static let queueDepth: Metrics.Gauge = {
+        _ = registry  // bootstrap first, or the gauge would bind to the no-op backend for good
+        return Metrics.Gauge(label: "queue_depth")
+    }()
+
+    /// Counts `count` events refused with `code` (validation, size, media type, Redis down).
+    static func rejected(code: String, count: Int = 1) {
+        Counter(label: "events_rejected_total", dimensions: [("code", code)]).increment(by: count)
+    }
+
     /// `hb.requests` → `hb_requests`: Prometheus names allow only `[a-zA-Z0-9_:]`.
     static func prometheusName(_ name: String) -> String {
         String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })

@@ -12,7 +12,7 @@ final class Enqueuer: Sendable {
     private let maxEventsPerPush: Int
     private let state = NIOLockedValueBox(State())
     private let latency = Timer(label: "ingest_enqueue_duration_seconds", preferredDisplayUnit: .seconds)
-    private let depth = Gauge(label: "queue_depth")
+
 
     private struct Waiter {
         var payloads: [[UInt8]]
@@ -72,7 +72,7 @@ final class Enqueuer: Sendable {
             let result: Result<Int, RedisError>
             do {
                 let length = try await queue.enqueue(batch.flatMap(\.payloads))
-                depth.record(length)
+                IngestMetrics.queueDepth.record(length)
                 result = .success(length)
             } catch {
                 result = .failure(error)
@@ -85,7 +85,6 @@ final class Enqueuer: Sendable {
 extension Timer {
     /// Records the time elapsed since `start`.
     func recordInterval(since start: ContinuousClock.Instant) {
-        let elapsed = (ContinuousClock.now - start).components
-        recordNanoseconds(elapsed.seconds * 1_000_000_000 + elapsed.attoseconds / 1_000_000_000)
+        recordNanoseconds((ContinuousClock.now - start).totalNanoseconds)
     }
 }

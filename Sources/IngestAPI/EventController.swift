@@ -22,7 +22,7 @@ struct EventController: Sendable {
         do {
             event = try validator.validateEvent(body.readableBytesView, now: Self.nowMillis())
         } catch {
-            Self.countRejected(error)
+            IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
         try await enqueue([event])
@@ -35,7 +35,7 @@ struct EventController: Sendable {
         do {
             results = try validator.validateBatch(body.readableBytesView, now: Self.nowMillis())
         } catch {
-            Self.countRejected(error)
+            IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
         var events: [Event] = []
@@ -44,7 +44,7 @@ struct EventController: Sendable {
             switch result {
             case .success(let event): events.append(event)
             case .failure(let error):
-                Self.countRejected(error)
+                IngestMetrics.rejected(code: error.code)
                 rejected.append(.object([("index", .int(index)), ("error", error.json)]))
             }
         }
@@ -61,7 +61,7 @@ struct EventController: Sendable {
             _ = try await enqueuer.enqueue(payloads)
             accepted.increment(by: events.count)
         } catch {
-            Counter(label: "events_rejected_total", dimensions: [("code", "SERVICE_UNAVAILABLE")]).increment(by: events.count)
+            IngestMetrics.rejected(code: "SERVICE_UNAVAILABLE", count: events.count)
             throw APIError.unavailable("the queue is unavailable, nothing was accepted; retry later (\(error))")
         }
     }
@@ -71,24 +71,20 @@ struct EventController: Sendable {
         if let type = request.headers[.contentType] {
             let mediaType = type.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
             guard mediaType == "application/json" || mediaType == "text/plain" || mediaType.hasSuffix("+json") else {
-                Counter(label: "events_rejected_total", dimensions: [("code", "UNSUPPORTED_MEDIA_TYPE")]).increment()
+                IngestMetrics.rejected(code: "UNSUPPORTED_MEDIA_TYPE")
                 throw APIError.unsupportedMediaType(mediaType)
             }
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {
-            Counter(label: "events_rejected_total", dimensions: [("code", "PAYLOAD_TOO_LARGE")]).increment()
+            IngestMetrics.rejected(code: "PAYLOAD_TOO_LARGE")
             throw APIError.tooLarge(limit: limit)
         }
         do {
             return try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
-            Counter(label: "events_rejected_total", dimensions: [("code", "PAYLOAD_TOO_LARGE")]).increment()
+            IngestMetrics.rejected(code: "PAYLOAD_TOO_LARGE")
             throw APIError.tooLarge(limit: limit)
         }
-    }
-
-    private static func countRejected(_ error: ValidationError) {
-        Counter(label: "events_rejected_total", dimensions: [("code", error.code)]).increment()
     }
 
     static func nowMillis() -> Int64 {

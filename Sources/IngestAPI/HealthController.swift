@@ -9,7 +9,6 @@ struct HealthController: Sendable {
     let queue: ReliableQueue
     let store: MongoStore
     let registry: PrometheusCollectorRegistry
-    private let depth = Gauge(label: "queue_depth")
 
     /// Adds the routes to `router`.
     func addRoutes(to router: Router<some RequestContext>) {
@@ -21,7 +20,7 @@ struct HealthController: Sendable {
         async let mongoOK = withDeadline(.seconds(2)) { [store] in try await store.ping() }
         let queueDepth = try? await queue.depth()
         let mongo = await mongoOK
-        if let queueDepth { depth.record(queueDepth) }
+        if let queueDepth { IngestMetrics.queueDepth.record(queueDepth) }
         let healthy = queueDepth != nil && mongo
         let answer: JSONValue = .object([
             ("status", .string(healthy ? "ok" : "degraded")), ("redis", .string(queueDepth != nil ? "ok" : "unreachable")),
@@ -31,7 +30,7 @@ struct HealthController: Sendable {
     }
 
     func metrics() async -> Response {
-        if let queueDepth = try? await queue.depth() { depth.record(queueDepth) }
+        if let queueDepth = try? await queue.depth() { IngestMetrics.queueDepth.record(queueDepth) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
         return Response(

@@ -44,7 +44,7 @@ extension EventWorker {
                 let delay = backoff.delay(forAttempt: attempt)
                 let level: Logger.Level = error.isTransient ? .warning : .error
                 logger.log(level: level, "store failed; retrying the batch", metadata: [
-                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.milliseconds)",
+                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.totalMilliseconds)",
                     "transient": "\(error.isTransient)", "error": "\(error)",
                 ])
                 Counter(label: "worker_store_retries_total").increment()
@@ -70,7 +70,7 @@ extension EventWorker {
             } catch {
                 let delay = backoff.delay(forAttempt: attempt)
                 logger.warning("acknowledge failed; retrying", metadata: [
-                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.milliseconds)", "error": "\(error)",
+                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
                 ])
                 attempt += 1
                 if isStopping && attempt >= 5 {

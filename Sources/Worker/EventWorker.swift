@@ -108,7 +108,7 @@ struct EventWorker: Service {
             } catch {
                 let delay = backoff.delay(forAttempt: redisFailures)
                 logger.warning("claim failed; backing off", metadata: [
-                    "worker": "\(worker)", "attempt": "\(redisFailures + 1)", "delay_ms": "\(delay.milliseconds)", "error": "\(error)",
+                    "worker": "\(worker)", "attempt": "\(redisFailures + 1)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
                 ])
                 redisFailures += 1
                 try? await Task.sleep(for: delay)
@@ -117,12 +117,5 @@ struct EventWorker: Service {
             if payloads.isEmpty { continue }
             await process(payloads, worker: worker)
         }
-    }
-}
-
-extension Duration {
-    /// Whole milliseconds, for logs.
-    var milliseconds: Int64 {
-        components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000
     }
 }

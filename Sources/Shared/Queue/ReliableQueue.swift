@@ -33,9 +33,8 @@ public struct ReliableQueue: Sendable {
         let processing = keys.processing(worker)
         var claimed = try await take(into: processing, max: max)
         if !claimed.isEmpty { return claimed }
-        let seconds = Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18
         let first = try await redis.send(
-            RedisCommand("BLMOVE", keys.queue, processing, "RIGHT", "LEFT", String(format3(seconds))),
+            RedisCommand("BLMOVE", keys.queue, processing, "RIGHT", "LEFT", String(wait.totalSeconds)),
             extraTimeout: wait
         ).orThrow()
         guard let item = first.bytes else { return [] }
@@ -62,7 +61,7 @@ public struct ReliableQueue: Sendable {
 
     /// Marks each of `workers` alive for `ttl`, in one round trip.
     public func heartbeat(workers: [String], ttl: Duration) async throws(RedisError) {
-        let millis = String(ttl.components.seconds * 1000 + ttl.components.attoseconds / 1_000_000_000_000_000)
+        let millis = String(ttl.totalMilliseconds)
         for reply in try await redis.pipeline(workers.map { RedisCommand("SET", keys.heartbeat($0), "1", "PX", millis) }) {
             _ = try reply.orThrow()
         }
@@ -102,11 +101,4 @@ public struct ReliableQueue: Sendable {
     public func deadLetterCount() async throws(RedisError) -> Int {
         Int(try await redis.send(RedisCommand("LLEN", keys.dead)).orThrow().int ?? 0)
     }
-}
-
-/// Seconds with three decimals, the resolution BLMOVE accepts.
-private func format3(_ seconds: Double) -> String {
-    let millis = Int((seconds * 1000).rounded())
-    let tail = String(millis % 1000)
-    return "\(millis / 1000)." + String(repeating: "0", count: 3 - tail.count) + tail
 }

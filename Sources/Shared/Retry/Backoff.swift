@@ -31,15 +31,13 @@ public struct FullJitterBackoff: BackoffStrategy {
     /// `min(cap, base · 2^attempt)`.
     public func ceiling(forAttempt attempt: Int) -> Duration {
         let exponent = min(max(attempt, 0), 40)
-        let baseNanos = Double(base.components.seconds) * 1e9 + Double(base.components.attoseconds) / 1e9
-        let capNanos = Double(cap.components.seconds) * 1e9 + Double(cap.components.attoseconds) / 1e9
-        return .nanoseconds(Int64(min(capNanos, baseNanos * pow2(exponent))))
+        let capped = min(Double(cap.totalNanoseconds), Double(base.totalNanoseconds) * pow2(exponent))
+        return .nanoseconds(Int64(capped))
     }
 
     /// A uniform draw in `0 ... ceiling(forAttempt:)`.
     public func delay(forAttempt attempt: Int, using generator: inout some RandomNumberGenerator) -> Duration {
-        let ceilingNanos = ceiling(forAttempt: attempt).components
-        let nanos = ceilingNanos.seconds * 1_000_000_000 + ceilingNanos.attoseconds / 1_000_000_000
+        let nanos = ceiling(forAttempt: attempt).totalNanoseconds
         guard nanos > 0 else { return .zero }
         return .nanoseconds(Int64.random(in: 0...nanos, using: &generator))
     }
