@@ -34,7 +34,7 @@ struct IngestDependencies: Sendable {
 /// The routes and middleware of IngestAPI; tests drive the same router.
 func buildRouter(_ dependencies: IngestDependencies) -> Router<BasicRequestContext> {
     let router = Router(context: BasicRequestContext.self)
-    router.add(middleware: MetricsMiddleware())
+    router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: CORSMiddleware(
         allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.get, .post, .options], maxAge: .seconds(86_400)))
     router.add(middleware: JSONErrorMiddleware(routes: [
@@ -85,8 +85,17 @@ enum IngestMetrics {
         Counter(label: "events_rejected_total", dimensions: [("code", code)]).increment(by: count)
     }
 
-    /// `hb.requests` → `hb_requests`: Prometheus names allow only `[a-zA-Z0-9_:]`.
+    /// `hb.requests` → `hb_requests`: Prometheus names allow only `[a-zA-Z0-9_:]`. Runs for every
+    /// metric handle made, several per request, so valid names are returned without a copy.
     static func prometheusName(_ name: String) -> String {
-        String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
+        func allowed(_ byte: UInt8) -> Bool {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "_"), UInt8(ascii: ":"): true
+            default: false
+            }
+        }
+        if name.utf8.allSatisfy(allowed) { return name }
+        return String(decoding: name.utf8.map { allowed($0) ? $0 : UInt8(ascii: "_") }, as: UTF8.self)
     }
 }

@@ -38,6 +38,17 @@ struct EventValidatorTests {
         #expect(event.path == nil)
     }
 
+    @Test func generatedEventIDsAreDistinctLowercaseVersion4UUIDs() {
+        let ids = (0..<1000).map { _ in EventValidator.randomEventID() }
+        #expect(Set(ids).count == ids.count)
+        for id in ids.prefix(50) {
+            #expect(UUID(uuidString: id)?.uuidString.lowercased() == id)
+            let characters = Array(id)
+            #expect(characters[14] == "4")
+            #expect("89ab".contains(characters[19]))
+        }
+    }
+
     @Test func givenEventIDIsKept() throws {
         #expect(try validate(#"{"site_id":"s","event_type":"click","event_id":"abc-1"}"#).eventID == "abc-1")
     }

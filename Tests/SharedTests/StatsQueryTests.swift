@@ -1,9 +1,23 @@
+import Foundation
 import Testing
 
 @testable import Shared
 
 /// `GET /stats` parameters and the answer's shape.
 struct StatsQueryTests {
+    /// `scripts/bench` times this pipeline straight through libmongoc as the baseline for `GET /stats`,
+    /// so it must stay the pipeline the API runs.
+    @Test func benchmarkBaselineRunsTheSamePipeline() throws {
+        let query = try StatsQuery(siteID: "stats", date: "2026-10-16", limit: nil)
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let template = try String(contentsOf: root.appendingPathComponent("Benchmarks/stats_pipeline.json"), encoding: .utf8)
+        let baseline = template.replacingOccurrences(of: "__SITE__", with: "stats")
+            .replacingOccurrences(of: "__START__", with: String(query.dayStart))
+            .replacingOccurrences(of: "__END__", with: String(query.dayStart + 86_400_000))
+        let parse = { (text: String) in try JSONSerialization.jsonObject(with: Data(text.utf8)) as? NSArray }
+        #expect(try parse(baseline) == parse(query.pipelineJSON))
+    }
+
     @Test func validQuery() throws {
         let query = try StatsQuery(siteID: "site-001", date: "2025-11-23", limit: nil)
         #expect(query.limit == 10)
@@ -36,5 +50,6 @@ struct StatsQueryTests {
 
     @Test func jsonEscapesControlCharacters() {
         #expect(JSONValue.string("a\u{01}\n\\").serialized == #""a\u0001\n\\""#)
+        #expect(JSONValue.string("é\t\"x\u{1F}").serialized == #""é\t\"x\u001f""#)
     }
 }

@@ -48,14 +48,11 @@ struct EventInput: Decodable {
         if problem == nil { problem = error }
     }
 
+    /// The string at `key`, nil for `null`; a string is tried first, as nearly every event has one.
     private mutating func optionalString(_ container: KeyedDecodingContainer<Key>, _ key: Key) -> String? {
-        if (try? container.decodeNil(forKey: key)) == true { return nil }
-        do {
-            return try container.decode(String.self, forKey: key)
-        } catch {
-            note(.field(key.stringValue, "must be a string"))
-            return nil
-        }
+        if let string = try? container.decode(String.self, forKey: key) { return string }
+        if (try? container.decodeNil(forKey: key)) != true { note(.field(key.stringValue, "must be a string")) }
+        return nil
     }
 
     private mutating func decodeProps(_ container: KeyedDecodingContainer<Key>, _ key: Key) {

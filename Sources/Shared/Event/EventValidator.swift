@@ -85,7 +85,7 @@ public struct EventValidator: Sendable {
             }
             eventID = given
         } else {
-            eventID = UUID().uuidString.lowercased()
+            eventID = Self.randomEventID()
         }
 
         return Event(
@@ -122,6 +122,29 @@ public struct EventValidator: Sendable {
 
     static let siteIDCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
     static let eventTypeCharacters = siteIDCharacters.union(":".utf8)
+
+    /// A random (version 4) UUID in lowercase, for events sent without an `event_id`. Written
+    /// by hand: `UUID().uuidString.lowercased()` cost 3.7 µs, a third of validating an event.
+    static func randomEventID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let high = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF_0FFF | 0x4000  // version 4
+        let low = (generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // RFC 4122 variant
+        return String(unsafeUninitializedCapacity: 36) { buffer in
+            var index = 0
+            for nibble in 0..<32 {
+                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
+                    buffer[index] = UInt8(ascii: "-")
+                    index += 1
+                }
+                let word = nibble < 16 ? high : low
+                buffer[index] = hexDigits[Int((word >> UInt64(60 - 4 * (nibble % 16))) & 0xF)]
+                index += 1
+            }
+            return index
+        }
+    }
+
+    private static let hexDigits = Array("0123456789abcdef".utf8)
 
     /// A name cut to 64 characters, for echoing client input in messages.
     static func printable(_ name: String) -> String {
