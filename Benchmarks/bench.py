@@ -5,6 +5,7 @@ baseline and product runs so that a noisy neighbour hurts both alike.
 """
 import argparse
 import datetime
+import http.client
 import os
 import platform
 import re
@@ -13,6 +14,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -20,6 +22,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.join(ROOT, ".build", "release")
 BARE = os.path.join(ROOT, "Benchmarks", "BareServer", ".build", "release", "BareServer")
 RAW_MONGO = os.path.join(ROOT, ".build", "bench", "raw_mongo")
+LOADGEN = os.path.join(ROOT, "Benchmarks", "LoadGen", ".build", "release", "LoadGen")
+STATS_START_MS = 1_759_276_800_000  # 2025-10-01T00:00:00Z: the stats data set covers 30 days from here
+STATS_DAY = "2025-10-16"            # the day asked about, mid-range
 NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
 
 
@@ -66,6 +71,10 @@ class Servers:
         env.update(REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0", MONGO_URI=f"mongodb://127.0.0.1:{self.mongo_port}/{database}",
                    QUEUE_PREFIX=prefix, LOG_LEVEL="error")
         return env
+
+    def mongo_drop(self, database):
+        """Drops a database through the raw client, so a big data set does not slow later scenarios."""
+        subprocess.run([RAW_MONGO, "drop", f"mongodb://127.0.0.1:{self.mongo_port}/{database}", "-", "-"], check=False, capture_output=True)
 
     def close(self):
         for p in self.procs:
@@ -149,6 +158,70 @@ def scenario_ingest(servers, args, report):
     return lines
 
 
+def loadgen(port, rate, duration, warmup, connections, body_file):
+    out = subprocess.run([LOADGEN, "--url", f"http://127.0.0.1:{port}/event", "--rate", str(int(rate)), "--duration", str(duration),
+                          "--warmup", str(warmup), "--connections", str(connections), "--body-file", body_file],
+                         capture_output=True, text=True, check=True)
+    match = re.search(r"BENCH rate=\d+ achieved=([\d.]+) p50=([\d.]+) p99=([\d.]+) p999=([\d.]+) max=([\d.]+) errors=(\d+) non2xx=(\d+)",
+                      out.stdout)
+    if not match:
+        raise RuntimeError(out.stdout + out.stderr)
+    achieved, p50, p99, p999, _, errors, non2xx = match.groups()
+    if int(errors) or int(non2xx):
+        print(f"  warning: {errors} errors, {non2xx} non-2xx answers")
+    return dict(achieved=float(achieved), p50=float(p50), p99=float(p99), p999=float(p999))
+
+
+def scenario_fixed_rate(servers, args, report):
+    """2. latency at 50% and 80% of the measured peak, open loop, next to the bare handler at the same rates."""
+    peak = report.get("ingest_peak")
+    if not peak:
+        peak = wrk_once(servers, args)["rps"]
+    api_port, bare_port = free_port(), free_port()
+    env = servers.env("bench_rate")
+    body_file = os.path.join(servers.dir, "event.json")
+    with open(body_file, "w") as f:
+        f.write('{"site_id":"bench","event_type":"page_view","path":"/pricing","userid":"user-1","timestamp":"2025-11-23T16:44:31.123Z"}')
+    api = start([os.path.join(BIN, "IngestAPI"), "--port", str(api_port)], env, api_port)
+    bare = start([BARE], dict(env, PORT=str(bare_port)), bare_port)
+    results = {}
+    for run in range(args.runs):
+        for share in (0.5, 0.8):
+            rate = peak * share
+            for name, port in (("bare", bare_port), ("ingest", api_port)):
+                results.setdefault((share, name), []).append(loadgen(port, rate, args.rate_duration, args.rate_warmup, args.connections, body_file))
+            servers.redis("DEL", "et:queue")
+            print(f"  fixed rate run {run + 1}, {rate:,.0f} req/s: p99 bare {results[(share, 'bare')][-1]['p99']:.2f} ms, "
+                  f"IngestAPI {results[(share, 'ingest')][-1]['p99']:.2f} ms")
+    stop(api)
+    stop(bare)
+    lines = [f"### 2. Latency at fixed rates (open loop, `Benchmarks/LoadGen`, {args.connections} connections, "
+             f"{args.rate_warmup}s warm-up then {args.rate_duration}s, {args.runs} runs)", "",
+             f"Rates are shares of IngestAPI's peak from scenario 1 ({peak:,.0f} req/s). Latency counts from each request's scheduled "
+             "start, so time spent queued behind a slow answer shows in the tail (no coordinated omission). The bare handler at the "
+             "same rates is the floor set by the load generator and the machine.", "",
+             "| rate | server | achieved req/s | p50 ms | p99 ms | p99.9 ms |", "| --- | --- | --- | --- | --- | --- |"]
+    for share in (0.5, 0.8):
+        for name, label in (("bare", "bare Hummingbird handler"), ("ingest", "IngestAPI")):
+            rows = results[(share, name)]
+            lines.append(f"| {share:.0%} ({peak * share:,.0f}/s) | {label} | {spread([r['achieved'] for r in rows])} | "
+                         f"{spread([r['p50'] for r in rows], '{:.2f}')} | {spread([r['p99'] for r in rows], '{:.2f}')} | "
+                         f"{spread([r['p999'] for r in rows], '{:.2f}')} |")
+    lines.append("")
+    return lines
+
+
+def wrk_once(servers, args):
+    """Scenario 1's IngestAPI measurement alone, when scenario 2 runs without it."""
+    port = free_port()
+    api = start([os.path.join(BIN, "IngestAPI"), "--port", str(port)], servers.env("bench_peak"), port)
+    try:
+        return wrk(port, "post_event.lua", args.duration, args.connections)
+    finally:
+        stop(api)
+        servers.redis("DEL", "et:queue")
+
+
 def scenario_batch(servers, args, report):
     """3. batch ingest next to redis-benchmark's LPUSH ceiling."""
     api_port = free_port()
@@ -160,12 +233,12 @@ def scenario_batch(servers, args, report):
                              capture_output=True, text=True, check=True).stdout
         ceiling.append(float(re.search(r"LPUSH: ([\d.]+) requests per second", out.replace("\r", "\n")).group(1)))
         for size in rows:
-            result = wrk(api_port, "post_batch.lua", args.duration, 16, path="/events", env=dict(os.environ, BATCH=str(size)))
+            result = wrk(api_port, "post_batch.lua", args.rate_duration, 16, path="/events", env=dict(os.environ, BATCH=str(size)))
             rows[size].append(result["rps"] * size)
             servers.redis("DEL", "et:queue")
         servers.redis("DEL", "mylist")
     stop(api)
-    lines = [f"### 3. Batch ingest (`POST /events`, wrk -t1 -c16 -d{args.duration}s, {args.runs} runs)", "",
+    lines = [f"### 3. Batch ingest (`POST /events`, wrk -t1 -c16 -d{args.rate_duration}s, {args.runs} runs)", "",
              "| what | events/s |", "| --- | --- |",
              f"| redis-benchmark -t lpush -P 16 (ceiling, one element per LPUSH) | {spread(ceiling)} |",
              f"| `POST /events`, 100 events per request | {spread(rows[100])} |",
@@ -227,6 +300,64 @@ def scenario_drain(servers, args, report):
     return lines
 
 
+def percentile(values, share):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def scenario_stats(servers, args, report):
+    """5. GET /stats over stored events next to the same aggregation straight through libmongoc."""
+    day_start = STATS_START_MS + (datetime.date.fromisoformat(STATS_DAY) - datetime.date(2025, 10, 1)).days * 86_400_000
+    with open(os.path.join(ROOT, "Benchmarks", "stats_pipeline.json")) as f:
+        pipeline = f.read().replace("__SITE__", "stats").replace("__START__", str(day_start)).replace("__END__", str(day_start + 86_400_000))
+    pipeline_file = os.path.join(servers.dir, "stats_pipeline.json")
+    with open(pipeline_file, "w") as f:
+        f.write(pipeline)
+    lines = [f"### 5. Stats (`GET /stats?site_id=stats&date={STATS_DAY}`, {args.stats_queries} queries each, alternating)", "",
+             "One site, 50 paths, 10k users, page views spread evenly over 30 days, so the day asked about holds about 1/30 of them. "
+             "The baseline runs the pipeline `Benchmarks/stats_pipeline.json` (a unit test keeps it equal to the API's) through "
+             "libmongoc from C and turns the answer into JSON, as the API does.", "",
+             "| stored events | what | p50 ms | p99 ms | ratio p50 |", "| --- | --- | --- | --- | --- |"]
+    for size in args.stats_events:
+        db = f"stats_{size}"
+        uri = f"mongodb://127.0.0.1:{servers.mongo_port}/{db}"
+        started = time.time()
+        subprocess.run([RAW_MONGO, "load", uri, str(size), str(STATS_START_MS), "30"], check=True)
+        print(f"  stats: loaded {size:,} events in {time.time() - started:.0f} s")
+        port = free_port()
+        api = start([os.path.join(BIN, "IngestAPI"), "--port", str(port)], servers.env(db), port)
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+
+        def get_stats():
+            began = time.perf_counter()
+            connection.request("GET", f"/stats?site_id=stats&date={STATS_DAY}")
+            answer = connection.getresponse()
+            body = answer.read()
+            if answer.status != 200:
+                raise RuntimeError(f"/stats answered {answer.status}: {body[:200]}")
+            return (time.perf_counter() - began) * 1000
+
+        def raw(runs):
+            out = subprocess.run([RAW_MONGO, "aggregate", uri, pipeline_file, str(runs)], capture_output=True, text=True, check=True).stdout
+            return [float(x) for x in out.split()]
+
+        get_stats()  # warm both paths once: connection pools, server caches
+        raw(1)
+        api_ms, raw_ms = [], []
+        for _ in range(args.stats_queries):
+            raw_ms += raw(1)
+            api_ms.append(get_stats())
+        connection.close()
+        stop(api)
+        servers.mongo_drop(db)
+        ratio = statistics.median(api_ms) / statistics.median(raw_ms)
+        print(f"  stats over {size:,}: p50 raw {statistics.median(raw_ms):.1f} ms, API {statistics.median(api_ms):.1f} ms")
+        lines.append(f"| {size:,} | raw aggregate through libmongoc (baseline) | {statistics.median(raw_ms):.1f} | {percentile(raw_ms, 0.99):.1f} | 1.00 |")
+        lines.append(f"| {size:,} | `GET /stats` | {statistics.median(api_ms):.1f} | {percentile(api_ms, 0.99):.1f} | {ratio:.2f} |")
+    lines += ["", f"With {args.stats_queries} queries, p99 is the slowest query.", ""]
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs: the whole benchmark in about two minutes")
@@ -234,18 +365,25 @@ def main():
     parser.add_argument("--duration", type=int, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--drain-events", type=int)
-    parser.add_argument("--only", choices=["ingest", "batch", "drain"], help="run one scenario (and write nothing)")
+    parser.add_argument("--stats-events", help="comma-separated stored-event counts for scenario 5 (default 100000,1000000; quick 100000)")
+    parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5")
+    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats"], help="run one scenario (and write nothing)")
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args()
     args.runs = args.runs or (2 if args.quick else 5)
     args.duration = args.duration or (5 if args.quick else 10)
     args.drain_events = args.drain_events or (20_000 if args.quick else 200_000)
+    args.rate_duration = 3 if args.quick else args.duration  # scenarios 2 and 3
+    args.rate_warmup = 1 if args.quick else 2
+    args.stats_events = [int(x) for x in (args.stats_events or ("100000" if args.quick else "100000,1000000")).split(",")]
+    args.stats_queries = args.stats_queries or (5 if args.quick else 20)
 
     servers = Servers()
     report = {}
     try:
         sections = []
-        scenarios = {"ingest": scenario_ingest, "batch": scenario_batch, "drain": scenario_drain}
+        scenarios = {"ingest": scenario_ingest, "rate": scenario_fixed_rate, "batch": scenario_batch, "drain": scenario_drain,
+                     "stats": scenario_stats}
         for name, scenario in scenarios.items():
             if args.only and name != args.only:
                 continue
@@ -261,15 +399,13 @@ def main():
     mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     header = ["# Benchmarks", "",
-              f"Written by `scripts/bench{' --quick' if args.quick else ''}` on {datetime.date.today()} at commit `{commit}`: "
+              f"Written by `{' '.join(['scripts/bench'] + sys.argv[1:])}` on {datetime.date.today()} at commit `{commit}`: "
               f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB, {platform.system()} {platform.release()}.",
               "Load generator, servers and the code under test share these cores, so compare each number with the baseline "
               "measured in the same run, not with other machines. Each cell: median (min–max) over the runs.", ""]
     memory = ["### 6. Memory (peak RSS, VmHWM)", "", "| process | MiB |", "| --- | --- |",
               f"| IngestAPI during scenario 1 | {report.get('rss_api', float('nan')):.1f} |",
-              f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", "",
-              "Not yet measured: scenario 2 (latency at fixed rates, open loop) and scenario 5 (`GET /stats` "
-              "over 100k and 1M events next to the raw aggregation).", ""]
+              f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", ""]
     with open(args.output, "w") as f:
         f.write("\n".join(header + sections + memory))
     print(f"wrote {args.output}")
