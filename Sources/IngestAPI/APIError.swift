@@ -36,6 +36,19 @@ struct APIError: HTTPResponseError {
             headers: [.retryAfter: String(seconds)])
     }
 
+    /// 429: a rate limit refused the event; nothing was queued.
+    static func rateLimited(_ admission: Admission) -> APIError {
+        let scope = admission.refusedBy?.rawValue ?? "site"
+        let seconds = max(1, Int((admission.retryAfter.totalMilliseconds + 999) / 1000))
+        var headers = RateLimitHeaders.fields(for: admission)
+        headers[.retryAfter] = String(seconds)
+        return APIError(
+            status: .tooManyRequests,
+            detail: ValidationError(code: "RATE_LIMITED", message: "rate limit per \(scope) exceeded (\(admission.limit) allowed); retry after \(seconds) s", field: nil),
+            headers: headers)
+    }
+
+    /// Writes the error JSON with the status and headers.
     func response(from request: Request, context: some RequestContext) throws -> Response {
         JSONBody.response(status, .object([("success", .bool(false)), ("error", detail.json)]), headers: headers)
     }
@@ -70,6 +83,19 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             throw APIError(status: .internalServerError, detail: ValidationError(code: "INTERNAL", message: "internal error; it has been logged"))
         }
+    }
+}
+
+/// The `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset` (seconds) headers.
+enum RateLimitHeaders {
+    /// The headers for `admission`; none when no limit applies.
+    static func fields(for admission: Admission) -> HTTPFields {
+        guard admission.limit > 0 else { return [:] }
+        var fields = HTTPFields()
+        fields[HTTPFields.Element.Name("RateLimit-Limit")!] = String(admission.limit)
+        fields[HTTPFields.Element.Name("RateLimit-Remaining")!] = String(admission.remaining)
+        fields[HTTPFields.Element.Name("RateLimit-Reset")!] = String(max(0, Int((admission.reset.totalMilliseconds + 999) / 1000)))
+        return fields
     }
 }
 

@@ -14,14 +14,30 @@ struct IngestDependencies: Sendable {
     let registry: PrometheusCollectorRegistry
     /// How many LPUSHes may be in flight.
     let maxPushesInFlight: Int
+    /// Which rate limits apply.
+    let limits: RateLimitPolicy
+
+    /// Dependencies from their parts; no rate limits unless `limits` is given (tests use this).
+    init(queue: ReliableQueue, store: MongoStore, registry: PrometheusCollectorRegistry, maxPushesInFlight: Int, limits: RateLimitPolicy? = nil) {
+        self.queue = queue
+        self.store = store
+        self.registry = registry
+        self.maxPushesInFlight = maxPushesInFlight
+        self.limits = limits ?? RateLimitPolicy(
+            defaults: RateLimits(), store: RateLimitStore(redis: queue.redis, keys: queue.keys), trustedProxies: 0, logger: Logger(label: "IngestAPI"))
+    }
 
     /// Opens the clients for `configuration`.
     static func connect(_ configuration: IngestConfiguration, logger: Logger) throws -> IngestDependencies {
         let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.redisConnections, logger: logger)
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.mongoClients, appName: "IngestAPI", logger: logger)
+        let keys = configuration.pipeline.keys
         return IngestDependencies(
-            queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store,
-            registry: IngestMetrics.registry, maxPushesInFlight: configuration.redisConnections)
+            queue: ReliableQueue(redis: redis, keys: keys), store: store,
+            registry: IngestMetrics.registry, maxPushesInFlight: configuration.redisConnections,
+            limits: RateLimitPolicy(
+                defaults: configuration.rateLimits, store: RateLimitStore(redis: redis, keys: keys),
+                trustedProxies: configuration.trustedProxies, logger: logger))
     }
 
     /// Closes the clients.
@@ -32,15 +48,15 @@ struct IngestDependencies: Sendable {
 }
 
 /// The routes and middleware of IngestAPI; tests drive the same router.
-func buildRouter(_ dependencies: IngestDependencies) -> Router<BasicRequestContext> {
-    let router = Router(context: BasicRequestContext.self)
+func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestContext> {
+    let router = Router(context: IngestRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: CORSMiddleware(
         allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.get, .post, .options], maxAge: .seconds(86_400)))
     router.add(middleware: JSONErrorMiddleware(routes: [
         "/event": [.post, .options], "/events": [.post, .options], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
     ]))
-    EventController(enqueuer: Enqueuer(queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight))
+    EventController(enqueuer: Enqueuer(queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight), limits: dependencies.limits)
         .addRoutes(to: router)
     StatsController(store: dependencies.store).addRoutes(to: router)
     HealthController(queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry)
@@ -58,21 +74,8 @@ func buildApplication(_ configuration: IngestConfiguration, dependencies: Ingest
 
 /// The process-wide Prometheus registry behind swift-metrics.
 enum IngestMetrics {
-    /// Bootstraps swift-metrics on first use; later uses get the same registry.
-    static let registry: PrometheusCollectorRegistry = {
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.defaultDurationHistogramBuckets = [
-            .microseconds(100), .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2),
-            .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
-            .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(5),
-        ]
-        factory.nameAndLabelSanitizer = { name, labels in
-            (prometheusName(name), labels.map { (prometheusName($0.0), $0.1) })
-        }
-        MetricsSystem.bootstrap(factory)
-        return registry
-    }()
+    /// The Prometheus registry swift-metrics reports to.
+    static var registry: PrometheusCollectorRegistry { PrometheusSetup.registry }
 
     /// Events in the Redis queue, from the last LPUSH reply or LLEN.
     static let queueDepth: Metrics.Gauge = {
@@ -80,22 +83,13 @@ enum IngestMetrics {
         return Metrics.Gauge(label: "queue_depth")
     }()
 
+    /// Counts an event refused by the rate limit of `scope`.
+    static func rateLimited(_ scope: RateLimitScope) {
+        Counter(label: "rate_limited_total", dimensions: [("scope", scope.rawValue)]).increment()
+    }
+
     /// Counts `count` events refused with `code` (validation, size, media type, Redis down).
     static func rejected(code: String, count: Int = 1) {
         Counter(label: "events_rejected_total", dimensions: [("code", code)]).increment(by: count)
-    }
-
-    /// `hb.requests` → `hb_requests`: Prometheus names allow only `[a-zA-Z0-9_:]`. Runs for every
-    /// metric handle made, several per request, so valid names are returned without a copy.
-    static func prometheusName(_ name: String) -> String {
-        func allowed(_ byte: UInt8) -> Bool {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "_"), UInt8(ascii: ":"): true
-            default: false
-            }
-        }
-        if name.utf8.allSatisfy(allowed) { return name }
-        return String(decoding: name.utf8.map { allowed($0) ? $0 : UInt8(ascii: "_") }, as: UTF8.self)
     }
 }

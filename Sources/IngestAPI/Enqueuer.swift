@@ -1,10 +1,11 @@
+import Foundation
 import Metrics
 import NIOConcurrencyHelpers
 import Shared
 
 /// Group commit for ingest: concurrent requests' events are coalesced into one variadic
-/// `LPUSH`, and each request is answered only after Redis confirmed the push holding its
-/// events. With `maxInFlight` pushes outstanding, new arrivals wait and go out together in
+/// `LPUSH` (or, when rate limits apply, one call of the script that checks them and pushes),
+/// and each request is answered only after Redis confirmed the push holding its events. With `maxInFlight` pushes outstanding, new arrivals wait and go out together in
 /// the next push, so under load the Redis round trips per request fall towards zero.
 final class Enqueuer: Sendable {
     private let queue: ReliableQueue
@@ -15,8 +16,8 @@ final class Enqueuer: Sendable {
 
 
     private struct Waiter {
-        var payloads: [[UInt8]]
-        var continuation: CheckedContinuation<Result<Int, RedisError>, Never>
+        var items: [QueueItem]
+        var continuation: CheckedContinuation<Result<[Admission], RedisError>, Never>
     }
 
     private struct State {
@@ -31,13 +32,13 @@ final class Enqueuer: Sendable {
         self.maxEventsPerPush = maxEventsPerPush
     }
 
-    /// Returns once every payload is in Redis (the queue's length then), or throws and none of
-    /// this call's payloads were confirmed.
-    func enqueue(_ payloads: [[UInt8]]) async throws(RedisError) -> Int {
+    /// Returns once Redis has decided every item (queued, or refused by a rate limit), in order;
+    /// throws if Redis did not answer, and then none of this call's items were queued.
+    func enqueue(_ items: [QueueItem]) async throws(RedisError) -> [Admission] {
         let start = ContinuousClock.now
         let result = await withCheckedContinuation { continuation in
             let startFlush = state.withLockedValue { state in
-                state.waiting.append(Waiter(payloads: payloads, continuation: continuation))
+                state.waiting.append(Waiter(items: items, continuation: continuation))
                 guard state.inFlight < maxInFlight else { return false }
                 state.inFlight += 1
                 return true
@@ -61,23 +62,34 @@ final class Enqueuer: Sendable {
                 var taken = 0
                 var count = 0
                 for waiter in state.waiting {
-                    if count > 0, count + waiter.payloads.count > maxEventsPerPush { break }
-                    count += waiter.payloads.count
+                    if count > 0, count + waiter.items.count > maxEventsPerPush { break }
+                    count += waiter.items.count
                     taken += 1
                 }
                 defer { state.waiting.removeFirst(taken) }
                 return Array(state.waiting.prefix(taken))
             }
             if batch.isEmpty { return }
-            let result: Result<Int, RedisError>
+            let items = batch.flatMap(\.items)
             do {
-                let length = try await queue.enqueue(batch.flatMap(\.payloads))
-                IngestMetrics.queueDepth.record(length)
-                result = .success(length)
+                let admissions: [Admission]
+                if items.allSatisfy(\.limits.isEmpty) {
+                    IngestMetrics.queueDepth.record(try await queue.enqueue(items.map(\.payload)))
+                    admissions = Array(repeating: .unlimited, count: items.count)
+                } else {
+                    let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+                    let (decided, depth) = try await queue.enqueue(admitting: items, now: now)
+                    IngestMetrics.queueDepth.record(depth)
+                    admissions = decided
+                }
+                var offset = 0
+                for waiter in batch {
+                    waiter.continuation.resume(returning: .success(Array(admissions[offset..<offset + waiter.items.count])))
+                    offset += waiter.items.count
+                }
             } catch {
-                result = .failure(error)
+                for waiter in batch { waiter.continuation.resume(returning: .failure(error)) }
             }
-            for waiter in batch { waiter.continuation.resume(returning: result) }
         }
     }
 }

@@ -6,17 +6,19 @@ import Shared
 /// `POST /event` and `POST /events`: validate, queue through group commit, answer 202.
 struct EventController: Sendable {
     let enqueuer: Enqueuer
+    let limits: RateLimitPolicy
     let validator = EventValidator()
 
     private let accepted = Counter(label: "events_accepted_total")
 
     /// Adds the routes to `router`.
-    func addRoutes(to router: Router<some RequestContext>) {
+    func addRoutes(to router: Router<IngestRequestContext>) {
         router.post("/event") { request, context in try await self.ingestOne(request, context: context) }
         router.post("/events") { request, context in try await self.ingestBatch(request, context: context) }
     }
 
-    func ingestOne(_ request: Request, context: some RequestContext) async throws -> Response {
+    /// One event: 202 once queued, 429 when a rate limit refuses it.
+    func ingestOne(_ request: Request, context: IngestRequestContext) async throws -> Response {
         let body = try await Self.readJSONBody(request, limit: EventValidator.maxEventBytes)
         let event: Event
         do {
@@ -25,11 +27,16 @@ struct EventController: Sendable {
             IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
-        try await enqueue([event])
-        return JSONBody.response(.accepted, .object([("success", .bool(true)), ("event_id", .string(event.eventID))]))
+        let admission = try await enqueue([event], request: request, context: context)[0]
+        guard admission.allowed else { throw APIError.rateLimited(admission) }
+        return JSONBody.response(
+            .accepted, .object([("success", .bool(true)), ("event_id", .string(event.eventID))]),
+            headers: RateLimitHeaders.fields(for: admission))
     }
 
-    func ingestBatch(_ request: Request, context: some RequestContext) async throws -> Response {
+    /// A batch: each valid event is queued unless a rate limit refuses it; the refused and the
+    /// invalid are listed by index. 429 when every event was refused by a rate limit.
+    func ingestBatch(_ request: Request, context: IngestRequestContext) async throws -> Response {
         let body = try await Self.readJSONBody(request, limit: EventValidator.maxBatchBytes)
         let results: [Result<Event, ValidationError>]
         do {
@@ -38,28 +45,51 @@ struct EventController: Sendable {
             IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
-        var events: [Event] = []
-        var rejected: [JSONValue] = []
+        var events: [(index: Int, event: Event)] = []
+        var rejected: [(index: Int, error: JSONValue)] = []
         for (index, result) in results.enumerated() {
             switch result {
-            case .success(let event): events.append(event)
+            case .success(let event): events.append((index, event))
             case .failure(let error):
                 IngestMetrics.rejected(code: error.code)
-                rejected.append(.object([("index", .int(index)), ("error", error.json)]))
+                rejected.append((index, error.json))
             }
         }
-        if !events.isEmpty { try await enqueue(events) }
+        var queued = 0
+        var lastRefusal: Admission?
+        if !events.isEmpty {
+            let admissions = try await enqueue(events.map(\.event), request: request, context: context)
+            for (item, admission) in zip(events, admissions) {
+                if admission.allowed {
+                    queued += 1
+                } else {
+                    lastRefusal = admission
+                    rejected.append((item.index, APIError.rateLimited(admission).detail.json))
+                }
+            }
+        }
+        if queued == 0, events.count == results.count, let lastRefusal {  // every event valid, every one refused
+            throw APIError.rateLimited(lastRefusal)
+        }
         return JSONBody.response(.accepted, .object([
-            ("success", .bool(true)), ("accepted", .int(events.count)), ("rejected", .array(rejected)),
+            ("success", .bool(true)), ("accepted", .int(queued)),
+            ("rejected", .array(rejected.sorted { $0.index < $1.index }.map { .object([("index", .int($0.index)), ("error", $0.error)]) })),
         ]))
     }
 
-    /// Queues the events in one push; 503 when Redis does not confirm.
-    private func enqueue(_ events: [Event]) async throws {
-        let payloads = events.map(\.queuePayload)
+    /// Queues the events (those the rate limits allow) in one group-committed push; 503 when
+    /// Redis does not answer.
+    private func enqueue(_ events: [Event], request: Request, context: IngestRequestContext) async throws -> [Admission] {
+        let items = limits.items(for: events, address: limits.clientAddress(request, peer: context.remoteAddress))
         do {
-            _ = try await enqueuer.enqueue(payloads)
-            accepted.increment(by: events.count)
+            let admissions = try await enqueuer.enqueue(items)
+            let allowed = admissions.filter(\.allowed).count
+            accepted.increment(by: allowed)
+            for admission in admissions where !admission.allowed {
+                IngestMetrics.rejected(code: "RATE_LIMITED")
+                IngestMetrics.rateLimited(admission.refusedBy ?? .site)
+            }
+            return admissions
         } catch {
             IngestMetrics.rejected(code: "SERVICE_UNAVAILABLE", count: events.count)
             throw APIError.unavailable("the queue is unavailable, nothing was accepted; retry later (\(error))")

@@ -29,10 +29,15 @@ struct HealthController: Sendable {
         return JSONBody.response(healthy ? .ok : .serviceUnavailable, answer)
     }
 
+    /// This process's metrics, then the pipeline-wide counters from Redis (all workers and API
+    /// instances together) when Redis answers.
     func metrics() async -> Response {
         if let queueDepth = try? await queue.depth() { IngestMetrics.queueDepth.record(queueDepth) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
+        if let counters = try? await Throttle(redis: queue.redis, keys: queue.keys).counters() {
+            buffer += Array(PrometheusSetup.pipelineText(counters: counters).utf8)
+        }
         return Response(
             status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
             body: .init(byteBuffer: ByteBuffer(bytes: buffer)))

@@ -12,13 +12,26 @@ struct IngestConfiguration: Sendable {
     var redisConnections: Int
     /// MongoDB clients for `/stats` and `/healthz`.
     var mongoClients: Int
+    /// Default rate limits (`RATE_LIMIT_SITE`, `RATE_LIMIT_USER`, `RATE_LIMIT_ADDRESS`); per-site
+    /// overrides come from Redis (`Worker limits set`).
+    var rateLimits: RateLimits
+    /// Proxies in front of the API whose `X-Forwarded-For` entries are believed (`TRUST_PROXY`):
+    /// 0 uses the socket peer; n takes the n-th address from the right of the header.
+    var trustedProxies: Int
 
-    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS` and the shared variables.
+    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `RATE_LIMIT_*`, `TRUST_PROXY`
+    /// and the shared variables.
     init(environment: Environment) throws {
         pipeline = try PipelineConfiguration(environment: environment)
         host = environment["HOST"] ?? "127.0.0.1"
         port = try environment.int("PORT", default: 3000)
         redisConnections = try environment.int("REDIS_CONNECTIONS", default: 4)
         mongoClients = try environment.int("MONGO_CLIENTS", default: 4)
+        rateLimits = try RateLimits(environment: environment)
+        switch environment["TRUST_PROXY"]?.lowercased() {
+        case nil, "", "0", "false", "no", "off": trustedProxies = 0
+        case "true", "yes", "on": trustedProxies = 1
+        default: trustedProxies = try environment.int("TRUST_PROXY", default: 0)
+        }
     }
 }

@@ -36,21 +36,57 @@ struct DeadLetter: Codable, Equatable {
     }
 }
 
+/// A claimed event: where it sits in the batch, what to store, and whether the throttle has
+/// already seen it (`"checked":true`, or a summary with `"throttled":true`).
+struct QueuedEvent {
+    /// Index in the claimed batch.
+    var index: Int
+    /// The event and the count it stands for.
+    var stored: StoredEvent
+    /// Decided by the throttle before (a recovered batch) or a summary: never throttled again.
+    var bypassesThrottle: Bool
+}
+
 /// Turns queued payloads into storable events, setting aside those that do not decode.
 enum PayloadDecoder {
+    /// The event and the fields the throttle adds to it, from one parse.
+    private struct Queued: Decodable {
+        var event: Event
+        var marks: Marks
+        init(from decoder: any Decoder) throws {
+            event = try Event(from: decoder)
+            marks = try Marks(from: decoder)
+        }
+    }
+
+    /// `count` and `throttled` of a summary; `checked` of an event the throttle let through.
+    private struct Marks: Decodable {
+        var count: Int?
+        var throttled: Bool?
+        var checked: Bool?
+    }
+
     /// Decodes each payload; the undecodable ones come back with the reason.
-    static func decode(_ payloads: [[UInt8]]) -> (events: [(index: Int, event: StoredEvent)], undecodable: [(index: Int, reason: String)]) {
+    static func decode(_ payloads: [[UInt8]]) -> (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]) {
         let decoder = JSONDecoder()
-        var events: [(Int, StoredEvent)] = []
+        var events: [QueuedEvent] = []
         var undecodable: [(Int, String)] = []
         for (index, payload) in payloads.enumerated() {
             do {
-                let event = try decoder.decode(Event.self, from: Data(payload))
+                let queued = try decoder.decode(Queued.self, from: Data(payload))
+                let (event, marks) = (queued.event, queued.marks)
                 guard !event.eventID.isEmpty, !event.siteID.isEmpty, !event.eventType.isEmpty else {
                     undecodable.append((index, "event_id, site_id and event_type must not be empty"))
                     continue
                 }
-                events.append((index, StoredEvent(event)))
+                let throttled = marks.throttled == true
+                guard (marks.count ?? 1) >= 1 else {
+                    undecodable.append((index, "count must be at least 1"))
+                    continue
+                }
+                events.append(QueuedEvent(
+                    index: index, stored: StoredEvent(event, count: marks.count ?? 1, throttled: throttled),
+                    bypassesThrottle: throttled || marks.checked == true))
             } catch {
                 undecodable.append((index, "not a queued event: \(error)"))
             }

@@ -15,23 +15,24 @@ extension EventWorker {
         for item in decoded.undecodable {
             logger.warning("undecodable payload sent to dead letters", metadata: ["worker": "\(worker)", "reason": "\(item.reason)"])
         }
-        let events = decoded.events.map(\.event)
+        guard let queued = await throttle(decoded, payloads: payloads, worker: worker) else { return }
+        let events = queued.map(\.stored)
         var attempt = 0
         while true {
             do {
                 let report = try await store.insert(events)
                 for (index, failure) in report.failures.sorted(by: { $0.key < $1.key }) {
-                    let payload = payloads[decoded.events[index].index]
+                    let payload = payloads[queued[index].index]
                     logger.error("event refused by the store; sent to dead letters", metadata: [
                         "worker": "\(worker)", "event_id": "\(events[index].event.eventID)", "error": "\(failure)",
                     ])
                     deadLetters.append(DeadLetter(payload: payload, reason: failure.message, code: "MONGO_\(failure.code)", attempts: attempt + 1, worker: worker).encoded)
                 }
-                Counter(label: "worker_events_stored_total").increment(by: report.inserted)
-                Counter(label: "worker_events_duplicate_total").increment(by: report.duplicates)
-                Counter(label: "worker_events_dead_lettered_total").increment(by: deadLetters.count)
+                WorkerMetrics.store("stored", count: report.inserted)
+                WorkerMetrics.store("duplicate", count: report.duplicates)
+                WorkerMetrics.store("dead_lettered", count: deadLetters.count)
                 logger.debug("batch stored", metadata: [
-                    "worker": "\(worker)", "events": "\(payloads.count)", "inserted": "\(report.inserted)",
+                    "worker": "\(worker)", "events": "\(events.count)", "inserted": "\(report.inserted)",
                     "duplicates": "\(report.duplicates)", "dead": "\(deadLetters.count)",
                 ])
                 break
@@ -47,12 +48,68 @@ extension EventWorker {
                     "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.totalMilliseconds)",
                     "transient": "\(error.isTransient)", "error": "\(error)",
                 ])
-                Counter(label: "worker_store_retries_total").increment()
+                WorkerMetrics.store("retry")
                 attempt += 1
                 try? await Task.sleep(for: delay)
             }
         }
         await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters)
+    }
+
+    /// Content throttling of a batch: returns what to store now, or nil when the batch is no
+    /// longer this worker's to store (its heartbeat expired and it may have been recovered, or
+    /// Redis stayed away until shutdown; the batch then stays in Redis for recovery).
+    func throttle(_ decoded: (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]), payloads: [[UInt8]], worker: String)
+        async -> [QueuedEvent]?
+    {
+        let settings = throttleSettings.withLockedValue { $0 }
+        guard settings.isActive else { return decoded.events }
+        var kept = decoded.undecodable.map { payloads[$0.index] }
+        var store: [QueuedEvent] = []
+        var candidates: [ThrottleCandidate] = []
+        var candidateEvents: [QueuedEvent] = []
+        for item in decoded.events {
+            let event = item.stored.event
+            if !item.bypassesThrottle, let rule = settings.rule(siteID: event.siteID, eventType: event.eventType) {
+                candidates.append(ThrottleCandidate(event: event, payload: payloads[item.index], rule: rule))
+                candidateEvents.append(item)
+            } else {
+                kept.append(payloads[item.index])
+                store.append(item)
+            }
+        }
+        if candidates.isEmpty { return decoded.events }
+        var attempt = 0
+        while true {
+            do {
+                let outcomes = try await throttleState.decide(
+                    worker: worker, kept: kept, candidates: candidates, maxKeys: settings.maxKeys, now: clock())
+                for (item, outcome) in zip(candidateEvents, outcomes) {
+                    WorkerMetrics.throttled(outcome)
+                    logger.debug("throttle decision", metadata: [
+                        "worker": "\(worker)", "event_id": "\(item.stored.event.eventID)", "site_id": "\(item.stored.event.siteID)",
+                        "event_type": "\(item.stored.event.eventType)", "outcome": "\(outcome.rawValue)",
+                    ])
+                    if outcome.isStored { store.append(item) }
+                }
+                return store
+            } catch {
+                if case .command(let message) = error, message.hasPrefix("NOTOWNER") {
+                    logger.error("batch no longer ours (heartbeat expired); leaving it to the worker that recovered it", metadata: ["worker": "\(worker)"])
+                    return nil
+                }
+                if isStopping {
+                    logger.warning("shutting down before the throttle answered; the batch stays in Redis for recovery", metadata: ["worker": "\(worker)"])
+                    return nil
+                }
+                let delay = backoff.delay(forAttempt: attempt)
+                logger.warning("throttle decision failed; retrying", metadata: [
+                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
+                ])
+                attempt += 1
+                try? await Task.sleep(for: delay)
+            }
+        }
     }
 
     /// Acknowledges (or releases) until Redis confirms; a batch whose acknowledgement is lost

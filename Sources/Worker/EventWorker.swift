@@ -17,13 +17,25 @@ struct EventWorker: Service {
     let workerIDs: [String]
     let backoff: FullJitterBackoff
     let stopping = NIOLockedValueBox(false)
+    /// Throttle state in Redis (same connection pool as the queue).
+    let throttleState: Throttle
+    /// The rules in force: the environment's default plus the runtime rules, re-read every poll.
+    let throttleSettings: NIOLockedValueBox<ThrottleSettings>
+    /// Now, in Unix milliseconds; tests inject their own.
+    let clock: @Sendable () -> Int64
 
     /// A worker over the given clients; ids are unique per process and per loop.
-    init(configuration: WorkerConfiguration, queue: ReliableQueue, store: MongoStore, logger: Logger) {
+    init(
+        configuration: WorkerConfiguration, queue: ReliableQueue, store: MongoStore, logger: Logger,
+        clock: @escaping @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    ) {
         self.configuration = configuration
         self.queue = queue
         self.store = store
         self.logger = logger
+        self.clock = clock
+        self.throttleState = Throttle(redis: queue.redis, keys: queue.keys)
+        self.throttleSettings = NIOLockedValueBox(ThrottleSettings(defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys))
         let base = Self.processID()
         self.workerIDs = (0..<configuration.concurrency).map { "\(base)-\($0)" }
         self.backoff = .fullJitter(base: configuration.retryBase, cap: configuration.retryCap)
@@ -43,8 +55,10 @@ struct EventWorker: Service {
         await withGracefulShutdownHandler {
             await beatAll()
             await recover()
+            await reloadThrottleRules()
             await withTaskGroup(of: Void.self) { group in
                 group.addTask { await self.keepAlive() }
+                group.addTask { await self.throttleLoop() }
                 for id in workerIDs {
                     group.addTask { await self.claimLoop(worker: id) }
                 }
@@ -74,6 +88,44 @@ struct EventWorker: Service {
                 sinceRecovery = .zero
                 await recover()
             }
+        }
+    }
+
+    /// Re-reads the runtime throttle rules and queues due summaries, every poll interval.
+    private func throttleLoop() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.throttlePollInterval)
+            if Task.isCancelled { return }
+            await reloadThrottleRules()
+            do {
+                let flushed = try await throttleState.flushDue(now: clock())
+                if flushed > 0 {
+                    WorkerMetrics.summariesQueued(flushed)
+                    logger.debug("queued throttle summaries", metadata: ["summaries": "\(flushed)"])
+                }
+            } catch {
+                logger.warning("could not queue due throttle summaries", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+
+    /// Applies rules changed with `Worker throttle set|delete`; an unreadable rule is skipped and logged.
+    func reloadThrottleRules() async {
+        do {
+            let rules = try await throttleState.rules { field, error in
+                logger.error("ignoring unreadable throttle rule", metadata: ["scope": "\(field)", "error": "\(error)"])
+            }
+            let changed = throttleSettings.withLockedValue { settings in
+                let before = Set(settings.rules.map { "\($0.key.field)=\($0.value.json.serialized)" })
+                settings.rules = rules
+                return before != Set(rules.map { "\($0.key.field)=\($0.value.json.serialized)" })
+            }
+            if changed {
+                WorkerMetrics.configUpdated()
+                logger.info("throttle rules applied", metadata: ["rules": "\(rules.count)"])
+            }
+        } catch {
+            logger.warning("could not read throttle rules; keeping the ones in force", metadata: ["error": "\(error)"])
         }
     }
 

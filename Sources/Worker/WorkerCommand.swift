@@ -9,7 +9,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Worker",
         abstract: "Claims events from the Redis queue and stores them in MongoDB.",
-        subcommands: [RunCommand.self],
+        subcommands: [RunCommand.self, ThrottleCommand.self, LimitsCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 
@@ -46,8 +46,10 @@ struct RunCommand: AsyncParsableCommand {
             "workers": "\(worker.workerIDs.joined(separator: ","))", "batch_size": "\(configuration.batchSize)",
             "redis": "\(configuration.pipeline.redis.displayName)", "mongo.database": "\(store.databaseName)",
         ])
+        var services: [any Service] = [worker]
+        if let port = configuration.metricsPort { services.append(WorkerMetrics.server(port: port, logger: logger)) }
         let group = ServiceGroup(
-            configuration: .init(services: [worker], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await redis.shutdown()
         await store.shutdown()

@@ -20,6 +20,14 @@ struct WorkerConfiguration: Sendable {
     var recoveryInterval: Duration = .seconds(5)
     /// How long a claim waits on an empty queue before looking again (bounds shutdown time).
     var claimWait: Duration = .seconds(1)
+    /// Throttle rule for streams without one of their own; nil: off unless set at runtime.
+    var throttleDefault: ThrottleRule?
+    /// Most tracked throttle counters (0: no cap).
+    var throttleMaxKeys = 0
+    /// How often runtime throttle rules are re-read and due summaries queued.
+    var throttlePollInterval: Duration = .milliseconds(500)
+    /// Where to serve `/metrics` (Prometheus) for this process; nil: not served.
+    var metricsPort: Int?
 
     /// Defaults around an explicit pipeline configuration (tests use this).
     init(pipeline: PipelineConfiguration) {
@@ -27,7 +35,7 @@ struct WorkerConfiguration: Sendable {
     }
 
     /// Reads `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `RETRY_BASE_MS`, `RETRY_CAP_MS`,
-    /// `HEARTBEAT_TTL_MS` and the shared variables.
+    /// `HEARTBEAT_TTL_MS`, `THROTTLE_*`, `WORKER_METRICS_PORT` and the shared variables.
     init(environment: Environment) throws {
         self.init(pipeline: try PipelineConfiguration(environment: environment))
         batchSize = try environment.int("WORKER_BATCH_SIZE", default: batchSize)
@@ -37,6 +45,10 @@ struct WorkerConfiguration: Sendable {
         heartbeatTTL = try environment.milliseconds("HEARTBEAT_TTL_MS", default: 10_000)
         heartbeatInterval = heartbeatTTL / 4
         recoveryInterval = heartbeatTTL / 2
+        throttleDefault = try ThrottleRule.fromEnvironment(environment)
+        throttleMaxKeys = try environment.int("THROTTLE_MAX_KEYS", default: 0)
+        throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500)
+        if environment["WORKER_METRICS_PORT"] != nil { metricsPort = try environment.int("WORKER_METRICS_PORT", default: 0) }
     }
 
     /// Checks ranges; the message says which setting to fix.

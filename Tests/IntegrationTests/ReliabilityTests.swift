@@ -161,11 +161,9 @@ import Testing
         try await running.value
     }
 
-    /// `worker_store_retries_total` from this process's metrics (all tests together).
+    /// `worker_events_total{outcome="retry"}` from this process's metrics (all tests together).
     static func storeRetries() -> Int {
-        var text: [UInt8] = []
-        IngestMetrics.registry.emit(into: &text)
-        let line = String(decoding: text, as: UTF8.self).split(separator: "\n").first { $0.hasPrefix("worker_store_retries_total ") }
+        let line = PrometheusSetup.text().split(separator: "\n").first { $0.hasPrefix(#"worker_events_total{outcome="retry"} "#) }
         return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
     }
 }

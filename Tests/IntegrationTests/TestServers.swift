@@ -56,11 +56,23 @@ struct TestServers {
 
     /// Runs an in-process worker for the duration of `body`, then shuts it down gracefully.
     func withWorker<T>(batchSize: Int = 100, _ body: () async throws -> T) async throws -> T {
-        let worker = EventWorker(configuration: workerConfiguration(batchSize: batchSize), queue: queue, store: store, logger: logger)
-        let group = ServiceGroup(configuration: .init(services: [worker], logger: logger))
+        try await withWorkers(batchSize: batchSize) { _ in try await body() }
+    }
+
+    /// Runs `count` in-process workers (each its own service, ids and heartbeat) with
+    /// `configure` applied to their settings, for the duration of `body`.
+    func withWorkers<T>(
+        _ count: Int = 1, batchSize: Int = 100, configure: (inout WorkerConfiguration) -> Void = { _ in },
+        _ body: ([EventWorker]) async throws -> T
+    ) async throws -> T {
+        var configuration = workerConfiguration(batchSize: batchSize)
+        configuration.throttlePollInterval = .milliseconds(100)
+        configure(&configuration)
+        let workers = (0..<count).map { _ in EventWorker(configuration: configuration, queue: queue, store: store, logger: logger) }
+        let group = ServiceGroup(configuration: .init(services: workers, logger: logger))
         let running = Task { try await group.run() }
         do {
-            let result = try await body()
+            let result = try await body(workers)
             await group.triggerGracefulShutdown()
             try await running.value
             return result

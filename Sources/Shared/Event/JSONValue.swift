@@ -120,14 +120,7 @@ extension Event {
         members.append(("timestamp", .int(Int(timestamp))))
         members.append(("received_at", .int(Int(receivedAt))))
         if let props {
-            members.append(("props", .object(props.keys.sorted().map { key in
-                switch props[key]! {
-                case .string(let v): (key, .string(v))
-                case .int(let v): (key, .int(Int(v)))
-                case .double(let v): (key, .double(v))
-                case .bool(let v): (key, .bool(v))
-                }
-            })))
+            members.append(("props", .object(props.keys.sorted().map { key in (key, props[key]!.json) })))
         }
         return JSONValue.object(members).bytes
     }

@@ -7,11 +7,14 @@ public struct StoredEvent: Sendable, Equatable {
     public var event: Event
     /// 1, or the number of events a throttled summary stands for.
     public var count: Int
+    /// True for a throttled summary (stored with `throttled: true`).
+    public var throttled: Bool
 
     /// Wraps an event; `count` defaults to 1.
-    public init(_ event: Event, count: Int = 1) {
+    public init(_ event: Event, count: Int = 1, throttled: Bool = false) {
         self.event = event
         self.count = count
+        self.throttled = throttled
     }
 }
 
@@ -84,6 +87,7 @@ extension MongoStore {
         document.appendDate("timestamp", millis: event.timestamp)
         document.appendDate("createdAt", millis: event.receivedAt)
         document.append("count", Int32(clamping: stored.count))
+        if stored.throttled { document.append("throttled", true) }
         if let props = event.props, !props.isEmpty {
             let nested = BSONDocument()
             for key in props.keys.sorted() {

@@ -16,6 +16,14 @@ public struct QueueKeys: Sendable, Equatable {
     public func processing(_ workerID: String) -> String { prefix + "processing:" + workerID }
     /// The heartbeat of one worker; when it expires the worker is presumed dead.
     public func heartbeat(_ workerID: String) -> String { prefix + "worker:" + workerID }
+    /// Runtime throttle rules: hash of `site|event_type` (or `site|*`) to rule JSON.
+    public var throttleConfig: String { prefix + "throttle:config" }
+    /// Pipeline-wide throttle and rate-limit counters: hash of outcome to count.
+    public var throttleStats: String { prefix + "throttle:stats" }
+    /// Open deferral records by due time.
+    public var throttleDue: String { prefix + "throttle:due" }
+    /// Runtime rate limits per site: hash of site to limits JSON.
+    public var rateLimitConfig: String { prefix + "throttle:limits" }
     /// The SCAN pattern matching every processing list.
     public var processingPattern: String { prefix + "processing:*" }
     /// The worker id encoded in a processing list's key, or nil for another key.

@@ -1,0 +1,153 @@
+import Crypto
+
+/// What content throttling decided for one event (seed 000's outcomes).
+public enum ThrottleOutcome: String, Sendable, CaseIterable {
+    /// Stored as it is.
+    case immediate
+    /// Over the limit: opened a deferral record; stored later inside its summary.
+    case deferred
+    /// Ignored: counted into the open deferral record of its stream, identity and day.
+    case alreadyDeferred = "already_deferred"
+    /// Not tracked because the key cap was reached; stored as it is.
+    case keyLimitReached = "key_limit_reached"
+
+    /// Whether the event itself is stored now.
+    public var isStored: Bool { self == .immediate || self == .keyLimitReached }
+}
+
+/// An event for the throttle to decide, with its queued payload and the rule of its stream.
+public struct ThrottleCandidate: Sendable {
+    /// The event.
+    public var event: Event
+    /// Its payload as queued (a JSON object).
+    public var payload: [UInt8]
+    /// The rule of its stream.
+    public var rule: ThrottleRule
+
+    /// A candidate from its parts.
+    public init(event: Event, payload: [UInt8], rule: ThrottleRule) {
+        self.event = event
+        self.payload = payload
+        self.rule = rule
+    }
+}
+
+/// Content throttling with its state in Redis: decisions, due summaries, runtime rules, counters.
+public struct Throttle: Sendable {
+    /// The Redis the state lives in.
+    public let redis: RedisClient
+    /// Key names.
+    public let keys: QueueKeys
+
+    /// A throttle over `redis`.
+    public init(redis: RedisClient, keys: QueueKeys) {
+        self.redis = redis
+        self.keys = keys
+    }
+
+    /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list to `kept`
+    /// plus the candidates still to be stored. Throws `.command("NOTOWNER …")` when the worker's
+    /// heartbeat is gone.
+    public func decide(worker: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int, now: Int64)
+        async throws(RedisError) -> [ThrottleOutcome]
+    {
+        var arguments: [[UInt8]] = [Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(maxKeys).utf8), Array(String(kept.count).utf8)]
+        arguments += kept
+        for candidate in candidates {
+            let event = candidate.event
+            let (function, first, second) = candidate.rule.strategy.scriptParameters
+            arguments += [
+                Array((event.siteID + ":" + event.eventType).utf8), Array(Self.identity(of: event).utf8),
+                Array(String(Self.day(of: event.timestamp)).utf8), Array(function.utf8),
+                Array(String(first).utf8), Array(String(second).utf8),
+                Array(String(candidate.rule.deferInterval.totalMilliseconds).utf8),
+                Array(String(candidate.rule.expireTime.totalMilliseconds).utf8), candidate.payload,
+            ]
+        }
+        let reply = try await redis.run(ThrottleScripts.decide, keys: [keys.processing(worker), keys.heartbeat(worker)], arguments: arguments)
+        let outcomes = (reply.elements ?? []).compactMap { $0.string.flatMap(ThrottleOutcome.init(rawValue:)) }
+        guard outcomes.count == candidates.count else { throw .unexpectedReply("throttle decided \(outcomes.count) of \(candidates.count) events") }
+        return outcomes
+    }
+
+    /// Queues the summaries of up to `max` deferrals due at `now`; returns how many.
+    public func flushDue(now: Int64, max: Int = 100) async throws(RedisError) -> Int {
+        let reply = try await redis.run(
+            ThrottleScripts.flushDue, keys: [keys.throttleDue, keys.queue, keys.throttleStats],
+            arguments: [Array(String(now).utf8), Array(String(max).utf8)])
+        return Int(reply.int ?? 0)
+    }
+
+    /// The rules set at runtime; an unreadable rule is reported to `invalid` and skipped.
+    public func rules(invalid: (String, ThrottleRuleError) -> Void = { _, _ in }) async throws(RedisError) -> [ThrottleScope: ThrottleRule] {
+        let reply = try await redis.send(RedisCommand("HGETALL", keys.throttleConfig)).orThrow()
+        let items = reply.elements ?? []
+        var rules: [ThrottleScope: ThrottleRule] = [:]
+        for index in stride(from: 0, to: items.count - 1, by: 2) {
+            guard let field = items[index].string, let scope = ThrottleScope(field: field), let json = items[index + 1].bytes else { continue }
+            do {
+                rules[scope] = try ThrottleRule(json: json)
+            } catch {
+                invalid(field, error)
+            }
+        }
+        return rules
+    }
+
+    /// Sets the rule of `scope`; running workers apply it within a second.
+    public func set(_ rule: ThrottleRule, for scope: ThrottleScope) async throws(RedisError) {
+        for reply in try await redis.pipeline([
+            RedisCommand("HSET", [keys.throttleConfig, scope.field], values: [rule.json.bytes]),
+            RedisCommand("HINCRBY", keys.throttleStats, "config_updated", "1"),
+        ]) { _ = try reply.orThrow() }
+    }
+
+    /// Removes the rule of `scope`; returns whether there was one.
+    public func delete(_ scope: ThrottleScope) async throws(RedisError) -> Bool {
+        let replies = try await redis.pipeline([
+            RedisCommand("HDEL", keys.throttleConfig, scope.field),
+            RedisCommand("HINCRBY", keys.throttleStats, "config_updated", "1"),
+        ])
+        return try replies[0].orThrow().int == 1
+    }
+
+    /// Pipeline-wide counters: outcomes, `tracked`, `processed`, `config_updated`, `rate_limited:<scope>`.
+    public func counters() async throws(RedisError) -> [String: Int] {
+        let items = try await redis.send(RedisCommand("HGETALL", keys.throttleStats)).orThrow().elements ?? []
+        var counters: [String: Int] = [:]
+        for index in stride(from: 0, to: items.count - 1, by: 2) {
+            if let name = items[index].string, let value = items[index + 1].string.flatMap({ Int($0) }) { counters[name] = value }
+        }
+        return counters
+    }
+
+    /// SHA-256 of what makes events identical within a stream: path, user and props, the
+    /// props in key order (so `{"a":1,"b":2}` and `{"b":2,"a":1}` are one identity).
+    public static func identity(of event: Event) -> String {
+        let props: JSONValue = event.props.map { props in
+            .object(props.keys.sorted().map { key in (key, props[key]!.json) })
+        } ?? .null
+        let details = JSONValue.array([event.path.map(JSONValue.string) ?? .null, event.userID.map(JSONValue.string) ?? .null, props])
+        return SHA256.hash(data: details.bytes).map { byte in
+            let hex = String(byte, radix: 16)
+            return byte < 16 ? "0" + hex : hex
+        }.joined()
+    }
+
+    /// The UTC day (days since 1970-01-01) of a timestamp: a summary never spans two days.
+    public static func day(of timestamp: Int64) -> Int64 {
+        timestamp >= 0 ? timestamp / 86_400_000 : (timestamp - 86_399_999) / 86_400_000
+    }
+}
+
+extension PropValue {
+    /// The value as JSON.
+    public var json: JSONValue {
+        switch self {
+        case .string(let v): .string(v)
+        case .int(let v): .int(Int(v))
+        case .double(let v): .double(v)
+        case .bool(let v): .bool(v)
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import Testing
+
+@testable import IngestAPI
+@testable import Shared
+
+/// Rate limits at ingest, checked and enqueued in one Redis round trip: what a client over
+/// the limit sees, and that a refused event is never queued.
+struct RateLimitTests {
+    /// Runs `body` against a live server (real sockets, so the client address is the peer's).
+    func withServer(
+        defaults: RateLimits, trustedProxies: Int = 0,
+        _ body: @Sendable (any TestClientProtocol, TestServers, RateLimitPolicy) async throws -> Void
+    ) async throws {
+        let servers = try TestServers()
+        let policy = RateLimitPolicy(
+            defaults: defaults, store: RateLimitStore(redis: servers.redis, keys: servers.configuration.keys),
+            trustedProxies: trustedProxies, logger: servers.logger)
+        await policy.reload()
+        let dependencies = IngestDependencies(
+            queue: servers.queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2, limits: policy)
+        try await Application(router: buildRouter(dependencies)).test(.live) { client in
+            try await body(client, servers, policy)
+        }
+        await servers.shutdown()
+    }
+
+    static func event(site: String = "s1", user: String = "u1") -> ByteBuffer {
+        ByteBuffer(string: #"{"site_id":"\#(site)","event_type":"page_view","path":"/","userid":"\#(user)"}"#)
+    }
+
+    @Test func overTheLimitAnswers429WithRetryAfterAndQueuesNothing() async throws {
+        try await withServer(defaults: RateLimits(site: RateLimit("2/1m"))) { client, servers, _ in
+            for remaining in [1, 0] {
+                try await client.execute(uri: "/event", method: .post, body: Self.event()) { response in
+                    #expect(response.status == .accepted)
+                    #expect(response.headers[HTTPFields.Element.Name("RateLimit-Limit")!] == "2")
+                    #expect(response.headers[HTTPFields.Element.Name("RateLimit-Remaining")!] == String(remaining))
+                }
+            }
+            try await client.execute(uri: "/event", method: .post, body: Self.event()) { response in
+                #expect(response.status == .tooManyRequests)
+                // One event per 30 s comes back: the next is allowed in 30 s.
+                #expect(response.headers[.retryAfter] == "30")
+                #expect(response.headers[HTTPFields.Element.Name("RateLimit-Remaining")!] == "0")
+                #expect(response.headers[HTTPFields.Element.Name("RateLimit-Reset")!] == "30")
+                let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any]
+                #expect((answer["error"] as? [String: Any])?["code"] as? String == "RATE_LIMITED")
+            }
+            #expect(try await servers.length(servers.configuration.keys.queue) == 2)
+            // Another site has its own count.
+            try await client.execute(uri: "/event", method: .post, body: Self.event(site: "s2")) { #expect($0.status == .accepted) }
+        }
+    }
+
+    @Test func allowedAgainOnceRetryAfterHasPassed() async throws {
+        try await withServer(defaults: RateLimits(user: RateLimit("1/1s"))) { client, servers, _ in
+            try await client.execute(uri: "/event", method: .post, body: Self.event()) { #expect($0.status == .accepted) }
+            let refused = ContinuousClock.now
+            let retryAfter = try await client.execute(uri: "/event", method: .post, body: Self.event()) { response in
+                #expect(response.status == .tooManyRequests)
+                return Int(response.headers[.retryAfter] ?? "") ?? -1
+            }
+            #expect(retryAfter == 1)
+            // Another user of the same site is not held back.
+            try await client.execute(uri: "/event", method: .post, body: Self.event(user: "u2")) { #expect($0.status == .accepted) }
+            try await eventually("a 202 for the limited user again") {
+                try await client.execute(uri: "/event", method: .post, body: Self.event()) { $0.status == .accepted }
+            }
+            #expect(ContinuousClock.now - refused > .milliseconds(500))
+            #expect(try await servers.length(servers.configuration.keys.queue) == 3)
+        }
+    }
+
+    @Test func aForgedForwardedForDoesNotEscapeThePerAddressLimit() async throws {
+        try await withServer(defaults: RateLimits(address: RateLimit("2/1m"))) { client, _, _ in
+            var statuses: [HTTPResponse.Status] = []
+            for forged in ["1.1.1.1", "2.2.2.2", "3.3.3.3"] {
+                let headers: HTTPFields = [HTTPFields.Element.Name("X-Forwarded-For")!: forged]
+                statuses.append(try await client.execute(uri: "/event", method: .post, headers: headers, body: Self.event(user: forged)) { $0.status })
+            }
+            #expect(statuses == [.accepted, .accepted, .tooManyRequests])
+        }
+    }
+
+    @Test func behindATrustedProxyTheAddressItAddedIsLimited() async throws {
+        try await withServer(defaults: RateLimits(address: RateLimit("1/1m")), trustedProxies: 1) { client, _, _ in
+            // The proxy appends the real client; what the client wrote before it is ignored.
+            var statuses: [HTTPResponse.Status] = []
+            for forwarded in ["9.9.9.9, 10.0.0.1", "8.8.8.8, 10.0.0.1", "10.0.0.2"] {
+                let headers: HTTPFields = [HTTPFields.Element.Name("X-Forwarded-For")!: forwarded]
+                statuses.append(try await client.execute(uri: "/event", method: .post, headers: headers, body: Self.event()) { $0.status })
+            }
+            #expect(statuses == [.accepted, .tooManyRequests, .accepted])
+        }
+    }
+
+    @Test func aBatchQueuesWhatTheLimitAllowsAndListsTheRest() async throws {
+        try await withServer(defaults: RateLimits()) { client, servers, policy in
+            // No default: a per-site limit set at runtime (as `Worker limits set` does).
+            try await RateLimitStore(redis: servers.redis, keys: servers.configuration.keys).set(RateLimits(site: RateLimit("3/1m")), site: "s1")
+            await policy.reload()
+            let batch = "[" + (0..<5).map { _ in #"{"site_id":"s1","event_type":"click"}"# }.joined(separator: ",") + "]"
+            try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: batch)) { response in
+                #expect(response.status == .accepted)
+                let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any]
+                #expect(answer["accepted"] as? Int == 3)
+                let rejected = try #require(answer["rejected"] as? [[String: Any]])
+                #expect(rejected.map { $0["index"] as? Int } == [3, 4])
+                #expect(rejected.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? String == "RATE_LIMITED" })
+            }
+            try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: batch)) { #expect($0.status == .tooManyRequests) }
+            #expect(try await servers.length(servers.configuration.keys.queue) == 3)
+            try await client.execute(uri: "/metrics", method: .get) { response in
+                let text = String(buffer: response.body)
+                #expect(text.contains(#"pipeline_rate_limited_total{scope="site"} 7"#))
+                #expect(text.contains(#"rate_limited_total{scope="site"}"#))
+            }
+        }
+    }
+}

@@ -1,0 +1,217 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import IngestAPI
+@testable import Shared
+@testable import Worker
+
+/// Content throttling on a real redis-server: seed 000's outcomes, each strategy at its edges
+/// (the clock is injected: decisions take `now` as an argument), one global count for every
+/// worker, exact totals in `/stats`.
+@Suite(.serialized) struct ThrottleTests {
+    /// A fake worker holding `events` in its processing list, with a live heartbeat, as a claim leaves them.
+    struct Holder {
+        let servers: TestServers
+        let throttle: Throttle
+        let worker = "w-" + String(UInt32.random(in: 0 ... .max), radix: 16)
+
+        init(_ servers: TestServers) async throws {
+            self.servers = servers
+            throttle = Throttle(redis: servers.redis, keys: servers.configuration.keys)
+            _ = try await servers.redis.send(RedisCommand("SET", servers.configuration.keys.heartbeat(worker), "1", "PX", "60000")).orThrow()
+        }
+
+        /// Claims `events` into the processing list and decides them at `now`.
+        func decide(_ events: [Event], rule: ThrottleRule, now: Int64, maxKeys: Int = 0) async throws -> [ThrottleOutcome] {
+            let payloads = events.map(\.queuePayload)
+            _ = try await servers.redis.send(RedisCommand("RPUSH", [servers.configuration.keys.processing(worker)], values: payloads)).orThrow()
+            return try await throttle.decide(
+                worker: worker, kept: [], candidates: zip(events, payloads).map { ThrottleCandidate(event: $0, payload: $1, rule: rule) },
+                maxKeys: maxKeys, now: now)
+        }
+
+        /// The processing list after a decision.
+        func processing() async throws -> [String] {
+            try await servers.redis.send(RedisCommand("LRANGE", servers.configuration.keys.processing(worker), "0", "-1")).orThrow()
+                .elements!.map { $0.string! }
+        }
+
+        /// Empties the processing list, as an acknowledgement does.
+        func acknowledge() async throws {
+            _ = try await servers.redis.send(RedisCommand("DEL", servers.configuration.keys.processing(worker))).orThrow()
+        }
+    }
+
+    static func event(_ id: String, site: String = "s1", path: String = "/p", timestamp: Int64 = 1_763_856_000_000) -> Event {
+        Event(eventID: id, siteID: site, eventType: "page_view", path: path, userID: "u1", timestamp: timestamp, receivedAt: timestamp)
+    }
+
+    static func events(_ count: Int, prefix: String = "e", timestamp: Int64 = 1_763_856_000_000) -> [Event] {
+        (0..<count).map { event("\(prefix)\($0)", timestamp: timestamp) }
+    }
+
+    @Test func seed000QuickStartThroughThePipelineKeepsStatsExact() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let throttle = Throttle(redis: servers.redis, keys: servers.configuration.keys)
+        try await throttle.set(
+            ThrottleRule(strategy: .fixedWindow(limit: 5, window: .seconds(3600)), deferInterval: .milliseconds(500)),
+            for: ThrottleScope(siteID: "site-001", eventType: "page_view"))
+        let dependencies = IngestDependencies(queue: servers.queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2)
+        let body = #"{"site_id":"site-001","event_type":"page_view","path":"/pricing","userid":"user-1","timestamp":"2025-11-23T16:44:31.123Z"}"#
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            for _ in 0..<7 {
+                try await client.execute(uri: "/event", method: .post, body: ByteBuffer(string: body)) { #expect($0.status == .accepted) }
+            }
+            try await servers.withWorkers(batchSize: 1) { _ in
+                try await eventually("five stored one by one and one summary") {
+                    try await servers.count(#"{"throttled": true}"#) == 1
+                }
+            }
+            #expect(try await servers.count(#"{"count": 1, "throttled": {"$exists": false}}"#) == 5)
+            let summary = try #require(try await servers.documents(#"{"throttled": true}"#).first)
+            #expect((summary["count"] as? NSNumber)?.intValue == 2)
+            #expect(summary["path"] as? String == "/pricing")
+            try await client.execute(uri: "/stats?site_id=site-001&date=2025-11-23", method: .get) { response in
+                let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any]
+                let stats = try #require(answer["stats"] as? [String: Any])
+                #expect(stats["total_views"] as? Int == 7)
+                #expect((stats["top_paths"] as? [[String: Any]])?.first?["views"] as? Int == 7)
+            }
+        }
+        let counters = try await throttle.counters()
+        #expect(counters["tracked"] == 7)
+        #expect(counters["immediate"] == 5)
+        #expect(counters["deferred"] == 1)
+        #expect(counters["already_deferred"] == 1)
+        #expect(counters["processed"] == 1)
+    }
+
+    @Test func tokenBucketPassesABurstThenRefillsAtItsRate() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .tokenBucket(bucketSize: 3, refillRate: 2), deferInterval: .milliseconds(100))
+        let t0: Int64 = 1_000_000
+        #expect(try await holder.decide(Self.events(5, prefix: "a"), rule: rule, now: t0)
+            == [.immediate, .immediate, .immediate, .deferred, .alreadyDeferred])
+        try await holder.acknowledge()
+        #expect(try await holder.throttle.flushDue(now: t0 + 100) == 1)
+        // 400 ms later: 0.8 of a token, still deferred; 500 ms: one token back.
+        #expect(try await holder.decide([Self.event("b0")], rule: rule, now: t0 + 400) == [.deferred])
+        try await holder.acknowledge()
+        #expect(try await holder.throttle.flushDue(now: t0 + 500) == 1)
+        #expect(try await holder.decide(Self.events(2, prefix: "c"), rule: rule, now: t0 + 900) == [.immediate, .deferred])
+    }
+
+    @Test func fixedWindowResetsAtTheWindowEdge() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .fixedWindow(limit: 2, window: .seconds(1)), deferInterval: .milliseconds(1))
+        #expect(try await holder.decide(Self.events(3, prefix: "a"), rule: rule, now: 5_999) == [.immediate, .immediate, .deferred])
+        try await holder.acknowledge()
+        #expect(try await holder.throttle.flushDue(now: 6_000) == 1)
+        #expect(try await holder.decide(Self.events(3, prefix: "b"), rule: rule, now: 6_000) == [.immediate, .immediate, .deferred])
+    }
+
+    @Test func slidingWindowCountsTheLastWindowExactly() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .slidingWindow(limit: 2, window: .seconds(1)), deferInterval: .milliseconds(1))
+        #expect(try await holder.decide([Self.event("a")], rule: rule, now: 10_000) == [.immediate])
+        #expect(try await holder.decide([Self.event("b")], rule: rule, now: 10_500) == [.immediate])
+        #expect(try await holder.decide([Self.event("c")], rule: rule, now: 10_999) == [.deferred])
+        try await holder.acknowledge()
+        #expect(try await holder.throttle.flushDue(now: 11_000) == 1)
+        // At 11 000 the event of 10 000 has left the window; the one of 10 500 has not.
+        #expect(try await holder.decide([Self.event("d")], rule: rule, now: 11_000) == [.immediate])
+        #expect(try await holder.decide([Self.event("e")], rule: rule, now: 11_001) == [.deferred])
+    }
+
+    @Test func aSummaryNeverSpansTwoDays() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(86_400 * 30)), deferInterval: .seconds(60))
+        let day: Int64 = 86_400_000
+        let monday = Self.events(3, prefix: "mon", timestamp: 20_000 * day + 1000)
+        let tuesday = Self.events(2, prefix: "tue", timestamp: 20_001 * day + 1000)
+        #expect(try await holder.decide(monday + tuesday, rule: rule, now: 5_000)
+            == [.immediate, .deferred, .alreadyDeferred, .deferred, .alreadyDeferred])
+        // Two records, one per day, each standing for two events.
+        #expect(try await holder.throttle.flushDue(now: 5_000 + 60_000) == 2)
+        let queued = try await servers.redis.send(RedisCommand("LRANGE", servers.configuration.keys.queue, "0", "-1")).orThrow().elements!.map { $0.string! }
+        #expect(queued.count == 2)
+        #expect(queued.allSatisfy { $0.hasSuffix(#","count":2,"throttled":true}"#) })
+        #expect(Set(queued.map { $0.contains("mon1") ? "mon" : $0.contains("tue0") ? "tue" : "?" }) == ["mon", "tue"])
+    }
+
+    @Test func theProcessingListKeepsOnlyWhatMustStillBeStoredMarkedAsDecided() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)))
+        _ = try await holder.decide(Self.events(3), rule: rule, now: 1_000)
+        // A worker killed now leaves only the immediate event behind, marked, so a recovery
+        // stores it without counting it again; the other two live in the deferral record.
+        let left = try await holder.processing()
+        #expect(left.count == 1)
+        #expect(left[0].contains(#""event_id":"e0""#) && left[0].hasSuffix(#","checked":true}"#))
+        let decoded = PayloadDecoder.decode(left.map { Array($0.utf8) })
+        #expect(decoded.events.first?.bypassesThrottle == true)
+    }
+
+    @Test func aWorkerWhoseHeartbeatExpiredMayNotDecide() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        _ = try await servers.redis.send(RedisCommand("DEL", servers.configuration.keys.heartbeat(holder.worker))).orThrow()
+        await #expect(throws: RedisError.self) {
+            _ = try await holder.decide([Self.event("a")], rule: ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(1))), now: 1)
+        }
+    }
+
+    @Test func pastMaxKeysEventsAreStoredAsTheyAreAndCounted() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)))
+        let distinct = (0..<3).map { Self.event("k\($0)", path: "/page\($0)") }
+        #expect(try await holder.decide(distinct + [Self.event("k9", path: "/page2")], rule: rule, now: 1_000, maxKeys: 2)
+            == [.immediate, .immediate, .keyLimitReached, .keyLimitReached])
+        #expect(try await holder.processing().count == 4)
+        // Tracked keys expire with their TTL: past it, there is room again.
+        #expect(try await holder.decide([Self.event("k10", path: "/page2")], rule: rule, now: 1_000 + 86_400_001, maxKeys: 2) == [.immediate])
+        #expect(try await holder.throttle.counters()["key_limit_reached"] == 2)
+    }
+
+    @Test func twoWorkersShareOneCountAndARuleChangeNeedsNoRestart() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let throttle = Throttle(redis: servers.redis, keys: servers.configuration.keys)
+        try await servers.withWorkers(2, batchSize: 1) { workers in
+            // No rule yet: everything is stored as it is.
+            try await servers.queue.enqueue(Self.events(3, prefix: "before").map(\.queuePayload))
+            try await eventually("stored unthrottled") { try await servers.count() == 3 }
+            try await throttle.set(
+                ThrottleRule(strategy: .fixedWindow(limit: 3, window: .seconds(3600)), deferInterval: .milliseconds(300)),
+                for: ThrottleScope(siteID: "s1"))
+            try await eventually("both workers apply the rule") {
+                workers.allSatisfy { $0.throttleSettings.withLockedValue { $0.rules.count } == 1 }
+            }
+            try await servers.queue.enqueue(Self.events(10, prefix: "after").map(\.queuePayload))
+            try await eventually("three stored and one summary for seven") { try await servers.count(#"{"throttled": true}"#) == 1 }
+        }
+        #expect(try await servers.count(#"{"throttled": {"$exists": false}}"#) == 3 + 3)
+        let summary = try #require(try await servers.documents(#"{"throttled": true}"#).first)
+        #expect((summary["count"] as? NSNumber)?.intValue == 7)
+        let counters = try await throttle.counters()
+        #expect(counters["immediate"] == 3)
+        #expect(counters["deferred"] == 1)
+        #expect(counters["already_deferred"] == 6)
+    }
+}
