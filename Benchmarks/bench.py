@@ -246,20 +246,23 @@ def scenario_batch(servers, args, report):
     return lines
 
 
-def prefill(servers, count, prefix):
-    """Pushes `count` queued events, in the worker's payload format, with redis-cli --pipe."""
+def push_payloads(servers, payloads, prefix):
+    """LPUSHes payloads to the prefix's queue with redis-cli --pipe, 1,000 per command."""
     def resp(*parts):
         out = [f"*{len(parts)}\r\n"]
         for p in parts:
             b = p.encode()
             out.append(f"${len(b)}\r\n{p}\r\n")
         return "".join(out)
-    chunks = []
-    for start_index in range(0, count, 1000):
-        payloads = [f'{{"event_id":"d-{i}","site_id":"bench","event_type":"page_view","path":"/p{i % 50}","userid":"user-{i % 10000}",'
-                    f'"timestamp":1763916271123,"received_at":1763916271123}}' for i in range(start_index, min(count, start_index + 1000))]
-        chunks.append(resp("LPUSH", prefix + "queue", *payloads))
+    chunks = [resp("LPUSH", prefix + "queue", *payloads[i:i + 1000]) for i in range(0, len(payloads), 1000)]
     subprocess.run(["redis-cli", "-p", str(servers.redis_port), "--pipe"], input="".join(chunks), text=True, check=True, capture_output=True)
+
+
+def prefill(servers, count, prefix):
+    """Pushes `count` queued events, in the worker's payload format."""
+    payloads = [f'{{"event_id":"d-{i}","site_id":"bench","event_type":"page_view","path":"/p{i % 50}","userid":"user-{i % 10000}",'
+                f'"timestamp":1763916271123,"received_at":1763916271123}}' for i in range(count)]
+    push_payloads(servers, payloads, prefix)
 
 
 def scenario_drain(servers, args, report):
@@ -298,6 +301,68 @@ def scenario_drain(servers, args, report):
         lines.append(f"| {w} worker{'s' if w > 1 else ''} (batch 500) | {spread(results[w])} | {spread(ratio, '{:.2f}')} |")
     lines += ["", f"One worker's CPU: {spread(cpu_per_100k, '{:.2f}')} s per 100k events (user + system).", ""]
     return lines
+
+
+def scenario_throttle(servers, args, report):
+    """7. throttling and rate limits on and off, each pair in the same run."""
+    lines = [f"### 7. Throttling and rate limits, on and off ({args.runs} runs, alternating)", ""]
+    # Worker: drain with throttling off, on with nothing over the limit (the cost of deciding),
+    # and on for a flood of identical events (limit 5: most are counted, not written).
+    rows = {"off": [], "on": [], "flood": []}
+    for run in range(args.runs):
+        for mode in rows:
+            prefix = f"th{run}{mode}:"
+            if mode == "flood":
+                prefill_identical(servers, args.drain_events, prefix)
+            else:
+                prefill(servers, args.drain_events, prefix)
+            env = servers.env(f"throttle_{run}_{mode}", prefix)
+            if mode == "on":
+                env.update(THROTTLE_STRATEGY="token-bucket", THROTTLE_BUCKET_SIZE="1000000", THROTTLE_REFILL_RATE="1000000")
+            elif mode == "flood":
+                env.update(THROTTLE_STRATEGY="fixed-window", THROTTLE_LIMIT="5", THROTTLE_WINDOW_MS="3600000")
+            started = time.time()
+            worker = start([os.path.join(BIN, "Worker")], env)
+            while servers.redis("LLEN", prefix + "queue") != "0" or servers.redis("KEYS", prefix + "processing:*"):
+                time.sleep(0.05)
+            rows[mode].append(args.drain_events / (time.time() - started))
+            stop(worker)
+        print(f"  throttle run {run + 1}: off {rows['off'][-1]:,.0f}/s, on {rows['on'][-1]:,.0f}/s, flood {rows['flood'][-1]:,.0f}/s")
+    lines += [f"Worker draining {args.drain_events:,} queued events into nx-27017:", "",
+              "| throttling | events/s | ratio to off |", "| --- | --- | --- |",
+              f"| off (baseline) | {spread(rows['off'])} | 1.00 |",
+              f"| on, token bucket nobody exceeds (every event decided in Redis, all stored) | {spread(rows['on'])} | "
+              f"{spread([a / b for a, b in zip(rows['on'], rows['off'])], '{:.2f}')} |",
+              f"| on, fixed window limit 5, all events identical (5 stored + 1 summary) | {spread(rows['flood'])} | "
+              f"{spread([a / b for a, b in zip(rows['flood'], rows['off'])], '{:.2f}')} |", ""]
+    # Ingest: rate limits off, and on for all three scopes with limits nobody reaches.
+    results = {"off": [], "on": []}
+    for run in range(args.runs):
+        for mode in results:
+            port = free_port()
+            env = servers.env(f"limits_{run}_{mode}")
+            if mode == "on":
+                env.update(RATE_LIMIT_SITE="100000000/1s", RATE_LIMIT_USER="100000000/1s", RATE_LIMIT_ADDRESS="100000000/1s")
+            api = start([os.path.join(BIN, "IngestAPI"), "--port", str(port)], env, port)
+            results[mode].append(wrk(port, "post_event.lua", args.duration, args.connections))
+            stop(api)
+            servers.redis("DEL", "et:queue")
+        print(f"  rate limits run {run + 1}: off {results['off'][-1]['rps']:,.0f} req/s, on {results['on'][-1]['rps']:,.0f} req/s")
+    lines += [f"`POST /event`, wrk -t1 -c{args.connections} -d{args.duration}s:", "",
+              "| rate limits | req/s | p99 ms | ratio to off |", "| --- | --- | --- | --- |",
+              f"| off (baseline: plain LPUSH) | {spread([r['rps'] for r in results['off']])} | "
+              f"{spread([r['p99'] for r in results['off']], '{:.2f}')} | 1.00 |",
+              f"| on: site, user and address, never reached (GCRA script + LPUSH in one call) | {spread([r['rps'] for r in results['on']])} | "
+              f"{spread([r['p99'] for r in results['on']], '{:.2f}')} | "
+              f"{spread([a['rps'] / b['rps'] for a, b in zip(results['on'], results['off'])], '{:.2f}')} |", ""]
+    return lines
+
+
+def prefill_identical(servers, count, prefix):
+    """Pushes `count` identical page views (distinct ids), a flood the throttle should absorb."""
+    payloads = [f'{{"event_id":"f-{i}","site_id":"bench","event_type":"page_view","path":"/flood","userid":"bot",'
+                f'"timestamp":1763916271123,"received_at":1763916271123}}' for i in range(count)]
+    push_payloads(servers, payloads, prefix)
 
 
 def percentile(values, share):
@@ -367,7 +432,7 @@ def main():
     parser.add_argument("--drain-events", type=int)
     parser.add_argument("--stats-events", help="comma-separated stored-event counts for scenario 5 (default 100000,1000000; quick 100000)")
     parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5")
-    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats"], help="run one scenario (and write nothing)")
+    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle"], help="run one scenario (and write nothing)")
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args()
     args.runs = args.runs or (2 if args.quick else 5)
@@ -381,18 +446,18 @@ def main():
     servers = Servers()
     report = {}
     try:
-        sections = []
+        sections = {}
         scenarios = {"ingest": scenario_ingest, "rate": scenario_fixed_rate, "batch": scenario_batch, "drain": scenario_drain,
-                     "stats": scenario_stats}
+                     "stats": scenario_stats, "throttle": scenario_throttle}
         for name, scenario in scenarios.items():
             if args.only and name != args.only:
                 continue
             print(scenario.__doc__.strip())
-            sections += scenario(servers, args, report)
+            sections[name] = scenario(servers, args, report)
     finally:
         servers.close()
     if args.only:
-        print("\n".join(sections))
+        print("\n".join(sections[args.only]))
         return
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -407,7 +472,8 @@ def main():
               f"| IngestAPI during scenario 1 | {report.get('rss_api', float('nan')):.1f} |",
               f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", ""]
     with open(args.output, "w") as f:
-        f.write("\n".join(header + sections + memory))
+        body = [line for name in ("ingest", "rate", "batch", "drain", "stats") for line in sections[name]]
+        f.write("\n".join(header + body + memory + sections["throttle"]))
     print(f"wrote {args.output}")
 
 

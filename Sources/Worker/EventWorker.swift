@@ -171,3 +171,8 @@ struct EventWorker: Service {
         }
     }
 }
+
+extension EventWorker: CustomStringConvertible {
+    /// Short, for ServiceLifecycle's logs (the default would print every setting).
+    var description: String { "EventWorker(\(workerIDs.joined(separator: ",")))" }
+}

@@ -8,7 +8,7 @@ final class WorkerProcess: Sendable {
     private let process: Process
 
     /// Starts the built Worker binary (`TEST_WORKER_BIN`) in the servers' namespace.
-    init(_ servers: TestServers, extra: [String: String]) throws {
+    init(_ servers: TestServers, extra: [String: String], arguments: [String] = [], output: FileHandle? = nil) throws {
         guard let binary = TestServers.environment["TEST_WORKER_BIN"] else {
             throw TestSetupError("TEST_WORKER_BIN is unset: run the tests with scripts/test")
         }
@@ -21,7 +21,9 @@ final class WorkerProcess: Sendable {
         environment["LOG_LEVEL"] = "warning"
         environment.merge(extra) { _, new in new }
         process.environment = environment
-        process.standardOutput = FileHandle.nullDevice
+        process.arguments = arguments
+        process.standardOutput = output ?? FileHandle.nullDevice
+        process.standardError = output ?? FileHandle.standardError
         try process.run()
         self.process = process
     }
@@ -39,6 +41,15 @@ final class WorkerProcess: Sendable {
 
     deinit {
         if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+    }
+
+    /// Runs `Worker arguments…` (an admin command) to its end; its exit status and output.
+    static func run(_ servers: TestServers, _ arguments: [String]) async throws -> (status: Int32, output: String) {
+        let pipe = Pipe()
+        let process = try WorkerProcess(servers, extra: [:], arguments: arguments, output: pipe.fileHandleForWriting)
+        let status = try await process.waitForExit(timeout: .seconds(30))
+        try pipe.fileHandleForWriting.close()
+        return (status, String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 }
 

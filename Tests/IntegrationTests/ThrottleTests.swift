@@ -214,4 +214,33 @@ import Testing
         #expect(counters["deferred"] == 1)
         #expect(counters["already_deferred"] == 6)
     }
+
+    @Test func adminCommandsSetShowAndDeleteRulesAndLimits() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let set = try await WorkerProcess.run(servers, [
+            "throttle", "set", "--site", "s1", "--event-type", "page_view", "--strategy", "token-bucket",
+            "--bucket-size", "10", "--refill-rate", "2", "--defer-interval", "60s",
+        ])
+        #expect(set.status == 0, "\(set.output)")
+        let rules = try await Throttle(redis: servers.redis, keys: servers.configuration.keys).rules()
+        let rule = try #require(rules[ThrottleScope(siteID: "s1", eventType: "page_view")])
+        #expect(rule.strategy.scriptParameters == ("bucket", 10, 2))
+        #expect(rule.deferInterval == .seconds(60))
+        let listed = try await WorkerProcess.run(servers, ["throttle", "list"])
+        #expect(listed.output.contains(#"s1/page_view: {"strategy":"token-bucket","bucket_size":10,"refill_rate":2.0"#))
+        let missing = try await WorkerProcess.run(servers, ["throttle", "set", "--site", "s1", "--strategy", "fixed-window", "--limit", "5"])
+        #expect(missing.status != 0)
+        #expect(missing.output.contains("fixed-window needs --window"))
+        #expect(try await WorkerProcess.run(servers, ["throttle", "delete", "--site", "s1", "--event-type", "page_view"]).status == 0)
+        #expect(try await WorkerProcess.run(servers, ["throttle", "get", "--site", "s1", "--event-type", "page_view"]).status != 0)
+
+        #expect(try await WorkerProcess.run(servers, ["limits", "set", "--site", "s1", "--site-limit", "100/1s", "--user-limit", "10/1m"]).status == 0)
+        let limits = try await RateLimitStore(redis: servers.redis, keys: servers.configuration.keys).all()
+        #expect(limits["s1"] == RateLimits(site: RateLimit("100/1s"), user: RateLimit("10/1m")))
+        #expect(try await WorkerProcess.run(servers, ["limits", "get", "--site", "s1"]).output.contains(#"{"site":"100/1s","user":"10/1m"}"#))
+        #expect(try await WorkerProcess.run(servers, ["limits", "set", "--site", "s1", "--site-limit", "lots"]).status != 0)
+        #expect(try await WorkerProcess.run(servers, ["limits", "delete", "--site", "s1"]).status == 0)
+        #expect(try await Throttle(redis: servers.redis, keys: servers.configuration.keys).counters()["config_updated"] == 4)
+    }
 }
