@@ -29,10 +29,10 @@ struct APIError: HTTPResponseError {
     }
 
     /// 503: Redis cannot take the event now; nothing was queued.
-    static func unavailable(_ message: String, retryAfter seconds: Int = 1) -> APIError {
+    static func unavailable(_ message: String, code: String = "SERVICE_UNAVAILABLE", retryAfter seconds: Int = 1) -> APIError {
         APIError(
             status: .serviceUnavailable,
-            detail: ValidationError(code: "SERVICE_UNAVAILABLE", message: message),
+            detail: ValidationError(code: code, message: message),
             headers: [.retryAfter: String(seconds)])
     }
 

@@ -16,6 +16,8 @@ struct IngestDependencies: Sendable {
     let maxPushesInFlight: Int
     /// Which rate limits apply.
     let limits: RateLimitPolicy
+    /// The queue's high-water mark (0: none).
+    var queueMax = 0
 
     /// Dependencies from their parts; no rate limits unless `limits` is given (tests use this).
     init(queue: ReliableQueue, store: MongoStore, registry: PrometheusCollectorRegistry, maxPushesInFlight: Int, limits: RateLimitPolicy? = nil) {
@@ -32,12 +34,14 @@ struct IngestDependencies: Sendable {
         let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.redisConnections, logger: logger)
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.mongoClients, appName: "IngestAPI", logger: logger)
         let keys = configuration.pipeline.keys
-        return IngestDependencies(
+        var dependencies = IngestDependencies(
             queue: ReliableQueue(redis: redis, keys: keys), store: store,
             registry: IngestMetrics.registry, maxPushesInFlight: configuration.redisConnections,
             limits: RateLimitPolicy(
                 defaults: configuration.rateLimits, store: RateLimitStore(redis: redis, keys: keys),
                 trustedProxies: configuration.trustedProxies, logger: logger))
+        dependencies.queueMax = configuration.queueMax
+        return dependencies
     }
 
     /// Closes the clients.
@@ -56,7 +60,9 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
     router.add(middleware: JSONErrorMiddleware(routes: [
         "/event": [.post, .options], "/events": [.post, .options], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
     ]))
-    EventController(enqueuer: Enqueuer(queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight), limits: dependencies.limits)
+    EventController(
+        enqueuer: Enqueuer(queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight, highWater: dependencies.queueMax),
+        limits: dependencies.limits)
         .addRoutes(to: router)
     StatsController(store: dependencies.store).addRoutes(to: router)
     HealthController(queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry)

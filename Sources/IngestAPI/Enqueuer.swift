@@ -10,6 +10,7 @@ import Shared
 final class Enqueuer: Sendable {
     private let queue: ReliableQueue
     private let maxInFlight: Int
+    private let highWater: Int
     private let maxEventsPerPush: Int
     private let state = NIOLockedValueBox(State())
     private let latency = Timer(label: "ingest_enqueue_duration_seconds", preferredDisplayUnit: .seconds)
@@ -17,7 +18,7 @@ final class Enqueuer: Sendable {
 
     private struct Waiter {
         var items: [QueueItem]
-        var continuation: CheckedContinuation<Result<[Admission], RedisError>, Never>
+        var continuation: CheckedContinuation<Result<[Admission], EnqueueError>, Never>
     }
 
     private struct State {
@@ -25,16 +26,18 @@ final class Enqueuer: Sendable {
         var inFlight = 0
     }
 
-    /// Coalesces pushes to `queue`, at most `maxInFlight` at once.
-    init(queue: ReliableQueue, maxInFlight: Int, maxEventsPerPush: Int = 5000) {
+    /// Coalesces pushes to `queue`, at most `maxInFlight` at once; refuses them while the queue
+    /// holds `highWater` events or more (0: never).
+    init(queue: ReliableQueue, maxInFlight: Int, highWater: Int = 0, maxEventsPerPush: Int = 5000) {
         self.queue = queue
+        self.highWater = highWater
         self.maxInFlight = max(1, maxInFlight)
         self.maxEventsPerPush = maxEventsPerPush
     }
 
     /// Returns once Redis has decided every item (queued, or refused by a rate limit), in order;
-    /// throws if Redis did not answer, and then none of this call's items were queued.
-    func enqueue(_ items: [QueueItem]) async throws(RedisError) -> [Admission] {
+    /// throws if Redis did not answer or the queue is full, and then none of this call's items were queued.
+    func enqueue(_ items: [QueueItem]) async throws(EnqueueError) -> [Admission] {
         let start = ContinuousClock.now
         let result = await withCheckedContinuation { continuation in
             let startFlush = state.withLockedValue { state in
@@ -74,11 +77,14 @@ final class Enqueuer: Sendable {
             do {
                 let admissions: [Admission]
                 if items.allSatisfy(\.limits.isEmpty) {
-                    IngestMetrics.queueDepth.record(try await queue.enqueue(items.map(\.payload)))
+                    guard let depth = try await queue.enqueue(items.map(\.payload), highWater: highWater) else { throw EnqueueError.queueFull }
+                    IngestMetrics.queueDepth.record(depth)
                     admissions = Array(repeating: .unlimited, count: items.count)
                 } else {
                     let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-                    let (decided, depth) = try await queue.enqueue(admitting: items, now: now)
+                    guard let (decided, depth) = try await queue.enqueue(admitting: items, now: now, highWater: highWater) else {
+                        throw EnqueueError.queueFull
+                    }
                     IngestMetrics.queueDepth.record(depth)
                     admissions = decided
                 }
@@ -87,8 +93,12 @@ final class Enqueuer: Sendable {
                     waiter.continuation.resume(returning: .success(Array(admissions[offset..<offset + waiter.items.count])))
                     offset += waiter.items.count
                 }
-            } catch {
+            } catch let error as EnqueueError {
                 for waiter in batch { waiter.continuation.resume(returning: .failure(error)) }
+            } catch let error as RedisError {
+                for waiter in batch { waiter.continuation.resume(returning: .failure(.redis(error))) }
+            } catch {
+                for waiter in batch { waiter.continuation.resume(returning: .failure(.redis(.unexpectedReply("\(error)")))) }
             }
         }
     }
@@ -99,4 +109,12 @@ extension Timer {
     func recordInterval(since start: ContinuousClock.Instant) {
         recordNanoseconds((ContinuousClock.now - start).totalNanoseconds)
     }
+}
+
+/// Why events were not queued.
+enum EnqueueError: Error {
+    /// Redis did not confirm the push.
+    case redis(RedisError)
+    /// The queue is at its high-water mark (`QUEUE_MAX`): workers are behind.
+    case queueFull
 }

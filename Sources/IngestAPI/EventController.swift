@@ -90,7 +90,11 @@ struct EventController: Sendable {
                 IngestMetrics.rateLimited(admission.refusedBy ?? .site)
             }
             return admissions
-        } catch {
+        } catch .queueFull {
+            IngestMetrics.rejected(code: "QUEUE_FULL", count: events.count)
+            throw APIError.unavailable(
+                "the queue is at its high-water mark (workers are behind); nothing was accepted, retry later", code: "QUEUE_FULL", retryAfter: 5)
+        } catch .redis(let error) {
             IngestMetrics.rejected(code: "SERVICE_UNAVAILABLE", count: events.count)
             throw APIError.unavailable("the queue is unavailable, nothing was accepted; retry later (\(error))")
         }

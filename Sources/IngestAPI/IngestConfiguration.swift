@@ -15,11 +15,13 @@ struct IngestConfiguration: Sendable {
     /// Default rate limits (`RATE_LIMIT_SITE`, `RATE_LIMIT_USER`, `RATE_LIMIT_ADDRESS`); per-site
     /// overrides come from Redis (`Worker limits set`).
     var rateLimits: RateLimits
+    /// The queue's high-water mark (`QUEUE_MAX`, 0: none): at or above it ingest answers 503.
+    var queueMax: Int
     /// Proxies in front of the API whose `X-Forwarded-For` entries are believed (`TRUST_PROXY`):
     /// 0 uses the socket peer; n takes the n-th address from the right of the header.
     var trustedProxies: Int
 
-    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `RATE_LIMIT_*`, `TRUST_PROXY`
+    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`, `TRUST_PROXY`
     /// and the shared variables.
     init(environment: Environment) throws {
         pipeline = try PipelineConfiguration(environment: environment)
@@ -28,6 +30,7 @@ struct IngestConfiguration: Sendable {
         redisConnections = try environment.int("REDIS_CONNECTIONS", default: 4)
         mongoClients = try environment.int("MONGO_CLIENTS", default: 4)
         rateLimits = try RateLimits(environment: environment)
+        queueMax = try environment.int("QUEUE_MAX", default: 1_000_000)
         switch environment["TRUST_PROXY"]?.lowercased() {
         case nil, "", "0", "false", "no", "off": trustedProxies = 0
         case "true", "yes", "on": trustedProxies = 1

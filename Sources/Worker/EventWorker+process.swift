@@ -26,7 +26,9 @@ extension EventWorker {
                     logger.error("event refused by the store; sent to dead letters", metadata: [
                         "worker": "\(worker)", "event_id": "\(events[index].event.eventID)", "error": "\(failure)",
                     ])
-                    deadLetters.append(DeadLetter(payload: payload, reason: failure.message, code: "MONGO_\(failure.code)", attempts: attempt + 1, worker: worker).encoded)
+                    deadLetters.append(DeadLetter(
+                        payload: payload, eventID: events[index].event.eventID, reason: failure.message, code: "MONGO_\(failure.code)",
+                        attempts: attempt + 1, worker: worker).encoded)
                 }
                 WorkerMetrics.store("stored", count: report.inserted)
                 WorkerMetrics.store("duplicate", count: report.duplicates)
@@ -95,7 +97,7 @@ extension EventWorker {
                 return store
             } catch {
                 if case .command(let message) = error, message.hasPrefix("NOTOWNER") {
-                    logger.error("batch no longer ours (heartbeat expired); leaving it to the worker that recovered it", metadata: ["worker": "\(worker)"])
+                    logger.error("batch recovered by another worker while this one was paused; dropping it", metadata: ["worker": "\(worker)"])
                     return nil
                 }
                 if isStopping {
@@ -120,8 +122,11 @@ extension EventWorker {
             do {
                 if release {
                     try await queue.release(worker: worker)
-                } else {
-                    try await queue.acknowledge(worker: worker, deadLetters: deadLetters)
+                } else if try await !queue.acknowledge(worker: worker, deadLetters: deadLetters) {
+                    WorkerMetrics.store("fenced")
+                    logger.error(
+                        "batch recovered by another worker while this one was paused; acknowledgement dropped, the other worker stores it",
+                        metadata: ["worker": "\(worker)"])
                 }
                 return
             } catch {

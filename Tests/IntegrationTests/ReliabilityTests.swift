@@ -85,6 +85,50 @@ import Testing
         #expect(try await servers.count(#"{"site_id": "kill"}"#) == total)
     }
 
+    @Test func aPausedWorkerWhoseBatchWasRecoveredAcknowledgesNothingWhenItResumes() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let keys = servers.configuration.keys
+        let total = 5_000
+        for chunk in stride(from: 0, to: total, by: 1000) {
+            try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "zombie", id: "zombie-\($0)") })
+        }
+        let zombie = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "250", "HEARTBEAT_TTL_MS": "1000", "LOG_LEVEL": "error"])
+        defer { zombie.kill(signal: SIGKILL) }
+        // SIGSTOP it while it holds a batch (between two batches it holds nothing: try again).
+        var held = 0
+        for _ in 1...50 where held == 0 {
+            try await eventually("the worker is storing") { try await servers.count() > 0 }
+            zombie.kill(signal: SIGSTOP)
+            let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+            if let list = lists.first?.string { held = try await servers.length(list) }
+            if held == 0 { zombie.kill(signal: SIGCONT) }
+        }
+        try #require(held > 0, "never caught the worker holding a batch")
+        #expect(try await servers.count() < total, "the worker finished before the pause; the test proved nothing")
+        // Its heartbeat expires; another worker recovers the batch and stores everything.
+        try await servers.withWorkers(batchSize: 500, configure: { $0.recoveryInterval = .milliseconds(300) }) { _ in
+            try await eventually("the other worker recovers the batch and stores every event", timeout: .seconds(60)) {
+                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                guard lists.isEmpty else { return false }
+                return try await servers.count() == total
+            }
+        }
+        let fences = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []
+        #expect(fences.count == 1)
+        // The zombie resumes with the batch in memory: it stores duplicates (no-ops) and its
+        // acknowledgement is refused; it deletes nothing and files nothing.
+        zombie.kill(signal: SIGCONT)
+        try await eventually("the zombie learns it was fenced") {
+            (try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []).isEmpty
+        }
+        #expect(try await servers.count(#"{"site_id": "zombie"}"#) == total)
+        #expect(try await servers.length(keys.dead) == 0)
+        // And then it works as before.
+        try await servers.queue.enqueue((0..<10).map { payload(site: "zombie", id: "after-\($0)") })
+        try await eventually("the resumed worker stores new events") { try await servers.count() == total + 10 }
+    }
+
     @Test func sigtermFinishesTheBatchAndExitsZero() async throws {
         let servers = try TestServers()
         defer { Task { await servers.shutdown() } }

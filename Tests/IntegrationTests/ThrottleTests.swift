@@ -165,14 +165,23 @@ import Testing
         #expect(decoded.events.first?.bypassesThrottle == true)
     }
 
-    @Test func aWorkerWhoseHeartbeatExpiredMayNotDecide() async throws {
+    @Test func aWorkerWhoseBatchWasRecoveredMayNotDecideIt() async throws {
         let servers = try TestServers()
         defer { Task { await servers.shutdown() } }
         let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(1)))
+        _ = try await servers.redis.send(RedisCommand("RPUSH", [servers.configuration.keys.processing(holder.worker)], values: [Self.event("a").queuePayload])).orThrow()
+        // Paused past its heartbeat: another worker recovers the batch.
         _ = try await servers.redis.send(RedisCommand("DEL", servers.configuration.keys.heartbeat(holder.worker))).orThrow()
-        await #expect(throws: RedisError.self) {
-            _ = try await holder.decide([Self.event("a")], rule: ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(1))), now: 1)
+        #expect(try await servers.queue.recoverAbandoned().events == 1)
+        await #expect(throws: RedisError.command("NOTOWNER the batch was recovered by another worker while this one was paused")) {
+            _ = try await holder.throttle.decide(
+                worker: holder.worker, kept: [], candidates: [ThrottleCandidate(event: Self.event("a"), payload: Self.event("a").queuePayload, rule: rule)],
+                maxKeys: 0, now: 1)
         }
+        #expect(try await holder.throttle.counters()["tracked"] == nil)
+        // Told once: its next batch is its own again.
+        #expect(try await holder.decide([Self.event("b")], rule: rule, now: 1) == [.immediate])
     }
 
     @Test func pastMaxKeysEventsAreStoredAsTheyAreAndCounted() async throws {

@@ -44,6 +44,21 @@ public struct EventValidator: Sendable {
         }
     }
 
+    /// Applies the client rules again to an event read back from the queue or the dead letters
+    /// (`Worker dead replay`): what would be refused at ingest today is refused here too.
+    public func revalidate(_ event: Event) throws(ValidationError) -> Event {
+        var members: [(String, JSONValue)] = [
+            ("event_id", .string(event.eventID)), ("site_id", .string(event.siteID)), ("event_type", .string(event.eventType)),
+            ("timestamp", .string(Timestamp.formatISO8601(event.timestamp))),
+        ]
+        if let path = event.path { members.append(("path", .string(path))) }
+        if let user = event.userID { members.append(("userid", .string(user))) }
+        if let props = event.props { members.append(("props", .object(props.keys.sorted().map { ($0, props[$0]!.json) }))) }
+        var checked = try validateEvent(JSONValue.object(members).bytes, now: max(event.receivedAt, event.timestamp))
+        checked.receivedAt = event.receivedAt
+        return checked
+    }
+
     /// Applies every rule to decoded input.
     func validate(_ input: EventInput, now: Int64) throws(ValidationError) -> Event {
         if let problem = input.problem { throw problem }

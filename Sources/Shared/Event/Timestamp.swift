@@ -59,6 +59,16 @@ public enum Timestamp {
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
     }
 
+    /// Formats UTC milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.
+    public static func formatISO8601(_ millis: Int64) -> String {
+        let inDay = ((millis % 86_400_000) + 86_400_000) % 86_400_000
+        func pad(_ v: Int64, _ width: Int) -> String {
+            let text = String(v)
+            return String(repeating: "0", count: max(0, width - text.count)) + text
+        }
+        return formatDay(millis) + "T\(pad(inDay / 3_600_000, 2)):\(pad(inDay / 60_000 % 60, 2)):\(pad(inDay / 1000 % 60, 2)).\(pad(inDay % 1000, 3))Z"
+    }
+
     private static func parseDate(_ s: inout Substring.UTF8View.SubSequence) -> Int64? {
         guard let year = digits(&s, 4), s.popFirst() == UInt8(ascii: "-"),
               let month = digits(&s, 2), s.popFirst() == UInt8(ascii: "-"),

@@ -24,6 +24,9 @@ public struct QueueKeys: Sendable, Equatable {
     public var throttleDue: String { prefix + "throttle:due" }
     /// Runtime rate limits per site: hash of site to limits JSON.
     public var rateLimitConfig: String { prefix + "throttle:limits" }
+    /// Set when another worker recovered `workerID`'s batch: that worker, if it was only paused
+    /// (a zombie), must not acknowledge or throttle the batch it still holds in memory.
+    public func fence(_ workerID: String) -> String { prefix + "fenced:" + workerID }
     /// The SCAN pattern matching every processing list.
     public var processingPattern: String { prefix + "processing:*" }
     /// The worker id encoded in a processing list's key, or nil for another key.

@@ -21,6 +21,17 @@ public struct ReliableQueue: Sendable {
         return Int(length)
     }
 
+    /// Pushes payloads unless the queue already holds `highWater` or more (0: no mark); returns
+    /// the length after the push, or nil when refused for being full.
+    public func enqueue(_ payloads: [[UInt8]], highWater: Int) async throws(RedisError) -> Int? {
+        guard highWater > 0 else { return try await enqueue(payloads) }
+        let reply = try await redis.run(QueueScripts.boundedPush, keys: [keys.queue], arguments: [Array(String(highWater).utf8)] + payloads)
+        guard let parts = reply.elements, parts.count == 2, let pushed = parts[0].int, let length = parts[1].int else {
+            throw .unexpectedReply("bounded push answered \(reply)")
+        }
+        return pushed == 1 ? Int(length) : nil
+    }
+
     /// The number of events waiting in the queue.
     public func depth() async throws(RedisError) -> Int {
         let reply = try await redis.send(RedisCommand("LLEN", keys.queue)).orThrow()
@@ -49,14 +60,20 @@ public struct ReliableQueue: Sendable {
     }
 
     /// Deletes `worker`'s processing list (its batch is stored) and, in the same atomic step,
-    /// files the given dead letters.
-    public func acknowledge(worker: String, deadLetters: [[UInt8]] = []) async throws(RedisError) {
-        _ = try await redis.run(QueueScripts.acknowledge, keys: [keys.processing(worker), keys.dead], arguments: deadLetters)
+    /// files the given dead letters. Returns false, and does neither, if the batch was recovered
+    /// by another worker meanwhile (this worker was paused past its heartbeat: a zombie).
+    @discardableResult
+    public func acknowledge(worker: String, deadLetters: [[UInt8]] = []) async throws(RedisError) -> Bool {
+        let reply = try await redis.run(
+            QueueScripts.acknowledge, keys: [keys.processing(worker), keys.dead, keys.fence(worker)], arguments: deadLetters)
+        return reply.int != -1
     }
 
     /// Hands `worker`'s unstored batch back to the queue, to be claimed next.
     public func release(worker: String) async throws(RedisError) {
-        _ = try await redis.run(QueueScripts.recover, keys: [keys.processing(worker), keys.heartbeat(worker), keys.queue], arguments: [Array("force".utf8)])
+        _ = try await redis.run(
+            QueueScripts.recover, keys: [keys.processing(worker), keys.heartbeat(worker), keys.queue, keys.fence(worker)],
+            arguments: [Array("force".utf8)])
     }
 
     /// Marks each of `workers` alive for `ttl`, in one round trip.
@@ -87,7 +104,7 @@ public struct ReliableQueue: Sendable {
             cursor = next
             for key in found.compactMap(\.string) {
                 guard let worker = keys.workerID(fromProcessingKey: key) else { continue }
-                let moved = try await redis.run(QueueScripts.recover, keys: [key, keys.heartbeat(worker), keys.queue])
+                let moved = try await redis.run(QueueScripts.recover, keys: [key, keys.heartbeat(worker), keys.queue, keys.fence(worker)])
                 if let count = moved.int, count > 0 {
                     lists += 1
                     events += Int(count)
@@ -95,6 +112,22 @@ public struct ReliableQueue: Sendable {
             }
         } while cursor != "0"
         return (lists, events)
+    }
+
+    /// Up to `limit` dead letters, newest first (`limit` ≤ 0: all).
+    public func deadLetters(limit: Int = 0) async throws(RedisError) -> [[UInt8]] {
+        let reply = try await redis.send(RedisCommand("LRANGE", keys.dead, "0", String(limit > 0 ? limit - 1 : -1))).orThrow()
+        return (reply.elements ?? []).compactMap(\.bytes)
+    }
+
+    /// Requeues `payload` and removes `deadLetter`, atomically; false if the dead letter was already gone.
+    public func replay(deadLetter: [UInt8], payload: [UInt8]) async throws(RedisError) -> Bool {
+        try await redis.run(QueueScripts.replay, keys: [keys.dead, keys.queue], arguments: [deadLetter, payload]).int == 1
+    }
+
+    /// Removes one copy of `deadLetter`; false if it was already gone.
+    public func removeDeadLetter(_ deadLetter: [UInt8]) async throws(RedisError) -> Bool {
+        try await redis.send(RedisCommand(arguments: [Array("LREM".utf8), Array(keys.dead.utf8), Array("1".utf8), deadLetter])).orThrow().int == 1
     }
 
     /// Number of dead letters.

@@ -133,9 +133,10 @@ public struct Admission: Sendable, Equatable {
 
 extension ReliableQueue {
     /// Checks each item's rate limits and pushes the allowed ones, in one round trip; returns the
-    /// decisions in order and the queue's length afterwards.
-    public func enqueue(admitting items: [QueueItem], now: Int64) async throws(RedisError) -> (admissions: [Admission], depth: Int) {
-        var arguments: [[UInt8]] = [Array(keys.prefix.utf8), Array(String(now).utf8)]
+    /// decisions in order and the queue's length afterwards, or nil when the queue holds
+    /// `highWater` events or more (0: no mark) and nothing was checked or pushed.
+    public func enqueue(admitting items: [QueueItem], now: Int64, highWater: Int = 0) async throws(RedisError) -> (admissions: [Admission], depth: Int)? {
+        var arguments: [[UInt8]] = [Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(highWater).utf8)]
         arguments.reserveCapacity(2 + items.count * 10)
         for item in items {
             arguments.append(item.payload)
@@ -149,6 +150,7 @@ extension ReliableQueue {
             }
         }
         let reply = try await redis.run(ThrottleScripts.admit, keys: [keys.queue, keys.throttleStats], arguments: arguments)
+        if let parts = reply.elements, parts.first?.int == -1 { return nil }
         guard let parts = reply.elements, parts.count == 2, let depth = parts[0].int, let rows = parts[1].elements, rows.count == items.count else {
             throw .unexpectedReply("rate-limited push answered \(reply)")
         }

@@ -46,8 +46,8 @@ public struct Throttle: Sendable {
     }
 
     /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list to `kept`
-    /// plus the candidates still to be stored. Throws `.command("NOTOWNER …")` when the worker's
-    /// heartbeat is gone.
+    /// plus the candidates still to be stored. Throws `.command("NOTOWNER …")` when the batch was
+    /// recovered by another worker (this one was fenced).
     public func decide(worker: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int, now: Int64)
         async throws(RedisError) -> [ThrottleOutcome]
     {
@@ -64,7 +64,7 @@ public struct Throttle: Sendable {
                 Array(String(candidate.rule.expireTime.totalMilliseconds).utf8), candidate.payload,
             ]
         }
-        let reply = try await redis.run(ThrottleScripts.decide, keys: [keys.processing(worker), keys.heartbeat(worker)], arguments: arguments)
+        let reply = try await redis.run(ThrottleScripts.decide, keys: [keys.processing(worker), keys.fence(worker)], arguments: arguments)
         let outcomes = (reply.elements ?? []).compactMap { $0.string.flatMap(ThrottleOutcome.init(rawValue:)) }
         guard outcomes.count == candidates.count else { throw .unexpectedReply("throttle decided \(outcomes.count) of \(candidates.count) events") }
         return outcomes

@@ -2,7 +2,7 @@
 /// sees one count per stream. Times are Unix milliseconds passed in by the caller (the clock
 /// is injected: tests pass their own).
 enum ThrottleScripts {
-    /// KEYS: processing list, its owner's heartbeat.
+    /// KEYS: processing list, its owner's fence.
     /// ARGV: prefix, now, maxKeys, K, then K payloads to keep as they are, then 9 fields per
     /// event to decide: stream, hash, day, function, first, second, deferMs, expireMs, payload.
     ///
@@ -10,11 +10,12 @@ enum ThrottleScripts {
     /// stored: the kept payloads, and the immediate (or past the key cap) ones marked
     /// `"checked":true` so that a batch recovered after a crash is not counted twice. Deferred
     /// events open a record (one per stream, identity and UTC day, due after deferMs, in the
-    /// `due` set); ignored ones add to it. Refuses with NOTOWNER when the heartbeat is gone,
-    /// as the batch may then already be another worker's. Returns one outcome per event.
+    /// `due` set); ignored ones add to it. Refuses with NOTOWNER (clearing the fence) when the
+    /// batch was recovered by another worker: this one was paused past its heartbeat. Returns
+    /// one outcome per event.
     static let decide = RedisScript("""
-        if redis.call('EXISTS', KEYS[2]) == 0 then
-          return redis.error_reply('NOTOWNER heartbeat expired; the batch may have been recovered by another worker')
+        if redis.call('DEL', KEYS[2]) == 1 then
+          return redis.error_reply('NOTOWNER the batch was recovered by another worker while this one was paused')
         end
         local prefix, now, maxKeys, kept = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         local index, due = prefix .. 'throttle:keys', prefix .. 'throttle:due'
@@ -124,7 +125,8 @@ enum ThrottleScripts {
         return #records
         """)
 
-    /// KEYS: queue, stats. ARGV: prefix, now, then 10 fields per event: payload and, for the
+    /// KEYS: queue, stats. ARGV: prefix, now, high-water mark (0: none; at or above it nothing
+    /// is checked or pushed and the answer is {-1, {}}), then 10 fields per event: payload and, for the
     /// site, user and address scopes in that order, key (empty: not limited), limit, period ms.
     ///
     /// Rate limits and the enqueue in one round trip. Each event is checked against every
@@ -133,10 +135,11 @@ enum ThrottleScripts {
     /// event {allowed (1/0), refusing scope index or -1, retry after ms, limit, remaining, reset ms}
     /// for the most restrictive scope (limit 0: no scope limited).
     static let admit = RedisScript("""
-        local prefix, now = ARGV[1], tonumber(ARGV[2])
+        local prefix, now, highWater = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+        if highWater > 0 and redis.call('LLEN', KEYS[1]) >= highWater then return {-1, {}} end
         local scopes = {'site', 'user', 'address'}
         local results, pushes, refused = {}, {}, {}
-        local i = 3
+        local i = 4
         while i <= #ARGV do
           local payload = ARGV[i]
           local deny, tightest, updates = nil, nil, {}

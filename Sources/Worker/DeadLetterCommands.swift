@@ -1,0 +1,94 @@
+import ArgumentParser
+import Foundation
+import Shared
+
+/// `Worker dead …`: look at, replay and purge the events that could not be stored.
+struct DeadCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dead", abstract: "List, replay and purge dead letters (events that could not be stored).",
+        subcommands: [List.self, Replay.self, Purge.self])
+
+    /// Reads every dead letter with its stored bytes.
+    static func load(_ queue: ReliableQueue, limit: Int = 0) async throws -> [(bytes: [UInt8], letter: DeadLetter?)] {
+        try await queue.deadLetters(limit: limit).map { bytes in (bytes, try? JSONDecoder().decode(DeadLetter.self, from: Data(bytes))) }
+    }
+
+    /// `dead list`.
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show dead letters, newest first.")
+        @Option(help: "Show at most this many (0: all).") var limit = 20
+
+        func run() async throws {
+            let connection = try AdminConnection.open()
+            let queue = ReliableQueue(redis: connection.redis, keys: connection.keys)
+            let total = try await queue.deadLetterCount()
+            for item in try await DeadCommand.load(queue, limit: limit) {
+                guard let letter = item.letter else {
+                    print("(unreadable) \(String(decoding: item.bytes, as: UTF8.self))")
+                    continue
+                }
+                print("\(letter.failedAt)  \(letter.code)  attempts=\(letter.attempts)  event_id=\(letter.eventID ?? "-")  \(letter.reason)")
+                print("    \(letter.raw)")
+            }
+            print("\(total) dead letter\(total == 1 ? "" : "s")")
+            await connection.redis.shutdown()
+        }
+    }
+
+    /// `dead replay`.
+    struct Replay: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Validate dead letters again and requeue those that pass; each is removed once requeued.")
+        @Flag(help: "Replay every dead letter.") var all = false
+        @Option(help: "Replay the dead letters of this event id.") var id: String?
+
+        func validate() throws {
+            guard all != (id != nil) else { throw ValidationError("give either --all or --id ID") }
+        }
+
+        func run() async throws {
+            let connection = try AdminConnection.open()
+            let queue = ReliableQueue(redis: connection.redis, keys: connection.keys)
+            var requeued = 0, refused = 0
+            for item in try await DeadCommand.load(queue) {
+                guard let letter = item.letter, all || letter.eventID == id else { continue }
+                let decoded = PayloadDecoder.decode([Array(letter.raw.utf8)])
+                guard let event = decoded.events.first?.stored.event else {
+                    print("still undecodable, kept: \(letter.raw)")
+                    refused += 1
+                    continue
+                }
+                do {
+                    let valid = try EventValidator().revalidate(event)
+                    if try await queue.replay(deadLetter: item.bytes, payload: valid.queuePayload) { requeued += 1 }
+                } catch let error as Shared.ValidationError {
+                    print("fails validation, kept: event_id=\(event.eventID): \(error.message)")
+                    refused += 1
+                }
+            }
+            await connection.redis.shutdown()
+            print("requeued \(requeued), kept \(refused)")
+            if requeued == 0 && refused == 0, let id { throw ValidationError("no dead letter for event id \(id)") }
+        }
+    }
+
+    /// `dead purge`.
+    struct Purge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete dead letters filed longer ago than a duration.")
+        @Option(name: .customLong("older-than"), help: "e.g. 7d, 12h.") var olderThan: String
+
+        func run() async throws {
+            guard let age = DurationText.parse(olderThan) else { throw ValidationError("--older-than must look like 7d, 12h or 30m") }
+            let cutoff = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) - age.totalMilliseconds
+            let connection = try AdminConnection.open()
+            let queue = ReliableQueue(redis: connection.redis, keys: connection.keys)
+            var purged = 0
+            for item in try await DeadCommand.load(queue) {
+                guard let letter = item.letter, let failed = Timestamp.parseISO8601(letter.failedAt), failed < cutoff else { continue }
+                if try await queue.removeDeadLetter(item.bytes) { purged += 1 }
+            }
+            await connection.redis.shutdown()
+            print("purged \(purged)")
+        }
+    }
+}
