@@ -65,7 +65,7 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
         limits: dependencies.limits)
         .addRoutes(to: router)
     StatsController(store: dependencies.store).addRoutes(to: router)
-    HealthController(queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry)
+    HealthController(queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry, queueMax: dependencies.queueMax)
         .addRoutes(to: router)
     return router
 }
@@ -87,6 +87,12 @@ enum IngestMetrics {
     static let queueDepth: Metrics.Gauge = {
         _ = registry  // bootstrap first, or the gauge would bind to the no-op backend for good
         return Metrics.Gauge(label: "queue_depth")
+    }()
+
+    /// Events in `et:dead`, from the last `/healthz` or `/metrics`.
+    static let deadLetters: Metrics.Gauge = {
+        _ = registry
+        return Metrics.Gauge(label: "dead_letters")
     }()
 
     /// Counts an event refused by the rate limit of `scope`.

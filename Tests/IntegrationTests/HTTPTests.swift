@@ -108,13 +108,15 @@ struct HTTPTests {
     }
 
     @Test func healthReportsQueueDepthAndMetricsAreExported() async throws {
-        try await withClient { client, _ in
+        try await withClient { client, servers in
+            _ = try await servers.redis.send(RedisCommand("LPUSH", servers.configuration.keys.dead, #"{"raw":"x"}"#)).orThrow()
             let body = ByteBuffer(string: #"{"site_id":"s","event_type":"click"}"#)
             try await client.execute(uri: "/event", method: .post, body: body) { #expect($0.status == .accepted) }
             try await client.execute(uri: "/event", method: .post, body: ByteBuffer(string: "{")) { #expect($0.status == .badRequest) }
             try await client.execute(uri: "/healthz", method: .get) { response in
                 #expect(response.status == .ok)
-                #expect(String(buffer: response.body) == #"{"status":"ok","redis":"ok","mongo":"ok","queue_depth":1}"#)
+                #expect(String(buffer: response.body)
+                    == #"{"status":"ok","redis":"ok","mongo":"ok","queue_depth":1,"queue_full":false,"dead_letters":1}"#)
             }
             try await client.execute(uri: "/metrics", method: .get) { response in
                 let text = String(buffer: response.body)
@@ -122,6 +124,7 @@ struct HTTPTests {
                 #expect(text.contains(#"events_rejected_total{code="INVALID_JSON"}"#))
                 #expect(text.contains("ingest_enqueue_duration_seconds_bucket"))
                 #expect(text.contains("queue_depth"))
+                #expect(text.contains("dead_letters 1"))
                 #expect(text.contains(#"hb_requests{http_route="/event""#))
             }
         }

@@ -122,3 +122,36 @@ struct RateLimitTests {
         }
     }
 }
+
+/// Backpressure: above the queue's high-water mark ingest refuses with 503 instead of letting Redis grow.
+struct BackpressureTests {
+    @Test(arguments: [false, true])
+    func aFullQueueAnswers503AndQueuesNothing(rateLimited: Bool) async throws {
+        let servers = try TestServers()
+        let policy = RateLimitPolicy(
+            defaults: rateLimited ? RateLimits(site: RateLimit("1000/1s")) : RateLimits(),
+            store: RateLimitStore(redis: servers.redis, keys: servers.configuration.keys), trustedProxies: 0, logger: servers.logger)
+        var dependencies = IngestDependencies(
+            queue: servers.queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 1, limits: policy)
+        dependencies.queueMax = 3
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            for _ in 0..<3 {
+                try await client.execute(uri: "/event", method: .post, body: RateLimitTests.event()) { #expect($0.status == .accepted) }
+            }
+            try await client.execute(uri: "/event", method: .post, body: RateLimitTests.event()) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] == "5")
+                let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any]
+                #expect((answer["error"] as? [String: Any])?["code"] as? String == "QUEUE_FULL")
+            }
+            try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: #"[{"site_id":"s1","event_type":"click"}]"#)) {
+                #expect($0.status == .serviceUnavailable)
+            }
+            #expect(try await servers.length(servers.configuration.keys.queue) == 3)
+            // Workers catch up: accepted again.
+            _ = try await servers.redis.send(RedisCommand("RPOP", servers.configuration.keys.queue)).orThrow()
+            try await client.execute(uri: "/event", method: .post, body: RateLimitTests.event()) { #expect($0.status == .accepted) }
+        }
+        await servers.shutdown()
+    }
+}
