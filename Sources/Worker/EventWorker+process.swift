@@ -17,10 +17,28 @@ extension EventWorker {
         }
         guard let queued = await throttle(decoded, payloads: payloads, worker: worker) else { return }
         let events = queued.map(\.stored)
-        var attempt = 0
+        var schedule = BackoffSchedule(backoff)
         while true {
+            if breaker.isOpen {
+                // MongoDB keeps failing: probe with a ping at backoff intervals, not with the batch.
+                do {
+                    try await store.ping()
+                    if breaker.recordSuccess() {
+                        WorkerMetrics.breaker(open: false)
+                        logger.notice("MongoDB answers again; circuit breaker closed, claiming resumes", metadata: ["worker": "\(worker)"])
+                    }
+                } catch {
+                    if isStopping {
+                        await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                        return
+                    }
+                    try? await Task.sleep(for: schedule.next())
+                    continue
+                }
+            }
             do {
                 let report = try await store.insert(events)
+                _ = breaker.recordSuccess()
                 for (index, failure) in report.failures.sorted(by: { $0.key < $1.key }) {
                     let payload = payloads[queued[index].index]
                     logger.error("event refused by the store; sent to dead letters", metadata: [
@@ -28,7 +46,7 @@ extension EventWorker {
                     ])
                     deadLetters.append(DeadLetter(
                         payload: payload, eventID: events[index].event.eventID, reason: failure.message, code: "MONGO_\(failure.code)",
-                        attempts: attempt + 1, worker: worker).encoded)
+                        attempts: schedule.attempt + 1, worker: worker).encoded)
                 }
                 WorkerMetrics.store("stored", count: report.inserted)
                 WorkerMetrics.store("duplicate", count: report.duplicates)
@@ -44,14 +62,19 @@ extension EventWorker {
                     await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
                     return
                 }
-                let delay = backoff.delay(forAttempt: attempt)
+                if error.isTransient, breaker.recordFailure() {
+                    WorkerMetrics.breaker(open: true)
+                    logger.error("circuit breaker open: MongoDB failed \(configuration.breakerThreshold) times in a row; claiming paused, probing with ping", metadata: [
+                        "worker": "\(worker)", "error": "\(error)",
+                    ])
+                }
+                let delay = schedule.next()
                 let level: Logger.Level = error.isTransient ? .warning : .error
                 logger.log(level: level, "store failed; retrying the batch", metadata: [
-                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.totalMilliseconds)",
+                    "worker": "\(worker)", "attempt": "\(schedule.attempt)", "delay_ms": "\(delay.totalMilliseconds)",
                     "transient": "\(error.isTransient)", "error": "\(error)",
                 ])
                 WorkerMetrics.store("retry")
-                attempt += 1
                 try? await Task.sleep(for: delay)
             }
         }
@@ -81,7 +104,7 @@ extension EventWorker {
             }
         }
         if candidates.isEmpty { return decoded.events }
-        var attempt = 0
+        var schedule = BackoffSchedule(backoff)
         while true {
             do {
                 let outcomes = try await throttleState.decide(
@@ -104,11 +127,10 @@ extension EventWorker {
                     logger.warning("shutting down before the throttle answered; the batch stays in Redis for recovery", metadata: ["worker": "\(worker)"])
                     return nil
                 }
-                let delay = backoff.delay(forAttempt: attempt)
+                let delay = schedule.next()
                 logger.warning("throttle decision failed; retrying", metadata: [
-                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
+                    "worker": "\(worker)", "attempt": "\(schedule.attempt)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
                 ])
-                attempt += 1
                 try? await Task.sleep(for: delay)
             }
         }
@@ -117,7 +139,7 @@ extension EventWorker {
     /// Acknowledges (or releases) until Redis confirms; a batch whose acknowledgement is lost
     /// is delivered again and stored as duplicates, which are no-ops.
     private func acknowledgeOrRelease(worker: String, release: Bool, deadLetters: [[UInt8]]) async {
-        var attempt = 0
+        var schedule = BackoffSchedule(backoff)
         while true {
             do {
                 if release {
@@ -130,12 +152,11 @@ extension EventWorker {
                 }
                 return
             } catch {
-                let delay = backoff.delay(forAttempt: attempt)
+                let delay = schedule.next()
                 logger.warning("acknowledge failed; retrying", metadata: [
-                    "worker": "\(worker)", "attempt": "\(attempt + 1)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
+                    "worker": "\(worker)", "attempt": "\(schedule.attempt)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
                 ])
-                attempt += 1
-                if isStopping && attempt >= 5 {
+                if isStopping && schedule.attempt >= 5 {
                     logger.error("giving up on acknowledging at shutdown; the batch will be recovered and stored again as duplicates", metadata: ["worker": "\(worker)"])
                     return
                 }

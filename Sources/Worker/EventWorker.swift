@@ -15,7 +15,9 @@ struct EventWorker: Service {
     let logger: Logger
     /// One id per claim loop; the first is the process's.
     let workerIDs: [String]
-    let backoff: FullJitterBackoff
+    let backoff: any BackoffStrategy
+    /// Pauses claiming while MongoDB keeps failing.
+    let breaker: CircuitBreaker
     let stopping = NIOLockedValueBox(false)
     /// Throttle state in Redis (same connection pool as the queue).
     let throttleState: Throttle
@@ -38,7 +40,8 @@ struct EventWorker: Service {
         self.throttleSettings = NIOLockedValueBox(ThrottleSettings(defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys))
         let base = Self.processID()
         self.workerIDs = (0..<configuration.concurrency).map { "\(base)-\($0)" }
-        self.backoff = .fullJitter(base: configuration.retryBase, cap: configuration.retryCap)
+        self.backoff = configuration.backoff
+        self.breaker = CircuitBreaker(threshold: configuration.breakerThreshold)
     }
 
     /// `host-pid-random`: unique even when pids repeat across machines or restarts.
@@ -149,20 +152,23 @@ struct EventWorker: Service {
         }
     }
 
-    /// Claim, store, acknowledge, until shutdown.
+    /// Claim, store, acknowledge, until shutdown; no claims while the circuit breaker is open.
     private func claimLoop(worker: String) async {
-        var redisFailures = 0
+        var schedule = BackoffSchedule(backoff)
         while !isStopping && !Task.isCancelled {
+            if breaker.isOpen {
+                try? await Task.sleep(for: .milliseconds(100))
+                continue
+            }
             let payloads: [[UInt8]]
             do {
                 payloads = try await queue.claim(worker: worker, max: configuration.batchSize, wait: configuration.claimWait)
-                redisFailures = 0
+                schedule.reset()
             } catch {
-                let delay = backoff.delay(forAttempt: redisFailures)
+                let delay = schedule.next()
                 logger.warning("claim failed; backing off", metadata: [
-                    "worker": "\(worker)", "attempt": "\(redisFailures + 1)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
+                    "worker": "\(worker)", "attempt": "\(schedule.attempt)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
                 ])
-                redisFailures += 1
                 try? await Task.sleep(for: delay)
                 continue
             }

@@ -47,7 +47,7 @@ struct RunCommand: AsyncParsableCommand {
             "redis": "\(configuration.pipeline.redis.displayName)", "mongo.database": "\(store.databaseName)",
         ])
         var services: [any Service] = [worker]
-        if let port = configuration.metricsPort { services.append(WorkerMetrics.server(port: port, logger: logger)) }
+        if let port = configuration.metricsPort { services.append(WorkerMetrics.server(port: port, breakers: [worker.breaker], logger: logger)) }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()

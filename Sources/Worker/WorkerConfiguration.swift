@@ -12,6 +12,10 @@ struct WorkerConfiguration: Sendable {
     var retryBase: Duration = .milliseconds(100)
     /// Longest wait between retries.
     var retryCap: Duration = .seconds(30)
+    /// `full-jitter` (default) or `decorrelated-jitter`.
+    var retryStrategy = "full-jitter"
+    /// Consecutive transient store failures that open the circuit breaker (claiming pauses).
+    var breakerThreshold = 5
     /// How long a heartbeat lives without being refreshed.
     var heartbeatTTL: Duration = .seconds(10)
     /// How often heartbeats are refreshed.
@@ -35,13 +39,15 @@ struct WorkerConfiguration: Sendable {
     }
 
     /// Reads `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `RETRY_BASE_MS`, `RETRY_CAP_MS`,
-    /// `HEARTBEAT_TTL_MS`, `THROTTLE_*`, `WORKER_METRICS_PORT` and the shared variables.
+    /// `RETRY_STRATEGY`, `BREAKER_THRESHOLD`, `HEARTBEAT_TTL_MS`, `THROTTLE_*`, `WORKER_METRICS_PORT` and the shared variables.
     init(environment: Environment) throws {
         self.init(pipeline: try PipelineConfiguration(environment: environment))
         batchSize = try environment.int("WORKER_BATCH_SIZE", default: batchSize)
         concurrency = try environment.int("WORKER_CONCURRENCY", default: concurrency)
         retryBase = try environment.milliseconds("RETRY_BASE_MS", default: 100)
         retryCap = try environment.milliseconds("RETRY_CAP_MS", default: 30_000)
+        retryStrategy = environment["RETRY_STRATEGY"] ?? retryStrategy
+        breakerThreshold = try environment.int("BREAKER_THRESHOLD", default: breakerThreshold)
         heartbeatTTL = try environment.milliseconds("HEARTBEAT_TTL_MS", default: 10_000)
         heartbeatInterval = heartbeatTTL / 4
         recoveryInterval = heartbeatTTL / 2
@@ -56,9 +62,24 @@ struct WorkerConfiguration: Sendable {
         guard (1...10_000).contains(batchSize) else {
             throw ConfigurationError.invalid(key: "WORKER_BATCH_SIZE", value: String(batchSize), expected: "from 1 to 10000")
         }
+        guard ["full-jitter", "decorrelated-jitter"].contains(retryStrategy) else {
+            throw ConfigurationError.invalid(key: "RETRY_STRATEGY", value: retryStrategy, expected: "full-jitter or decorrelated-jitter")
+        }
+        guard breakerThreshold >= 1 else {
+            throw ConfigurationError.invalid(key: "BREAKER_THRESHOLD", value: String(breakerThreshold), expected: "at least 1")
+        }
         guard (1...64).contains(concurrency) else {
             throw ConfigurationError.invalid(key: "WORKER_CONCURRENCY", value: String(concurrency), expected: "from 1 to 64")
         }
         return self
+    }
+}
+
+extension WorkerConfiguration {
+    /// The backoff strategy `retryStrategy` names, between `retryBase` and `retryCap`.
+    var backoff: any BackoffStrategy {
+        retryStrategy == "decorrelated-jitter"
+            ? DecorrelatedJitterBackoff.decorrelatedJitter(base: retryBase, cap: retryCap)
+            : FullJitterBackoff.fullJitter(base: retryBase, cap: retryCap)
     }
 }

@@ -35,9 +35,27 @@ enum WorkerMetrics {
         Counter(label: "worker_events_total", dimensions: [("outcome", outcome)]).increment(by: count)
     }
 
-    /// `GET /metrics` on `port`, for scraping each worker process.
-    static func server(port: Int, logger: Logger) -> some Service {
+    /// Records the circuit breaker opening or closing.
+    static func breaker(open: Bool) {
+        _ = PrometheusSetup.registry
+        Gauge(label: "worker_breaker_open").record(open ? 1 : 0)
+        if open { Counter(label: "worker_breaker_opened_total").increment() }
+    }
+
+    /// `GET /metrics` and `GET /healthz` (breaker state) on `port`, for each worker process.
+    static func server(port: Int, breakers: [CircuitBreaker], logger: Logger) -> some Service {
         let router = Router()
+        router.get("/healthz") { _, _ in
+            let open = breakers.contains(where: \.isOpen)
+            let failures = breakers.map(\.consecutiveFailures).max() ?? 0
+            let body = JSONValue.object([
+                ("status", .string(open ? "degraded" : "ok")), ("breaker", .string(open ? "open" : "closed")),
+                ("consecutive_store_failures", .int(failures)),
+            ])
+            return Response(
+                status: open ? .serviceUnavailable : .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
+        }
         router.get("/metrics") { _, _ in
             Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

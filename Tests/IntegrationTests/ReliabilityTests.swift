@@ -185,7 +185,9 @@ import Testing
         let store = try MongoStore(
             uri: "mongodb://127.0.0.1:\(mongo.port)/outage?serverSelectionTimeoutMS=300", maxClients: 1, appName: "tests", logger: servers.logger)
         defer { Task { await store.shutdown() } }
-        let worker = EventWorker(configuration: servers.workerConfiguration(), queue: servers.queue, store: store, logger: servers.logger)
+        var configuration = servers.workerConfiguration()
+        configuration.breakerThreshold = 3
+        let worker = EventWorker(configuration: configuration, queue: servers.queue, store: store, logger: servers.logger)
         let group = ServiceGroup(configuration: .init(services: [worker], logger: servers.logger))
         let running = Task { try await group.run() }
         try await servers.queue.enqueue((0..<10).map { payload(site: "outage", id: "outage-\($0)") })
@@ -195,12 +197,21 @@ import Testing
         let retriesBefore = Self.storeRetries()
         try await eventually("the worker retries with backoff") { Self.storeRetries() >= retriesBefore + 3 }
         #expect(try await servers.length(processing) == 10)
-        try mongo.start()
-        try await eventually("the batch is stored once MongoDB is back") {
-            try await servers.length(processing) == 0
+        // Three failures in a row open the breaker: new events wait in the queue, unclaimed.
+        try await eventually("the circuit breaker opens") { worker.breaker.isOpen }
+        try await servers.queue.enqueue((10..<20).map { payload(site: "outage", id: "outage-\($0)") })
+        let deadline = ContinuousClock.now + .milliseconds(500)
+        while ContinuousClock.now < deadline {
+            #expect(try await servers.length(servers.configuration.keys.queue) == 10, "claimed while the breaker was open")
+            try await Task.sleep(for: .milliseconds(50))
         }
+        try mongo.start()
+        try await eventually("everything is stored once MongoDB is back") {
+            try await servers.length(processing) == 0 && servers.length(servers.configuration.keys.queue) == 0
+        }
+        #expect(!worker.breaker.isOpen)
         let stored = try await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#)
-        #expect(stored.count == 10)
+        #expect(stored.count == 20)
         await group.triggerGracefulShutdown()
         try await running.value
     }

@@ -35,3 +35,36 @@ struct BackoffTests {
         }
     }
 }
+
+/// Decorrelated jitter: each delay between `base` and three times the previous one, capped.
+struct DecorrelatedJitterTests {
+    let backoff: DecorrelatedJitterBackoff = .decorrelatedJitter(base: .milliseconds(100), cap: .seconds(10))
+
+    @Test func delaysStayBetweenBaseAndThreeTimesThePreviousUpToTheCap() {
+        var generator = SeededGenerator(state: 7)
+        var previous: Duration?
+        var seen: [Duration] = []
+        for attempt in 0..<40 {
+            let delay = backoff.delay(forAttempt: attempt, previous: previous, using: &generator)
+            #expect(delay >= .milliseconds(100))
+            #expect(delay <= min(.seconds(10), (previous ?? .milliseconds(100)) * 3))
+            seen.append(delay)
+            previous = delay
+        }
+        #expect(seen.contains { $0 > .seconds(1) }, "delays grow")
+        #expect(Set(seen).count > 30, "and are spread")
+    }
+
+    @Test func aScheduleFeedsEachDelayIntoTheNextAndStartsOverOnReset() {
+        var schedule = BackoffSchedule(backoff)
+        let first = schedule.next()
+        #expect(first <= .milliseconds(300))
+        let second = schedule.next()
+        #expect(second <= first * 3 || second <= .milliseconds(100))
+        #expect(schedule.attempt == 2)
+        schedule.reset()
+        #expect(schedule.attempt == 0)
+        #expect(backoff.ceiling(forAttempt: 2) == .milliseconds(900))
+        #expect(backoff.ceiling(forAttempt: 10) == .seconds(10))
+    }
+}
