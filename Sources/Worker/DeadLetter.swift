@@ -54,6 +54,35 @@ struct QueuedEvent {
     var stored: StoredEvent
     /// Decided by the throttle before (a recovered batch) or a summary: never throttled again.
     var bypassesThrottle: Bool
+    /// Failed store attempts before this one (events back from `et:retry`).
+    var attempts = 0
+    /// When its first store attempt failed, Unix ms.
+    var firstFailedAt: Int64?
+
+    /// The payload to schedule for another attempt after one more failure at `now`: the event,
+    /// its throttle marks, and the attempt count.
+    func retryPayload(now: Int64) -> [UInt8] {
+        var extra: [(String, JSONValue)] = []
+        if stored.count != 1 { extra.append(("count", .int(stored.count))) }
+        if stored.throttled { extra.append(("throttled", .bool(true))) }
+        if bypassesThrottle && !stored.throttled { extra.append(("checked", .bool(true))) }
+        extra += [("attempts", .int(attempts + 1)), ("first_failed_at", .int(Int(firstFailedAt ?? now)))]
+        return stored.event.queuePayload(adding: extra)
+    }
+}
+
+/// What to do with an event MongoDB refused in a batch that was otherwise stored.
+enum FailurePlan: Equatable {
+    /// File it in `et:dead` now.
+    case deadLetter
+    /// Try again after this delay, through `et:retry`.
+    case retry(after: Duration)
+
+    /// Refused for what it is, or failed `maxAttempts` times: dead letter; else retry with backoff.
+    static func plan(for failure: MongoError, previousAttempts: Int, maxAttempts: Int, backoff: any BackoffStrategy) -> FailurePlan {
+        if failure.isPermanentForDocument || previousAttempts + 1 >= maxAttempts { return .deadLetter }
+        return .retry(after: backoff.delay(forAttempt: previousAttempts))
+    }
 }
 
 /// Turns queued payloads into storable events, setting aside those that do not decode.
@@ -68,11 +97,15 @@ enum PayloadDecoder {
         }
     }
 
-    /// `count` and `throttled` of a summary; `checked` of an event the throttle let through.
+    /// `count` and `throttled` of a summary; `checked` of an event the throttle let through;
+    /// `attempts` and `first_failed_at` of an event back from `et:retry`.
     private struct Marks: Decodable {
         var count: Int?
         var throttled: Bool?
         var checked: Bool?
+        var attempts: Int?
+        var firstFailedAt: Int64?
+        enum CodingKeys: String, CodingKey { case count, throttled, checked, attempts, firstFailedAt = "first_failed_at" }
     }
 
     /// Decodes each payload; the undecodable ones come back with the reason.
@@ -95,7 +128,7 @@ enum PayloadDecoder {
                 }
                 events.append(QueuedEvent(
                     index: index, stored: StoredEvent(event, count: marks.count ?? 1, throttled: throttled),
-                    bypassesThrottle: throttled || marks.checked == true))
+                    bypassesThrottle: throttled || marks.checked == true, attempts: marks.attempts ?? 0, firstFailedAt: marks.firstFailedAt))
             } catch {
                 undecodable.append((index, "not a queued event: \(error)"))
             }

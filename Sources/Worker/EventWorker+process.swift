@@ -17,6 +17,7 @@ extension EventWorker {
         }
         guard let queued = await throttle(decoded, payloads: payloads, worker: worker) else { return }
         let events = queued.map(\.stored)
+        var retries: [(payload: [UInt8], due: Int64)] = []
         var schedule = BackoffSchedule(backoff)
         while true {
             if breaker.isOpen {
@@ -39,18 +40,31 @@ extension EventWorker {
             do {
                 let report = try await store.insert(events)
                 _ = breaker.recordSuccess()
+                let now = clock()
                 for (index, failure) in report.failures.sorted(by: { $0.key < $1.key }) {
-                    let payload = payloads[queued[index].index]
-                    logger.error("event refused by the store; sent to dead letters", metadata: [
-                        "worker": "\(worker)", "event_id": "\(events[index].event.eventID)", "error": "\(failure)",
-                    ])
-                    deadLetters.append(DeadLetter(
-                        payload: payload, eventID: events[index].event.eventID, reason: failure.message, code: "MONGO_\(failure.code)",
-                        attempts: schedule.attempt + 1, worker: worker).encoded)
+                    let item = queued[index]
+                    let plan = FailurePlan.plan(
+                        for: failure, previousAttempts: item.attempts, maxAttempts: configuration.eventMaxAttempts, backoff: backoff)
+                    switch plan {
+                    case .deadLetter:
+                        logger.error("event refused by the store; sent to dead letters", metadata: [
+                            "worker": "\(worker)", "event_id": "\(item.stored.event.eventID)", "attempts": "\(item.attempts + 1)", "error": "\(failure)",
+                        ])
+                        deadLetters.append(DeadLetter(
+                            payload: payloads[item.index], eventID: item.stored.event.eventID, reason: failure.message,
+                            code: "MONGO_\(failure.code)", attempts: item.attempts + 1, worker: worker, firstFailedAt: item.firstFailedAt).encoded)
+                    case .retry(let delay):
+                        logger.warning("event refused by the store for an unknown reason; retrying it alone later", metadata: [
+                            "worker": "\(worker)", "event_id": "\(item.stored.event.eventID)", "attempts": "\(item.attempts + 1)",
+                            "delay_ms": "\(delay.totalMilliseconds)", "error": "\(failure)",
+                        ])
+                        retries.append((item.retryPayload(now: now), now + delay.totalMilliseconds))
+                    }
                 }
                 WorkerMetrics.store("stored", count: report.inserted)
                 WorkerMetrics.store("duplicate", count: report.duplicates)
                 WorkerMetrics.store("dead_lettered", count: deadLetters.count)
+                WorkerMetrics.store("retry_scheduled", count: retries.count)
                 logger.debug("batch stored", metadata: [
                     "worker": "\(worker)", "events": "\(events.count)", "inserted": "\(report.inserted)",
                     "duplicates": "\(report.duplicates)", "dead": "\(deadLetters.count)",
@@ -78,7 +92,7 @@ extension EventWorker {
                 try? await Task.sleep(for: delay)
             }
         }
-        await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters)
+        await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters, retries: retries)
     }
 
     /// Content throttling of a batch: returns what to store now, or nil when the batch is no
@@ -138,13 +152,13 @@ extension EventWorker {
 
     /// Acknowledges (or releases) until Redis confirms; a batch whose acknowledgement is lost
     /// is delivered again and stored as duplicates, which are no-ops.
-    private func acknowledgeOrRelease(worker: String, release: Bool, deadLetters: [[UInt8]]) async {
+    private func acknowledgeOrRelease(worker: String, release: Bool, deadLetters: [[UInt8]], retries: [(payload: [UInt8], due: Int64)] = []) async {
         var schedule = BackoffSchedule(backoff)
         while true {
             do {
                 if release {
                     try await queue.release(worker: worker)
-                } else if try await !queue.acknowledge(worker: worker, deadLetters: deadLetters) {
+                } else if try await !queue.acknowledge(worker: worker, deadLetters: deadLetters, retries: retries) {
                     WorkerMetrics.store("fenced")
                     logger.error(
                         "batch recovered by another worker while this one was paused; acknowledgement dropped, the other worker stores it",

@@ -94,12 +94,19 @@ struct EventWorker: Service {
         }
     }
 
-    /// Re-reads the runtime throttle rules and queues due summaries, every poll interval.
+    /// Every poll interval: re-reads the runtime throttle rules, requeues events due for another
+    /// store attempt, and queues due throttle summaries.
     private func throttleLoop() async {
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.throttlePollInterval)
             if Task.isCancelled { return }
             await reloadThrottleRules()
+            do {
+                let promoted = try await queue.promoteDueRetries(now: clock())
+                if promoted > 0 { logger.info("events due for another store attempt requeued", metadata: ["events": "\(promoted)"]) }
+            } catch {
+                logger.warning("could not requeue due retries", metadata: ["error": "\(error)"])
+            }
             do {
                 let flushed = try await throttleState.flushDue(now: clock())
                 if flushed > 0 {

@@ -14,6 +14,8 @@ struct WorkerConfiguration: Sendable {
     var retryCap: Duration = .seconds(30)
     /// `full-jitter` (default) or `decorrelated-jitter`.
     var retryStrategy = "full-jitter"
+    /// Store attempts of one event refused for an unknown reason before it is dead-lettered.
+    var eventMaxAttempts = 5
     /// Consecutive transient store failures that open the circuit breaker (claiming pauses).
     var breakerThreshold = 5
     /// How long a heartbeat lives without being refreshed.
@@ -39,7 +41,7 @@ struct WorkerConfiguration: Sendable {
     }
 
     /// Reads `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `RETRY_BASE_MS`, `RETRY_CAP_MS`,
-    /// `RETRY_STRATEGY`, `BREAKER_THRESHOLD`, `HEARTBEAT_TTL_MS`, `THROTTLE_*`, `WORKER_METRICS_PORT` and the shared variables.
+    /// `RETRY_STRATEGY`, `RETRY_MAX_ATTEMPTS`, `BREAKER_THRESHOLD`, `HEARTBEAT_TTL_MS`, `THROTTLE_*`, `WORKER_METRICS_PORT` and the shared variables.
     init(environment: Environment) throws {
         self.init(pipeline: try PipelineConfiguration(environment: environment))
         batchSize = try environment.int("WORKER_BATCH_SIZE", default: batchSize)
@@ -48,6 +50,7 @@ struct WorkerConfiguration: Sendable {
         retryCap = try environment.milliseconds("RETRY_CAP_MS", default: 30_000)
         retryStrategy = environment["RETRY_STRATEGY"] ?? retryStrategy
         breakerThreshold = try environment.int("BREAKER_THRESHOLD", default: breakerThreshold)
+        eventMaxAttempts = try environment.int("RETRY_MAX_ATTEMPTS", default: eventMaxAttempts)
         heartbeatTTL = try environment.milliseconds("HEARTBEAT_TTL_MS", default: 10_000)
         heartbeatInterval = heartbeatTTL / 4
         recoveryInterval = heartbeatTTL / 2

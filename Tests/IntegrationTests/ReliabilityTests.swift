@@ -207,7 +207,8 @@ import Testing
         }
         try mongo.start()
         try await eventually("everything is stored once MongoDB is back") {
-            try await servers.length(processing) == 0 && servers.length(servers.configuration.keys.queue) == 0
+            guard try await servers.length(processing) == 0 else { return false }
+            return try await servers.length(servers.configuration.keys.queue) == 0
         }
         #expect(!worker.breaker.isOpen)
         let stored = try await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#)

@@ -111,7 +111,10 @@ extension StatsReport {
 extension Event {
     /// The event as the queue carries it: the `Codable` shape, written without `JSONEncoder`
     /// (ingest writes one per request; the worker decodes it with `JSONDecoder`).
-    public var queuePayload: [UInt8] {
+    public var queuePayload: [UInt8] { queuePayload(adding: []) }
+
+    /// The queue payload with `extra` members after the event's (retry attempts, throttle marks).
+    public func queuePayload(adding extra: [(String, JSONValue)]) -> [UInt8] {
         var members: [(String, JSONValue)] = [
             ("event_id", .string(eventID)), ("site_id", .string(siteID)), ("event_type", .string(eventType)),
         ]
@@ -122,6 +125,6 @@ extension Event {
         if let props {
             members.append(("props", .object(props.keys.sorted().map { key in (key, props[key]!.json) })))
         }
-        return JSONValue.object(members).bytes
+        return JSONValue.object(members + extra).bytes
     }
 }

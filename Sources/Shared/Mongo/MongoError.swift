@@ -35,6 +35,22 @@ public struct MongoError: Error, Sendable, Equatable, CustomStringConvertible {
         6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 64, 50, 112, 134, 150, 63, 133,
     ]
 
+    /// Server codes that refuse a document for what it is: retrying it can never succeed.
+    static let permanentDocumentCodes: Set<UInt32> = [2, 9, 14, 22, 52, 53, 55, 56, 57, 121, 10334, 16755, 17280, 17419]
+
+    /// True when MongoDB refused a document for what it is (bad value, invalid field name,
+    /// validation, too large); such an event goes to the dead letters at once.
+    public var isPermanentForDocument: Bool {
+        switch domain {
+        case MONGOC_ERROR_SERVER.rawValue, MONGOC_ERROR_COMMAND.rawValue, MONGOC_ERROR_COLLECTION.rawValue, MONGOC_ERROR_QUERY.rawValue:
+            return Self.permanentDocumentCodes.contains(code)
+        case MONGOC_ERROR_BSON.rawValue:
+            return true
+        default:
+            return false
+        }
+    }
+
     /// True when retrying later can succeed: no server, a dropped stream, an election, a timeout.
     public var isTransient: Bool {
         switch domain {

@@ -10,6 +10,8 @@ public struct QueueKeys: Sendable, Equatable {
 
     /// The list ingest LPUSHes to and workers claim from the right.
     public var queue: String { prefix + "queue" }
+    /// Events whose store failed for an unknown reason, scored by when to try again.
+    public var retry: String { prefix + "retry" }
     /// Dead letters: events that cannot be stored, with their reason.
     public var dead: String { prefix + "dead" }
     /// What one worker has claimed and not yet acknowledged.

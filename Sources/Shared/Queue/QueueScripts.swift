@@ -11,13 +11,18 @@ enum QueueScripts {
         return items
         """)
 
-    /// KEYS: processing, dead, fence. ARGV: dead letters. Files the dead letters and deletes the
-    /// processing list in one step; returns -1 and does neither when the worker was fenced (its
-    /// batch was recovered by another worker while it was paused), clearing the fence.
+    /// KEYS: processing, dead, fence, retry. ARGV: D, then D dead letters, then (due, payload)
+    /// pairs to retry later. Files the dead letters and the retries and deletes the processing
+    /// list in one step; returns -1 and does none of it when the worker was fenced (its batch
+    /// was recovered by another worker while it was paused), clearing the fence.
     static let acknowledge = RedisScript("""
         if redis.call('DEL', KEYS[3]) == 1 then return -1 end
-        for i = 1, #ARGV do
+        local dead = tonumber(ARGV[1])
+        for i = 2, dead + 1 do
           redis.call('LPUSH', KEYS[2], ARGV[i])
+        end
+        for i = dead + 2, #ARGV, 2 do
+          redis.call('ZADD', KEYS[4], ARGV[i], ARGV[i + 1])
         end
         return redis.call('DEL', KEYS[1])
         """)
@@ -55,5 +60,15 @@ enum QueueScripts {
           length = redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
         end
         return {1, length}
+        """)
+
+    /// KEYS: retry, queue. ARGV: now, max. Moves up to max retries due at `now` to the queue.
+    static let promoteRetries = RedisScript("""
+        local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+        for _, payload in ipairs(due) do
+          redis.call('LPUSH', KEYS[2], payload)
+          redis.call('ZREM', KEYS[1], payload)
+        end
+        return #due
         """)
 }

@@ -60,13 +60,30 @@ public struct ReliableQueue: Sendable {
     }
 
     /// Deletes `worker`'s processing list (its batch is stored) and, in the same atomic step,
-    /// files the given dead letters. Returns false, and does neither, if the batch was recovered
-    /// by another worker meanwhile (this worker was paused past its heartbeat: a zombie).
+    /// files the given dead letters and schedules the given retries (payload, due in Unix ms).
+    /// Returns false, and does none of it, if the batch was recovered by another worker
+    /// meanwhile (this worker was paused past its heartbeat: a zombie).
     @discardableResult
-    public func acknowledge(worker: String, deadLetters: [[UInt8]] = []) async throws(RedisError) -> Bool {
+    public func acknowledge(worker: String, deadLetters: [[UInt8]] = [], retries: [(payload: [UInt8], due: Int64)] = [])
+        async throws(RedisError) -> Bool
+    {
+        var arguments = [Array(String(deadLetters.count).utf8)] + deadLetters
+        for retry in retries { arguments += [Array(String(retry.due).utf8), retry.payload] }
         let reply = try await redis.run(
-            QueueScripts.acknowledge, keys: [keys.processing(worker), keys.dead, keys.fence(worker)], arguments: deadLetters)
+            QueueScripts.acknowledge, keys: [keys.processing(worker), keys.dead, keys.fence(worker), keys.retry], arguments: arguments)
         return reply.int != -1
+    }
+
+    /// Moves up to `max` retries due at `now` back to the queue; returns how many.
+    public func promoteDueRetries(now: Int64, max: Int = 500) async throws(RedisError) -> Int {
+        let reply = try await redis.run(
+            QueueScripts.promoteRetries, keys: [keys.retry, keys.queue], arguments: [Array(String(now).utf8), Array(String(max).utf8)])
+        return Int(reply.int ?? 0)
+    }
+
+    /// Events waiting for a retry.
+    public func retryCount() async throws(RedisError) -> Int {
+        Int(try await redis.send(RedisCommand("ZCARD", keys.retry)).orThrow().int ?? 0)
     }
 
     /// Hands `worker`'s unstored batch back to the queue, to be claimed next.
