@@ -6,6 +6,7 @@
  *   raw_mongo aggregate URI FILE RUNS   runs the aggregation pipeline in FILE (extended JSON)
  *                                       RUNS times; prints each run's milliseconds.
  *   raw_mongo drop URI - -              drops the URI's database.
+ *   raw_mongo ids URI SITE -            prints "_id count" of every stored event of SITE (scripts/chaos).
  */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
@@ -140,6 +141,22 @@ int main(int argc, char **argv) {
   } else if (strcmp(argv[1], "load") == 0 && argc >= 6) {
     struct spread s = { atoll(argv[4]), atoll(argv[5]) * 86400000LL, 0x9E3779B97F4A7C15ULL };
     ok = create_indexes(db) && insert(atol(argv[3]), 1000, stats_document, &s);
+  } else if (strcmp(argv[1], "ids") == 0) {
+    bson_t *filter = BCON_NEW("site_id", BCON_UTF8(argv[3]));
+    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "count", BCON_INT32(1), "}");
+    mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
+    const bson_t *doc;
+    while (mongoc_cursor_next(cursor, &doc)) {
+      bson_iter_t it;
+      const char *id = bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "?";
+      long count = bson_iter_init_find(&it, doc, "count") ? (long)bson_iter_as_int64(&it) : 1;
+      printf("%s %ld\n", id, count);
+    }
+    ok = !mongoc_cursor_error(cursor, &error);
+    if (!ok) fprintf(stderr, "find: %s\n", error.message);
+    mongoc_cursor_destroy(cursor);
+    bson_destroy(filter);
+    bson_destroy(opts);
   } else if (strcmp(argv[1], "drop") == 0) {
     mongoc_database_t *database = mongoc_client_get_database(client, db);
     ok = mongoc_database_drop(database, &error);

@@ -1,0 +1,311 @@
+"""Fault injection on the real system: checks Jepsen's total-queue invariant (every event the
+API answered 202 for is stored exactly once) through worker kills, a MongoDB outage, a Redis
+crash, a paused worker and a poison event, and prints a table.
+
+Run by scripts/chaos (full cases) and by scripts/test (--short: the same cases, smaller)."""
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=20):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port}")
+
+
+class Cluster:
+    """redis-server (AOF on), nx-27017, one IngestAPI and a set of workers, all restartable."""
+
+    def __init__(self, bins, raw_mongo, fsync="always", workers=3, worker_env=None):
+        self.bins, self.raw_mongo, self.fsync = bins, raw_mongo, fsync
+        self.dir = tempfile.mkdtemp(prefix="chaos-")
+        self.redis_port, self.mongo_port, self.api_port = free_port(), free_port(), free_port()
+        os.makedirs(f"{self.dir}/redis")
+        os.makedirs(f"{self.dir}/mongo")
+        self.redis = self.mongo = self.api = None
+        self.start_redis()
+        self.start_mongo()
+        self.env = dict(os.environ, REDIS_URL=f"redis://127.0.0.1:{self.redis_port}/0",
+                        MONGO_URI=f"mongodb://127.0.0.1:{self.mongo_port}/chaos?serverSelectionTimeoutMS=1000",
+                        LOG_LEVEL="error", HEARTBEAT_TTL_MS="1000", WORKER_BATCH_SIZE="200", RETRY_CAP_MS="1000")
+        self.env.update(worker_env or {})
+        self.api = subprocess.Popen([os.path.join(bins, "IngestAPI"), "--port", str(self.api_port)], env=self.env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.api_port)
+        self.workers = [self.start_worker() for _ in range(workers)]
+
+    def start_redis(self):
+        self.redis = subprocess.Popen(
+            ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", f"{self.dir}/redis", "--appendonly", "yes",
+             "--appendfsync", self.fsync, "--save", "", "--maxmemory-policy", "noeviction"], stdout=subprocess.DEVNULL)
+        wait_port(self.redis_port)
+
+    def start_mongo(self):
+        self.mongo = subprocess.Popen([NX, "--data-dir", f"{self.dir}/mongo", "--port", str(self.mongo_port), "--log-file",
+                                       f"{self.dir}/nx.log", "--pid-file", f"{self.dir}/nx.pid"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_port(self.mongo_port)
+
+    def start_worker(self):
+        return subprocess.Popen([os.path.join(self.bins, "Worker")], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def redis_cli(self, *args):
+        out = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)], capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def drained(self):
+        return self.redis_cli("LLEN", "et:queue") == "0" and not self.redis_cli("KEYS", "et:processing:*") \
+            and self.redis_cli("ZCARD", "et:retry") == "0"
+
+    def stored(self, site):
+        out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
+                             capture_output=True, text=True, check=True).stdout.split("\n")
+        return [line.split()[0] for line in out if line.strip()]
+
+    def close(self):
+        for proc in self.workers + [self.api, self.redis, self.mongo]:
+            if proc and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Sender:
+    """Posts batches of unique events to /events; remembers which ids were answered 202."""
+
+    def __init__(self, cluster, site, total, batch=100, pace=0.0):
+        self.cluster, self.site, self.total, self.batch, self.pace = cluster, site, total, batch, pace
+        self.acked, self.sent, self.refused, self.log = set(), 0, 0, []
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self):
+        conn = None
+        for start in range(0, self.total, self.batch):
+            ids = [f"{self.site}-{i}" for i in range(start, min(self.total, start + self.batch))]
+            body = json.dumps([{"event_id": i, "site_id": self.site, "event_type": "page_view", "path": "/p"} for i in ids])
+            self.sent += len(ids)
+            status = None
+            try:
+                conn = conn or http.client.HTTPConnection("127.0.0.1", self.cluster.api_port, timeout=10)
+                conn.request("POST", "/events", body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                answer = response.read()
+                status = response.status
+                if status == 202:
+                    rejected = {r["index"] for r in json.loads(answer)["rejected"]}
+                    self.acked.update(i for n, i in enumerate(ids) if n not in rejected)
+                else:
+                    self.refused += len(ids)
+            except (OSError, http.client.HTTPException):
+                conn = None
+                self.refused += len(ids)
+            self.log.append((time.time(), status))
+            if self.pace:
+                time.sleep(self.pace)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def join(self):
+        self.thread.join()
+        return self
+
+
+def drain(cluster, site, expected, timeout):
+    """Waits until the queue is empty and every acknowledged event is stored; seconds taken."""
+    started = time.time()
+    while time.time() - started < timeout:
+        if cluster.drained() and expected <= set(cluster.stored(site)):
+            return time.time() - started
+        time.sleep(0.2)
+    return None
+
+
+def verdict(name, sender, cluster, site, drain_seconds, notes=""):
+    ids = cluster.stored(site)
+    distinct = set(ids)
+    lost = len(sender.acked - distinct)
+    duplicates = len(ids) - len(distinct)
+    dead = int(cluster.redis_cli("LLEN", "et:dead") or 0)
+    ok = lost == 0 and duplicates == 0 and drain_seconds is not None
+    return dict(case=name, sent=sender.sent, acked=len(sender.acked), stored=len(distinct & sender.acked), lost=lost,
+                duplicates=duplicates, dead=dead, drain=drain_seconds, ok=ok, notes=notes)
+
+
+def case_kill(args, bins, raw):
+    """kill -9 of a random worker every 0.2-0.6 s while 3 workers drain."""
+    cluster = Cluster(bins, raw, workers=0)
+    try:
+        site = "kill"
+        sender = Sender(cluster, site, args.events).start().join()
+        cluster.workers = [cluster.start_worker() for _ in range(3)]
+        kills = 0
+        started = time.time()
+        while not (cluster.drained() and sender.acked <= set(cluster.stored(site))) and time.time() - started < args.timeout:
+            time.sleep(random.uniform(0.2, 0.6))
+            victim = random.randrange(3)
+            cluster.workers[victim].kill()
+            cluster.workers[victim].wait()
+            cluster.workers[victim] = cluster.start_worker()
+            kills += 1
+        seconds = drain(cluster, site, sender.acked, 60)
+        total = time.time() - started if seconds is not None else None
+        return verdict("kill -9 a random worker every 0.2-0.6 s (3 workers)", sender, cluster, site, total, f"{kills} kills")
+    finally:
+        cluster.close()
+
+
+def case_mongo(args, bins, raw):
+    """MongoDB stopped mid-stream while ingest goes on."""
+    cluster = Cluster(bins, raw, workers=2)
+    try:
+        site = "mongo"
+        sender = Sender(cluster, site, args.events, pace=args.pace).start()
+        time.sleep(args.outage / 3)
+        cluster.mongo.kill()
+        cluster.mongo.wait()
+        time.sleep(args.outage)
+        cluster.start_mongo()
+        sender.join()
+        seconds = drain(cluster, site, sender.acked, args.timeout)
+        return verdict(f"MongoDB stopped for {args.outage:g} s mid-stream", sender, cluster, site, seconds,
+                       f"{sender.refused} refused (503)")
+    finally:
+        cluster.close()
+
+
+def case_redis(args, bins, raw):
+    """Redis killed and restarted (AOF, appendfsync always) mid-stream."""
+    cluster = Cluster(bins, raw, workers=2, fsync="always")
+    try:
+        site = "redis"
+        sender = Sender(cluster, site, args.events, pace=args.pace).start()
+        time.sleep(args.outage / 3)
+        cluster.redis.kill()
+        cluster.redis.wait()
+        down_from = time.time()
+        time.sleep(args.outage)
+        down_until = time.time()
+        cluster.start_redis()
+        sender.join()
+        # An answer that arrived entirely while Redis was down must not be a 202.
+        wrong = sum(1 for at, status in sender.log if down_from + 0.5 < at < down_until and status == 202)
+        seconds = drain(cluster, site, sender.acked, args.timeout)
+        result = verdict(f"Redis killed for {args.outage:g} s and restarted (AOF always)", sender, cluster, site, seconds,
+                         f"{sender.refused} refused (503); {wrong} 202s while down")
+        result["ok"] = result["ok"] and wrong == 0
+        return result
+    finally:
+        cluster.close()
+
+
+def case_sigstop(args, bins, raw):
+    """a worker SIGSTOPped past its heartbeat TTL, then SIGCONTed."""
+    cluster = Cluster(bins, raw, workers=0)
+    try:
+        site = "stop"
+        sender = Sender(cluster, site, args.events).start().join()
+        cluster.workers = [cluster.start_worker() for _ in range(3)]
+        paused = cluster.workers[0]
+        # Pause it while it holds a batch (its processing list, named after its pid, is not empty).
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            paused.send_signal(signal.SIGSTOP)
+            held = [key for key in cluster.redis_cli("KEYS", f"et:processing:*-{paused.pid}-*").split() if key]
+            if held and cluster.redis_cli("LLEN", held[0]) != "0":
+                break
+            paused.send_signal(signal.SIGCONT)
+            time.sleep(0.02)
+        time.sleep(2.5)  # past the 1 s heartbeat TTL: the others recover its batch
+        recovered = bool(cluster.redis_cli("KEYS", "et:fenced:*"))
+        paused.send_signal(signal.SIGCONT)
+        seconds = drain(cluster, site, sender.acked, args.timeout)
+        fence_cleared = False
+        for _ in range(100):
+            if not cluster.redis_cli("KEYS", "et:fenced:*"):
+                fence_cleared = True
+                break
+            time.sleep(0.1)
+        notes = ("its batch was recovered by the others; on SIGCONT it found the fence and acknowledged nothing"
+                 if recovered else "it held no batch when paused")
+        result = verdict("a worker SIGSTOPped past its TTL, then SIGCONTed", sender, cluster, site, seconds, notes)
+        result["ok"] = result["ok"] and (not recovered or fence_cleared)
+        return result
+    finally:
+        cluster.close()
+
+
+def case_poison(args, bins, raw):
+    """a poison event among good ones."""
+    cluster = Cluster(bins, raw, workers=2)
+    try:
+        site = "poison"
+        # Valid JSON the store cannot take (an empty event_id) pushed straight into the queue,
+        # as a buggy producer would; nx-27017 refuses no document, so this is the store's refusal.
+        cluster.redis_cli("LPUSH", "et:queue", '{"event_id":"","site_id":"poison","event_type":"page_view","timestamp":1,"received_at":1}')
+        sender = Sender(cluster, site, args.events // 5).start().join()
+        seconds = drain(cluster, site, sender.acked, args.timeout)
+        result = verdict("a poison event among good ones", sender, cluster, site, seconds)
+        result["ok"] = result["ok"] and result["dead"] == 1
+        return result
+    finally:
+        cluster.close()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--short", action="store_true", help="small version of every case (part of scripts/test)")
+    parser.add_argument("--bin", required=True, help="directory holding IngestAPI and Worker")
+    parser.add_argument("--raw-mongo", required=True, help="the raw_mongo helper (Benchmarks/raw_mongo.c)")
+    parser.add_argument("--only", choices=["kill", "mongo", "redis", "sigstop", "poison"])
+    args = parser.parse_args()
+    args.events = 5_000 if args.short else 50_000
+    args.outage = 3.0 if args.short else 30.0
+    # Sending lasts about three outages, so that the outage falls mid-stream.
+    args.pace = 3 * args.outage / (args.events / 100)
+    args.timeout = 120 if args.short else 600
+    cases = {"kill": case_kill, "mongo": case_mongo, "redis": case_redis, "sigstop": case_sigstop, "poison": case_poison}
+    results = []
+    for name, case in cases.items():
+        if args.only and name != args.only:
+            continue
+        print(f"chaos: {case.__doc__}", flush=True)
+        results.append(case(args, args.bin, args.raw_mongo))
+    print()
+    print("| case | sent | acknowledged (202) | stored | lost | duplicates | dead-lettered | drain s | notes | result |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for r in results:
+        drain_text = f"{r['drain']:.1f}" if r["drain"] is not None else "did not drain"
+        print(f"| {r['case']} | {r['sent']:,} | {r['acked']:,} | {r['stored']:,} | {r['lost']} | {r['duplicates']} | {r['dead']} | "
+              f"{drain_text} | {r['notes']} | {'PASS' if r['ok'] else 'FAIL'} |")
+    sys.exit(0 if all(r["ok"] for r in results) else 1)
+
+
+if __name__ == "__main__":
+    main()
