@@ -11,7 +11,6 @@ import platform
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -19,6 +18,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from harness import free_port, wait_port  # noqa: E402
 BIN = os.path.join(ROOT, ".build", "release")
 BARE = os.path.join(ROOT, "Benchmarks", "BareServer", ".build", "release", "BareServer")
 RAW_MONGO = os.path.join(ROOT, ".build", "bench", "raw_mongo")
@@ -26,23 +27,6 @@ LOADGEN = os.path.join(ROOT, "Benchmarks", "LoadGen", ".build", "release", "Load
 STATS_START_MS = 1_759_276_800_000  # 2025-10-01T00:00:00Z: the stats data set covers 30 days from here
 STATS_DAY = "2025-10-16"            # the day asked about, mid-range
 NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 class Servers:

@@ -10,7 +10,6 @@ import os
 import random
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,24 +17,9 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from harness import free_port, wait_port  # noqa: E402
 NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_port(port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port}")
 
 
 class Cluster:
@@ -86,6 +70,12 @@ class Cluster:
         out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
                              capture_output=True, text=True, check=True).stdout.split("\n")
         return [line.split()[0] for line in out if line.strip()]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def close(self):
         for proc in self.workers + [self.api, self.redis, self.mongo]:
@@ -160,8 +150,7 @@ def verdict(name, sender, cluster, site, drain_seconds, notes=""):
 
 def case_kill(args, bins, raw):
     """kill -9 of a random worker every 0.2-0.6 s while 3 workers drain."""
-    cluster = Cluster(bins, raw, workers=0)
-    try:
+    with Cluster(bins, raw, workers=0) as cluster:
         site = "kill"
         sender = Sender(cluster, site, args.events).start().join()
         cluster.workers = [cluster.start_worker() for _ in range(3)]
@@ -177,14 +166,11 @@ def case_kill(args, bins, raw):
         seconds = drain(cluster, site, sender.acked, 60)
         total = time.time() - started if seconds is not None else None
         return verdict("kill -9 a random worker every 0.2-0.6 s (3 workers)", sender, cluster, site, total, f"{kills} kills")
-    finally:
-        cluster.close()
 
 
 def case_mongo(args, bins, raw):
     """MongoDB stopped mid-stream while ingest goes on."""
-    cluster = Cluster(bins, raw, workers=2)
-    try:
+    with Cluster(bins, raw, workers=2) as cluster:
         site = "mongo"
         sender = Sender(cluster, site, args.events, pace=args.pace).start()
         time.sleep(args.outage / 3)
@@ -196,14 +182,11 @@ def case_mongo(args, bins, raw):
         seconds = drain(cluster, site, sender.acked, args.timeout)
         return verdict(f"MongoDB stopped for {args.outage:g} s mid-stream", sender, cluster, site, seconds,
                        f"{sender.refused} refused (503)")
-    finally:
-        cluster.close()
 
 
 def case_redis(args, bins, raw):
     """Redis killed and restarted (AOF, appendfsync always) mid-stream."""
-    cluster = Cluster(bins, raw, workers=2, fsync="always")
-    try:
+    with Cluster(bins, raw, workers=2, fsync="always") as cluster:
         site = "redis"
         sender = Sender(cluster, site, args.events, pace=args.pace).start()
         time.sleep(args.outage / 3)
@@ -221,14 +204,11 @@ def case_redis(args, bins, raw):
                          f"{sender.refused} refused (503); {wrong} 202s while down")
         result["ok"] = result["ok"] and wrong == 0
         return result
-    finally:
-        cluster.close()
 
 
 def case_sigstop(args, bins, raw):
     """a worker SIGSTOPped past its heartbeat TTL, then SIGCONTed."""
-    cluster = Cluster(bins, raw, workers=0)
-    try:
+    with Cluster(bins, raw, workers=0) as cluster:
         site = "stop"
         sender = Sender(cluster, site, args.events).start().join()
         cluster.workers = [cluster.start_worker() for _ in range(3)]
@@ -257,14 +237,11 @@ def case_sigstop(args, bins, raw):
         result = verdict("a worker SIGSTOPped past its TTL, then SIGCONTed", sender, cluster, site, seconds, notes)
         result["ok"] = result["ok"] and (not recovered or fence_cleared)
         return result
-    finally:
-        cluster.close()
 
 
 def case_poison(args, bins, raw):
     """a poison event among good ones."""
-    cluster = Cluster(bins, raw, workers=2)
-    try:
+    with Cluster(bins, raw, workers=2) as cluster:
         site = "poison"
         # Valid JSON the store cannot take (an empty event_id) pushed straight into the queue,
         # as a buggy producer would; nx-27017 refuses no document, so this is the store's refusal.
@@ -274,8 +251,6 @@ def case_poison(args, bins, raw):
         result = verdict("a poison event among good ones", sender, cluster, site, seconds)
         result["ok"] = result["ok"] and result["dead"] == 1
         return result
-    finally:
-        cluster.close()
 
 
 def main():
