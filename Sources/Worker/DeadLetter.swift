@@ -59,15 +59,25 @@ struct QueuedEvent {
     /// When its first store attempt failed, Unix ms.
     var firstFailedAt: Int64?
 
-    /// The payload to schedule for another attempt after one more failure at `now`: the event,
-    /// its throttle marks, and the attempt count.
-    func retryPayload(now: Int64) -> [UInt8] {
+    /// The event as a canonical queue payload with its throttle marks (`count`, `throttled`,
+    /// `checked`), and its failed attempts unless `withAttempts` is false (a replay starts over).
+    func payload(withAttempts: Bool = true) -> [UInt8] {
         var extra: [(String, JSONValue)] = []
         if stored.count != 1 { extra.append(("count", .int(stored.count))) }
         if stored.throttled { extra.append(("throttled", .bool(true))) }
         if bypassesThrottle && !stored.throttled { extra.append(("checked", .bool(true))) }
-        extra += [("attempts", .int(attempts + 1)), ("first_failed_at", .int(Int(firstFailedAt ?? now)))]
+        if withAttempts, attempts > 0 {
+            extra += [("attempts", .int(attempts)), ("first_failed_at", .int(Int(firstFailedAt ?? 0)))]
+        }
         return stored.event.queuePayload(adding: extra)
+    }
+
+    /// The payload to schedule for another attempt after one more failure at `now`.
+    func retryPayload(now: Int64) -> [UInt8] {
+        var next = self
+        next.attempts += 1
+        next.firstFailedAt = firstFailedAt ?? now
+        return next.payload()
     }
 }
 
@@ -98,14 +108,17 @@ enum PayloadDecoder {
     }
 
     /// `count` and `throttled` of a summary; `checked` of an event the throttle let through;
-    /// `attempts` and `first_failed_at` of an event back from `et:retry`.
+    /// `attempts` and `first_failed_at` of an event back from `et:retry`; a summary's own id.
     private struct Marks: Decodable {
         var count: Int?
         var throttled: Bool?
         var checked: Bool?
         var attempts: Int?
         var firstFailedAt: Int64?
-        enum CodingKeys: String, CodingKey { case count, throttled, checked, attempts, firstFailedAt = "first_failed_at" }
+        var summaryID: String?
+        enum CodingKeys: String, CodingKey {
+            case count, throttled, checked, attempts, firstFailedAt = "first_failed_at", summaryID = "summary_id"
+        }
     }
 
     /// Decodes each payload; the undecodable ones come back with the reason.
@@ -116,7 +129,8 @@ enum PayloadDecoder {
         for (index, payload) in payloads.enumerated() {
             do {
                 let queued = try decoder.decode(Queued.self, from: Data(payload))
-                let (event, marks) = (queued.event, queued.marks)
+                var (event, marks) = (queued.event, queued.marks)
+                if let summaryID = marks.summaryID, marks.throttled == true { event.eventID = summaryID }
                 guard !event.eventID.isEmpty, !event.siteID.isEmpty, !event.eventType.isEmpty else {
                     undecodable.append((index, "event_id, site_id and event_type must not be empty"))
                     continue

@@ -50,19 +50,22 @@ struct DeadCommand: AsyncParsableCommand {
             let connection = try AdminConnection.open()
             let queue = ReliableQueue(redis: connection.redis, keys: connection.keys)
             var requeued = 0, refused = 0
-            for item in try await DeadCommand.load(queue) {
-                guard let letter = item.letter, all || letter.eventID == id else { continue }
+            for stored in try await DeadCommand.load(queue) {
+                guard let letter = stored.letter, all || letter.eventID == id else { continue }
                 let decoded = PayloadDecoder.decode([Array(letter.raw.utf8)])
-                guard let event = decoded.events.first?.stored.event else {
+                guard let item = decoded.events.first else {
                     print("still undecodable, kept: \(letter.raw)")
                     refused += 1
                     continue
                 }
                 do {
-                    let valid = try EventValidator().revalidate(event)
-                    if try await queue.replay(deadLetter: item.bytes, payload: valid.queuePayload) { requeued += 1 }
+                    // A summary keeps its count and id, a decided event its mark: replaying
+                    // neither loses nor re-counts what they stand for. Attempts start over.
+                    var replayed = item
+                    if !item.stored.throttled { replayed.stored.event = try EventValidator().revalidate(item.stored.event) }
+                    if try await queue.replay(deadLetter: stored.bytes, payload: replayed.payload(withAttempts: false)) { requeued += 1 }
                 } catch let error as Shared.ValidationError {
-                    print("fails validation, kept: event_id=\(event.eventID): \(error.message)")
+                    print("fails validation, kept: event_id=\(item.stored.event.eventID): \(error.message)")
                     refused += 1
                 }
             }

@@ -18,6 +18,10 @@ extension EventWorker {
         guard let queued = await throttle(decoded, payloads: payloads, worker: worker) else { return }
         let events = queued.map(\.stored)
         var retries: [(payload: [UInt8], due: Int64)] = []
+        if events.isEmpty {  // nothing to store (all throttled or undecodable): MongoDB plays no part
+            await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters)
+            return
+        }
         var schedule = BackoffSchedule(backoff)
         while true {
             if breaker.isOpen {
@@ -110,7 +114,8 @@ extension EventWorker {
         for item in decoded.events {
             let event = item.stored.event
             if !item.bypassesThrottle, let rule = settings.rule(siteID: event.siteID, eventType: event.eventType) {
-                candidates.append(ThrottleCandidate(event: event, payload: payloads[item.index], rule: rule))
+                // Canonical bytes (not the raw payload): the script appends marks before the closing brace.
+                candidates.append(ThrottleCandidate(event: event, payload: item.payload(), rule: rule))
                 candidateEvents.append(item)
             } else {
                 kept.append(payloads[item.index])
@@ -118,18 +123,24 @@ extension EventWorker {
             }
         }
         if candidates.isEmpty { return decoded.events }
+        let batch = worker + ":" + String(UInt64.random(in: 0 ... .max), radix: 36)
         var schedule = BackoffSchedule(backoff)
         while true {
             do {
                 let outcomes = try await throttleState.decide(
-                    worker: worker, kept: kept, candidates: candidates, maxKeys: settings.maxKeys, now: clock())
+                    worker: worker, batch: batch, kept: kept, candidates: candidates, maxKeys: settings.maxKeys,
+                    dedupWindow: settings.dedupWindow, now: clock())
                 for (item, outcome) in zip(candidateEvents, outcomes) {
                     WorkerMetrics.throttled(outcome)
                     logger.debug("throttle decision", metadata: [
                         "worker": "\(worker)", "event_id": "\(item.stored.event.eventID)", "site_id": "\(item.stored.event.siteID)",
                         "event_type": "\(item.stored.event.eventType)", "outcome": "\(outcome.rawValue)",
                     ])
-                    if outcome.isStored { store.append(item) }
+                    if outcome.isStored {
+                        var decided = item
+                        decided.bypassesThrottle = true  // a retry of it through et:retry is not counted again
+                        store.append(decided)
+                    }
                 }
                 return store
             } catch {

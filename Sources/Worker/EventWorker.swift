@@ -37,7 +37,8 @@ struct EventWorker: Service {
         self.logger = logger
         self.clock = clock
         self.throttleState = Throttle(redis: queue.redis, keys: queue.keys)
-        self.throttleSettings = NIOLockedValueBox(ThrottleSettings(defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys))
+        self.throttleSettings = NIOLockedValueBox(ThrottleSettings(
+            defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys, dedupWindow: configuration.throttleDedupWindow))
         let base = Self.processID()
         self.workerIDs = (0..<configuration.concurrency).map { "\(base)-\($0)" }
         self.backoff = configuration.backoff

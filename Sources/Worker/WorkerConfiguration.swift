@@ -30,6 +30,8 @@ struct WorkerConfiguration: Sendable {
     var throttleDefault: ThrottleRule?
     /// Most tracked throttle counters (0: no cap).
     var throttleMaxKeys = 0
+    /// How long an event id is remembered per throttled stream (a second copy is dropped).
+    var throttleDedupWindow: Duration = .seconds(600)
     /// How often runtime throttle rules are re-read and due summaries queued.
     var throttlePollInterval: Duration = .milliseconds(500)
     /// Where to serve `/metrics` (Prometheus) for this process; nil: not served.
@@ -56,6 +58,7 @@ struct WorkerConfiguration: Sendable {
         recoveryInterval = heartbeatTTL / 2
         throttleDefault = try ThrottleRule.fromEnvironment(environment)
         throttleMaxKeys = try environment.int("THROTTLE_MAX_KEYS", default: 0)
+        throttleDedupWindow = try environment.milliseconds("THROTTLE_DEDUP_MS", default: 600_000)
         throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500)
         if environment["WORKER_METRICS_PORT"] != nil { metricsPort = try environment.int("WORKER_METRICS_PORT", default: 0) }
     }

@@ -12,7 +12,7 @@ enum WorkerMetrics {
         Counter(label: "throttle_events_total", dimensions: [("outcome", "tracked")]).increment()
         switch outcome {
         case .immediate, .deferred: Counter(label: "throttle_events_total", dimensions: [("outcome", outcome.rawValue)]).increment()
-        case .alreadyDeferred, .keyLimitReached:
+        case .alreadyDeferred, .keyLimitReached, .duplicate:
             Counter(label: "throttle_events_total", dimensions: [("outcome", "ignored"), ("reason", outcome.rawValue)]).increment()
         }
     }

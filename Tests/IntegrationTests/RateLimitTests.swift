@@ -56,6 +56,17 @@ struct RateLimitTests {
         }
     }
 
+    @Test(arguments: [6, 15, 18, 7])
+    func aBurstOfExactlyTheLimitPasses(limit: Int) async throws {
+        try await withServer(defaults: RateLimits(site: RateLimit(limit: limit, period: .seconds(60)))) { client, _, _ in
+            var statuses: [HTTPResponse.Status] = []
+            for _ in 0...limit {
+                statuses.append(try await client.execute(uri: "/event", method: .post, body: Self.event()) { $0.status })
+            }
+            #expect(statuses == Array(repeating: .accepted, count: limit) + [.tooManyRequests])
+        }
+    }
+
     @Test func allowedAgainOnceRetryAfterHasPassed() async throws {
         try await withServer(defaults: RateLimits(user: RateLimit("1/1s"))) { client, servers, _ in
             try await client.execute(uri: "/event", method: .post, body: Self.event()) { #expect($0.status == .accepted) }

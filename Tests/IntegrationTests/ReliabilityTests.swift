@@ -129,6 +129,17 @@ import Testing
         try await eventually("the resumed worker stores new events") { try await servers.count() == total + 10 }
     }
 
+    @Test func eventsLeftInAProcessingListByALostClaimAreClaimedAgain() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let keys = servers.configuration.keys
+        // A claim moved "left" but its answer never arrived (a dropped connection).
+        _ = try await servers.redis.send(RedisCommand("RPUSH", [keys.processing("w1")], values: [Array("left".utf8)])).orThrow()
+        try await servers.queue.enqueue([Array("new".utf8)])
+        let claimed = try await servers.queue.claim(worker: "w1", max: 10, wait: .milliseconds(100))
+        #expect(claimed.map { String(decoding: $0, as: UTF8.self) } == ["left", "new"])
+    }
+
     @Test func sigtermFinishesTheBatchAndExitsZero() async throws {
         let servers = try TestServers()
         defer { Task { await servers.shutdown() } }

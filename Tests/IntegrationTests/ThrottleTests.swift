@@ -23,13 +23,13 @@ import Testing
             _ = try await servers.redis.send(RedisCommand("SET", servers.configuration.keys.heartbeat(worker), "1", "PX", "60000")).orThrow()
         }
 
-        /// Claims `events` into the processing list and decides them at `now`.
-        func decide(_ events: [Event], rule: ThrottleRule, now: Int64, maxKeys: Int = 0) async throws -> [ThrottleOutcome] {
+        /// Claims `events` into the processing list and decides them at `now` as batch `batch`.
+        func decide(_ events: [Event], rule: ThrottleRule, now: Int64, maxKeys: Int = 0, batch: String = UUID().uuidString) async throws -> [ThrottleOutcome] {
             let payloads = events.map(\.queuePayload)
             _ = try await servers.redis.send(RedisCommand("RPUSH", [servers.configuration.keys.processing(worker)], values: payloads)).orThrow()
             return try await throttle.decide(
-                worker: worker, kept: [], candidates: zip(events, payloads).map { ThrottleCandidate(event: $0, payload: $1, rule: rule) },
-                maxKeys: maxKeys, now: now)
+                worker: worker, batch: batch, kept: [],
+                candidates: zip(events, payloads).map { ThrottleCandidate(event: $0, payload: $1, rule: rule) }, maxKeys: maxKeys, now: now)
         }
 
         /// The processing list after a decision.
@@ -146,7 +146,7 @@ import Testing
         #expect(try await holder.throttle.flushDue(now: 5_000 + 60_000) == 2)
         let queued = try await servers.redis.send(RedisCommand("LRANGE", servers.configuration.keys.queue, "0", "-1")).orThrow().elements!.map { $0.string! }
         #expect(queued.count == 2)
-        #expect(queued.allSatisfy { $0.hasSuffix(#","count":2,"throttled":true}"#) })
+        #expect(queued.allSatisfy { $0.contains(#","count":2,"throttled":true,"summary_id":"#) })
         #expect(Set(queued.map { $0.contains("mon1") ? "mon" : $0.contains("tue0") ? "tue" : "?" }) == ["mon", "tue"])
     }
 
@@ -176,7 +176,7 @@ import Testing
         #expect(try await servers.queue.recoverAbandoned().events == 1)
         await #expect(throws: RedisError.command("NOTOWNER the batch was recovered by another worker while this one was paused")) {
             _ = try await holder.throttle.decide(
-                worker: holder.worker, kept: [], candidates: [ThrottleCandidate(event: Self.event("a"), payload: Self.event("a").queuePayload, rule: rule)],
+                worker: holder.worker, batch: "b1", kept: [], candidates: [ThrottleCandidate(event: Self.event("a"), payload: Self.event("a").queuePayload, rule: rule)],
                 maxKeys: 0, now: 1)
         }
         #expect(try await holder.throttle.counters()["tracked"] == nil)
@@ -252,6 +252,38 @@ import Testing
         #expect(try await WorkerProcess.run(servers, ["limits", "delete", "--site", "s1"]).status == 0)
         #expect(try await Throttle(redis: servers.redis, keys: servers.configuration.keys).counters()["config_updated"] == 4)
     }
+
+    @Test func aSecondCopyOfAnEventIsNeitherStoredNorCountedAgain() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)))
+        // A client retry of e1, then of e2 (the deferred one), then e3 twice in one batch.
+        let outcomes = try await holder.decide(
+            [Self.event("e1"), Self.event("e1"), Self.event("e2"), Self.event("e2"), Self.event("e3"), Self.event("e3")], rule: rule, now: 1_000)
+        #expect(outcomes == [.immediate, .duplicate, .deferred, .duplicate, .alreadyDeferred, .duplicate])
+        #expect(try await holder.processing().count == 1)
+        #expect(try await holder.throttle.flushDue(now: 1_000 + 3_600_000) == 1)
+        let summary = try #require(try await servers.redis.send(RedisCommand("LINDEX", servers.configuration.keys.queue, "0")).orThrow().string)
+        // e2 and e3: two events, stored under an id of its own, not e2's.
+        #expect(summary.contains(#""count":2,"throttled":true,"summary_id":"summary:"#))
+        let decoded = try #require(PayloadDecoder.decode([Array(summary.utf8)]).events.first)
+        #expect(decoded.stored.event.eventID.hasPrefix("summary:") && decoded.stored.count == 2)
+    }
+
+    @Test func aDecisionAskedAgainForTheSameBatchChangesNothing() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let holder = try await Holder(servers)
+        let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)))
+        let first = try await holder.decide(Self.events(3), rule: rule, now: 1_000, batch: "same")
+        // The answer was lost; the worker asks again for the same batch.
+        let again = try await holder.throttle.decide(
+            worker: holder.worker, batch: "same", kept: [],
+            candidates: Self.events(3).map { ThrottleCandidate(event: $0, payload: $0.queuePayload, rule: rule) }, maxKeys: 0, now: 1_000)
+        #expect(first == [.immediate, .deferred, .alreadyDeferred] && again == first)
+        #expect(try await holder.throttle.counters()["tracked"] == 3)
+    }
 }
 
 /// `Worker dead list|replay|purge` from the built binary.
@@ -285,5 +317,19 @@ struct DeadLetterToolTests {
         let purged = try await WorkerProcess.run(servers, ["dead", "purge", "--older-than", "7d"])
         #expect(purged.output.contains("purged 1"))
         #expect(try await servers.length(keys.dead) == 1)
+    }
+
+    @Test func replayingASummaryKeepsWhatItStandsFor() async throws {
+        let servers = try TestServers()
+        defer { Task { await servers.shutdown() } }
+        let keys = servers.configuration.keys
+        let raw = #"{"event_id":"s9","site_id":"s1","event_type":"page_view","path":"/","timestamp":5,"received_at":5,"count":5,"throttled":true,"summary_id":"summary:x:1","attempts":5}"#
+        let letter = DeadLetter(payload: Array(raw.utf8), eventID: "summary:x:1", reason: "unknown", code: "MONGO_9999", attempts: 5, worker: "w")
+        _ = try await servers.redis.send(RedisCommand("LPUSH", [keys.dead], values: [letter.encoded])).orThrow()
+        #expect(try await WorkerProcess.run(servers, ["dead", "replay", "--id", "summary:x:1"]).output.contains("requeued 1"))
+        let queued = try #require(try await servers.redis.send(RedisCommand("LINDEX", keys.queue, "0")).orThrow().bytes)
+        let item = try #require(PayloadDecoder.decode([queued]).events.first)
+        #expect(item.stored.count == 5 && item.stored.throttled && item.stored.event.eventID == "summary:x:1")
+        #expect(item.attempts == 0)
     }
 }

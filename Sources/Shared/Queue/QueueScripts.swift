@@ -1,14 +1,19 @@
 /// The Lua scripts of the reliable queue; each runs atomically inside Redis.
 enum QueueScripts {
     /// KEYS: queue, processing. ARGV: max. Moves up to max items from the queue's right into
-    /// the processing list and returns them, oldest first.
+    /// the processing list and returns the whole list, oldest first: items left there by a
+    /// claim whose answer was lost (a dropped connection) are claimed again, never orphaned.
     static let claim = RedisScript("""
-        local items = redis.call('RPOP', KEYS[1], ARGV[1])
-        if not items then return {} end
-        for i = 1, #items, 1000 do
-          redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+        local items = tonumber(ARGV[1]) > 0 and redis.call('RPOP', KEYS[1], ARGV[1])
+        if items then
+          for i = 1, #items, 1000 do
+            redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
+          end
         end
-        return items
+        local all = redis.call('LRANGE', KEYS[2], 0, -1)
+        local oldest = {}
+        for i = #all, 1, -1 do oldest[#oldest + 1] = all[i] end
+        return oldest
         """)
 
     /// KEYS: processing, dead, fence, retry. ARGV: D, then D dead letters, then (due, payload)

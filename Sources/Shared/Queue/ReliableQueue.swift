@@ -38,20 +38,19 @@ public struct ReliableQueue: Sendable {
         return Int(reply.int ?? 0)
     }
 
-    /// Moves up to `max` events into `worker`'s processing list, oldest first, and returns
-    /// them; waits up to `wait` for the first when the queue is empty (an empty result then).
+    /// Moves up to `max` events into `worker`'s processing list and returns everything in it,
+    /// oldest first (leftovers of an earlier claim whose answer was lost included); waits up
+    /// to `wait` for the first when the queue is empty (an empty result then).
     public func claim(worker: String, max: Int, wait: Duration) async throws(RedisError) -> [[UInt8]] {
         let processing = keys.processing(worker)
-        var claimed = try await take(into: processing, max: max)
+        let claimed = try await take(into: processing, max: max)
         if !claimed.isEmpty { return claimed }
         let first = try await redis.send(
             RedisCommand("BLMOVE", keys.queue, processing, "RIGHT", "LEFT", String(wait.totalSeconds)),
             extraTimeout: wait
         ).orThrow()
-        guard let item = first.bytes else { return [] }
-        claimed = [item]
-        if max > 1 { claimed += try await take(into: processing, max: max - 1) }
-        return claimed
+        guard first.bytes != nil else { return [] }
+        return try await take(into: processing, max: max - 1)
     }
 
     private func take(into processing: String, max: Int) async throws(RedisError) -> [[UInt8]] {

@@ -62,9 +62,9 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// Runs on a pool thread. A reused connection that turns out dead (Redis restarted, idle
-    /// socket closed) is replaced and the commands sent once more; duplicates are harmless
-    /// because events are stored under their id.
+    /// Runs on a pool thread. A reused connection that Redis had closed before answering
+    /// (a restart, an idle timeout) is replaced and the commands sent once more; after a
+    /// timeout or a reset mid-way nothing is resent, since the commands may have run.
     private func runBlocking(_ commands: [RedisCommand], extraTimeout: Duration) throws(RedisError) -> [RedisReply] {
         var (connection, reused) = try checkout()
         do {
@@ -72,7 +72,7 @@ public final class RedisClient: Sendable {
             checkin(connection)
             return replies
         } catch {
-            guard reused, case .io = error else { throw error }
+            guard reused, case .closed = error else { throw error }
             logger.debug("redis connection dropped; retrying on a new one", metadata: ["error": "\(error)"])
             (connection, reused) = try checkout(fresh: true)
             let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)

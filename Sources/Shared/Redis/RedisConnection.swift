@@ -64,6 +64,9 @@ final class RedisConnection: @unchecked Sendable {
         for _ in commands {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
+                // EOF before any answer: the server closed an idle or old connection, so the
+                // commands never ran. Anything else (a timeout, a reset mid-way) may have run.
+                if replies.isEmpty && context.pointee.err == REDIS_ERR_EOF { throw .closed(Self.errorString(context)) }
                 throw .io(Self.errorString(context))
             }
             replies.append(Self.copy(raw.assumingMemoryBound(to: redisReply.self)))

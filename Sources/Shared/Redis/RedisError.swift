@@ -4,8 +4,11 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case connectFailed(String)
     /// Reconnecting is backing off after recent failures; try again after the backoff.
     case unavailable(String)
-    /// The connection broke mid-command (reset, closed, timed out).
+    /// The connection broke mid-command (reset, timed out): the command may or may not have run.
     case io(String)
+    /// Redis closed the connection before answering the first command (a restart, an idle
+    /// timeout); sent again on a fresh connection once.
+    case closed(String)
     /// Redis answered with an error reply; the connection is fine.
     case command(String)
     /// The reply did not have the shape the command promises.
@@ -16,7 +19,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when the same command may succeed later without any change on our side.
     public var isTransient: Bool {
         switch self {
-        case .connectFailed, .unavailable, .io: true
+        case .connectFailed, .unavailable, .io, .closed: true
         case .command(let message): message.hasPrefix("LOADING") || message.hasPrefix("BUSY") || message.hasPrefix("TRYAGAIN")
         case .unexpectedReply, .shutdown: false
         }
@@ -27,7 +30,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .connectFailed(let m): "redis: cannot connect (\(m)); is redis-server running and REDIS_URL right?"
         case .unavailable(let m): "redis: unavailable, reconnecting with backoff (last error: \(m))"
-        case .io(let m): "redis: connection lost (\(m)); will reconnect"
+        case .io(let m), .closed(let m): "redis: connection lost (\(m)); will reconnect"
         case .command(let m): "redis: command failed: \(m)"
         case .unexpectedReply(let m): "redis: unexpected reply: \(m)"
         case .shutdown: "redis: client is shut down"

@@ -158,7 +158,7 @@ extension ReliableQueue {
             let numbers = (row.elements ?? []).map { Int($0.int ?? 0) }
             guard numbers.count == 6 else { return .unlimited }
             return Admission(
-                allowed: numbers[0] == 1, refusedBy: numbers[1] >= 0 ? RateLimitScope.allCases[numbers[1]] : nil,
+                allowed: numbers[0] == 1, refusedBy: RateLimitScope.allCases.indices.contains(numbers[1]) ? RateLimitScope.allCases[numbers[1]] : nil,
                 retryAfter: .milliseconds(numbers[2]), limit: numbers[3], remaining: numbers[4], reset: .milliseconds(numbers[5]))
         }
         return (admissions, Int(depth))

@@ -10,6 +10,9 @@ public enum ThrottleOutcome: String, Sendable, CaseIterable {
     case alreadyDeferred = "already_deferred"
     /// Not tracked because the key cap was reached; stored as it is.
     case keyLimitReached = "key_limit_reached"
+    /// Its event id was already decided in this stream (a client retry, a redelivery): dropped,
+    /// as its first copy is stored or counted.
+    case duplicate
 
     /// Whether the event itself is stored now.
     public var isStored: Bool { self == .immediate || self == .keyLimitReached }
@@ -46,12 +49,17 @@ public struct Throttle: Sendable {
     }
 
     /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list to `kept`
-    /// plus the candidates still to be stored. Throws `.command("NOTOWNER …")` when the batch was
-    /// recovered by another worker (this one was fenced).
-    public func decide(worker: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int, now: Int64)
-        async throws(RedisError) -> [ThrottleOutcome]
-    {
-        var arguments: [[UInt8]] = [Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(maxKeys).utf8), Array(String(kept.count).utf8)]
+    /// plus the candidates still to be stored. `batch` names this batch: a retry after a lost
+    /// answer gets the first answer back and changes nothing. Throws `.command("NOTOWNER …")`
+    /// when the batch was recovered by another worker (this one was fenced).
+    public func decide(
+        worker: String, batch: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int,
+        dedupWindow: Duration = .seconds(600), now: Int64
+    ) async throws(RedisError) -> [ThrottleOutcome] {
+        var arguments: [[UInt8]] = [
+            Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(maxKeys).utf8),
+            Array(String(max(1, dedupWindow.totalMilliseconds)).utf8), Array(String(kept.count).utf8),
+        ]
         arguments += kept
         for candidate in candidates {
             let event = candidate.event
@@ -61,10 +69,11 @@ public struct Throttle: Sendable {
                 Array(String(Self.day(of: event.timestamp)).utf8), Array(function.utf8),
                 Array(String(first).utf8), Array(String(second).utf8),
                 Array(String(candidate.rule.deferInterval.totalMilliseconds).utf8),
-                Array(String(candidate.rule.expireTime.totalMilliseconds).utf8), candidate.payload,
+                Array(String(candidate.rule.expireTime.totalMilliseconds).utf8), Array(event.eventID.utf8), candidate.payload,
             ]
         }
-        let reply = try await redis.run(ThrottleScripts.decide, keys: [keys.processing(worker), keys.fence(worker)], arguments: arguments)
+        let reply = try await redis.run(
+            ThrottleScripts.decide, keys: [keys.processing(worker), keys.fence(worker), keys.prefix + "throttle:batch:" + batch], arguments: arguments)
         let outcomes = (reply.elements ?? []).compactMap { $0.string.flatMap(ThrottleOutcome.init(rawValue:)) }
         guard outcomes.count == candidates.count else { throw .unexpectedReply("throttle decided \(outcomes.count) of \(candidates.count) events") }
         return outcomes

@@ -159,12 +159,17 @@ public struct ThrottleSettings: Sendable {
     public var maxKeys: Int
     /// Rules set at runtime (`Worker throttle set`).
     public var rules: [ThrottleScope: ThrottleRule]
+    /// How long an event id is remembered per stream, so that a second copy is not counted twice.
+    public var dedupWindow: Duration
 
     /// Settings from their parts.
-    public init(defaultRule: ThrottleRule? = nil, maxKeys: Int = 0, rules: [ThrottleScope: ThrottleRule] = [:]) {
+    public init(
+        defaultRule: ThrottleRule? = nil, maxKeys: Int = 0, rules: [ThrottleScope: ThrottleRule] = [:], dedupWindow: Duration = .seconds(600)
+    ) {
         self.defaultRule = defaultRule
         self.maxKeys = maxKeys
         self.rules = rules
+        self.dedupWindow = dedupWindow
     }
 
     /// True when some event could be throttled.

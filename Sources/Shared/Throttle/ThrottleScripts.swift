@@ -2,22 +2,31 @@
 /// sees one count per stream. Times are Unix milliseconds passed in by the caller (the clock
 /// is injected: tests pass their own).
 enum ThrottleScripts {
-    /// KEYS: processing list, its owner's fence.
-    /// ARGV: prefix, now, maxKeys, K, then K payloads to keep as they are, then 9 fields per
-    /// event to decide: stream, hash, day, function, first, second, deferMs, expireMs, payload.
+    /// KEYS: processing list, its owner's fence, this batch's answer (kept an hour).
+    /// ARGV: prefix, now, maxKeys, dedupMs, K, then K payloads to keep as they are, then 10
+    /// fields per event to decide: stream, hash, day, function, first, second, deferMs,
+    /// expireMs, event id, payload.
     ///
     /// Decides each event in order and rewrites the processing list to what must still be
     /// stored: the kept payloads, and the immediate (or past the key cap) ones marked
     /// `"checked":true` so that a batch recovered after a crash is not counted twice. Deferred
     /// events open a record (one per stream, identity and UTC day, due after deferMs, in the
-    /// `due` set); ignored ones add to it. Refuses with NOTOWNER (clearing the fence) when the
-    /// batch was recovered by another worker: this one was paused past its heartbeat. Returns
-    /// one outcome per event.
+    /// `due` set); ignored ones add to it. An event id seen in the stream within dedupMs is a
+    /// `duplicate`: neither stored nor counted again (its first copy was). Refuses with
+    /// NOTOWNER (clearing the fence) when the batch was recovered by another worker: this one
+    /// was paused past its heartbeat. Returns one outcome per event; run again for the same
+    /// batch (a lost answer), it returns the first answer and changes nothing.
     static let decide = RedisScript("""
+        local cached = redis.call('GET', KEYS[3])
+        if cached then
+          local outcomes = {}
+          for outcome in string.gmatch(cached, '[^,]+') do outcomes[#outcomes + 1] = outcome end
+          return outcomes
+        end
         if redis.call('DEL', KEYS[2]) == 1 then
           return redis.error_reply('NOTOWNER the batch was recovered by another worker while this one was paused')
         end
-        local prefix, now, maxKeys, kept = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+        local prefix, now, maxKeys, dedupMs, kept = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
         local index, due = prefix .. 'throttle:keys', prefix .. 'throttle:due'
 
         local strategies = {}
@@ -55,20 +64,23 @@ enum ThrottleScripts {
         end
 
         local survivors, outcomes, counts = {}, {}, {}
-        for i = 1, kept do survivors[i] = ARGV[4 + i] end
+        for i = 1, kept do survivors[i] = ARGV[5 + i] end
         local pruned = false
-        local i = 5 + kept
+        local i = 6 + kept
         while i <= #ARGV do
           local stream, hash, day, fn = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
           local first, second = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
-          local deferMs, expireMs, payload = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8]
-          i = i + 9
+          local deferMs, expireMs, id, payload = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8], ARGV[i + 9]
+          i = i + 10
           local state = prefix .. 'throttle:state:' .. fn .. ':' .. stream .. ':' .. hash
           local record = prefix .. 'throttle:deferred:' .. stream .. ':' .. hash .. ':' .. day
           local outcome
-          if redis.call('EXISTS', record) == 1 then
+          if not redis.call('SET', prefix .. 'throttle:seen:' .. stream .. ':' .. id, '1', 'NX', 'PX', dedupMs) then
+            outcome = 'duplicate'
+          elseif redis.call('EXISTS', record) == 1 then
             redis.call('HINCRBY', record, 'count', 1)
             redis.call('PEXPIRE', state, expireMs)
+            if maxKeys > 0 then redis.call('ZADD', index, now + expireMs, state) end
             outcome = 'already_deferred'
           else
             if maxKeys > 0 and redis.call('EXISTS', state) == 0 then
@@ -104,19 +116,24 @@ enum ThrottleScripts {
         local stats = prefix .. 'throttle:stats'
         redis.call('HINCRBY', stats, 'tracked', #outcomes)
         for name, n in pairs(counts) do redis.call('HINCRBY', stats, name, n) end
+        redis.call('SET', KEYS[3], table.concat(outcomes, ','), 'PX', 3600000)
         return outcomes
         """)
 
     /// KEYS: due set, queue, stats. ARGV: now, max.
     /// Takes up to max due deferral records and queues one summary per record: the deferred
-    /// event's payload with `"count":N,"throttled":true`. Atomic, so exactly one worker
-    /// queues each summary; the summary then goes through the reliable queue like any event.
+    /// event's payload with `"count":N,"throttled":true` and a `summary_id` of its own (the
+    /// record and when it opened), stored as the summary's `_id` so that it never collides
+    /// with an event's. Atomic, so exactly one worker queues each summary; the summary then
+    /// goes through the reliable queue like any event.
     static let flushDue = RedisScript("""
         local records = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
         for _, record in ipairs(records) do
-          local fields = redis.call('HMGET', record, 'payload', 'count')
+          local fields = redis.call('HMGET', record, 'payload', 'count', 'opened')
           if fields[1] then
-            redis.call('LPUSH', KEYS[2], string.sub(fields[1], 1, -2) .. ',"count":' .. fields[2] .. ',"throttled":true}')
+            local id = 'summary:' .. record .. ':' .. (fields[3] or '0')
+            redis.call('LPUSH', KEYS[2], string.sub(fields[1], 1, -2) .. ',"count":' .. (fields[2] or '1')
+              .. ',"throttled":true,"summary_id":' .. cjson.encode(id) .. '}')
           end
           redis.call('DEL', record)
           redis.call('ZREM', KEYS[1], record)
@@ -151,11 +168,11 @@ enum ThrottleScripts {
               local interval = period / limit
               local tat = math.max(tonumber(redis.call('GET', full)) or now, now)
               local next = tat + interval
-              if next - now > period then
+              if next - now > period + 0.000001 then  -- tolerance: period/limit is rarely exact
                 local retry = next - now - period
                 if not deny or retry > deny[2] then deny = {s, retry, limit} end
               else
-                local remaining = math.floor((period - (next - now)) / interval)
+                local remaining = math.floor((period - (next - now)) / interval + 0.000001)
                 updates[#updates + 1] = {full, next}
                 if not tightest or remaining < tightest[2] then tightest = {limit, remaining, next - now} end
               end
@@ -166,7 +183,7 @@ enum ThrottleScripts {
             refused[scopes[deny[1] + 1]] = (refused[scopes[deny[1] + 1]] or 0) + 1
           else
             for _, update in ipairs(updates) do
-              redis.call('SET', update[1], string.format('%.3f', update[2]), 'PX', math.ceil(update[2] - now) + 1)
+              redis.call('SET', update[1], string.format('%.17g', update[2]), 'PX', math.ceil(update[2] - now) + 1)
             end
             pushes[#pushes + 1] = payload
             if tightest then
