@@ -73,33 +73,31 @@ final class Enqueuer: Sendable {
                 return Array(state.waiting.prefix(taken))
             }
             if batch.isEmpty { return }
-            let items = batch.flatMap(\.items)
-            do {
-                let admissions: [Admission]
-                if items.allSatisfy(\.limits.isEmpty) {
-                    guard let depth = try await queue.enqueue(items.map(\.payload), highWater: highWater) else { throw EnqueueError.queueFull }
-                    IngestMetrics.queueDepth.record(depth)
-                    admissions = Array(repeating: .unlimited, count: items.count)
-                } else {
-                    let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
-                    guard let (decided, depth) = try await queue.enqueue(admitting: items, now: now, highWater: highWater) else {
-                        throw EnqueueError.queueFull
-                    }
-                    IngestMetrics.queueDepth.record(depth)
-                    admissions = decided
-                }
-                var offset = 0
-                for waiter in batch {
-                    waiter.continuation.resume(returning: .success(Array(admissions[offset..<offset + waiter.items.count])))
-                    offset += waiter.items.count
-                }
-            } catch let error as EnqueueError {
-                for waiter in batch { waiter.continuation.resume(returning: .failure(error)) }
-            } catch let error as RedisError {
-                for waiter in batch { waiter.continuation.resume(returning: .failure(.redis(error))) }
-            } catch {
-                for waiter in batch { waiter.continuation.resume(returning: .failure(.redis(.unexpectedReply("\(error)")))) }
+            let result = await push(batch.flatMap(\.items))
+            var offset = 0
+            for waiter in batch {
+                waiter.continuation.resume(returning: result.map { Array($0[offset..<offset + waiter.items.count]) })
+                offset += waiter.items.count
             }
+        }
+    }
+
+    /// One push for all of `items`: a plain bounded `LPUSH` when no rate limit applies, else the
+    /// script that checks the limits and pushes; the decisions in order.
+    private func push(_ items: [QueueItem]) async -> Result<[Admission], EnqueueError> {
+        do {
+            if items.allSatisfy(\.limits.isEmpty) {
+                guard let depth = try await queue.enqueue(items.map(\.payload), highWater: highWater) else { return .failure(.queueFull) }
+                IngestMetrics.queueDepth.record(depth)
+                return .success(Array(repeating: .unlimited, count: items.count))
+            }
+            guard let (admissions, depth) = try await queue.enqueue(admitting: items, now: Timestamp.nowMillis(), highWater: highWater) else {
+                return .failure(.queueFull)
+            }
+            IngestMetrics.queueDepth.record(depth)
+            return .success(admissions)
+        } catch {
+            return .failure(.redis(error))
         }
     }
 }

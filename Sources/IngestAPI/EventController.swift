@@ -122,6 +122,6 @@ struct EventController: Sendable {
     }
 
     static func nowMillis() -> Int64 {
-        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        Timestamp.nowMillis()
     }
 }

@@ -7,12 +7,28 @@ struct AdminConnection {
     let redis: RedisClient
     let keys: QueueKeys
 
-    /// Connects as the worker would (REDIS_URL, QUEUE_PREFIX, .env).
-    static func open() throws -> AdminConnection {
+    /// Throttle rules and counters.
+    var throttle: Throttle { Throttle(redis: redis, keys: keys) }
+    /// Per-site rate limits.
+    var limits: RateLimitStore { RateLimitStore(redis: redis, keys: keys) }
+    /// The queue and its dead letters.
+    var queue: ReliableQueue { ReliableQueue(redis: redis, keys: keys) }
+
+    /// Connects as the worker would (REDIS_URL, QUEUE_PREFIX, .env), runs `body`, and closes the
+    /// connection whether `body` succeeded or threw.
+    static func with<T>(_ body: (AdminConnection) async throws -> T) async throws -> T {
         let pipeline = try PipelineConfiguration(environment: .load())
         LoggingSetup.bootstrap(level: .error)
-        let redis = RedisClient(configuration: pipeline.redis, maxConnections: 1, logger: Logger(label: "Worker"))
-        return AdminConnection(redis: redis, keys: pipeline.keys)
+        let connection = AdminConnection(
+            redis: RedisClient(configuration: pipeline.redis, maxConnections: 1, logger: Logger(label: "Worker")), keys: pipeline.keys)
+        do {
+            let result = try await body(connection)
+            await connection.redis.shutdown()
+            return result
+        } catch {
+            await connection.redis.shutdown()
+            throw error
+        }
     }
 }
 
@@ -55,9 +71,7 @@ struct ThrottleCommand: AsyncParsableCommand {
             } catch let error as ThrottleRuleError {
                 throw ArgumentParser.ValidationError(error.description)
             }
-            let connection = try AdminConnection.open()
-            try await Throttle(redis: connection.redis, keys: connection.keys).set(rule, for: scope.scope)
-            await connection.redis.shutdown()
+            try await AdminConnection.with { connection in try await connection.throttle.set(rule, for: scope.scope) }
             print("\(scope.scope): \(rule.json.serialized)")
         }
     }
@@ -68,9 +82,7 @@ struct ThrottleCommand: AsyncParsableCommand {
         @OptionGroup var scope: Scope
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let rules = try await Throttle(redis: connection.redis, keys: connection.keys).rules()
-            await connection.redis.shutdown()
+            let rules = try await AdminConnection.with { connection in try await connection.throttle.rules() }
             guard let rule = rules[scope.scope] else { throw ArgumentParser.ValidationError("no rule set for \(scope.scope)") }
             print("\(scope.scope): \(rule.json.serialized)")
         }
@@ -81,9 +93,7 @@ struct ThrottleCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every rule set at runtime.")
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let rules = try await Throttle(redis: connection.redis, keys: connection.keys).rules()
-            await connection.redis.shutdown()
+            let rules = try await AdminConnection.with { connection in try await connection.throttle.rules() }
             for (scope, rule) in rules.sorted(by: { $0.key.field < $1.key.field }) { print("\(scope): \(rule.json.serialized)") }
             if rules.isEmpty { print("no rules set; THROTTLE_STRATEGY in the workers' environment is the only default") }
         }
@@ -95,9 +105,7 @@ struct ThrottleCommand: AsyncParsableCommand {
         @OptionGroup var scope: Scope
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let existed = try await Throttle(redis: connection.redis, keys: connection.keys).delete(scope.scope)
-            await connection.redis.shutdown()
+            let existed = try await AdminConnection.with { connection in try await connection.throttle.delete(scope.scope) }
             guard existed else { throw ArgumentParser.ValidationError("no rule set for \(scope.scope)") }
             print("deleted \(scope.scope)")
         }
@@ -127,9 +135,7 @@ struct LimitsCommand: AsyncParsableCommand {
             let limits = RateLimits(
                 site: try parse(siteLimit, "site-limit"), user: try parse(userLimit, "user-limit"), address: try parse(addressLimit, "address-limit"))
             guard !limits.isEmpty else { throw ArgumentParser.ValidationError("give at least one of --site-limit, --user-limit, --address-limit") }
-            let connection = try AdminConnection.open()
-            try await RateLimitStore(redis: connection.redis, keys: connection.keys).set(limits, site: site)
-            await connection.redis.shutdown()
+            try await AdminConnection.with { connection in try await connection.limits.set(limits, site: site) }
             print("\(site): \(limits.json.serialized)")
         }
     }
@@ -140,9 +146,7 @@ struct LimitsCommand: AsyncParsableCommand {
         @Option(help: "The site.") var site: String
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let all = try await RateLimitStore(redis: connection.redis, keys: connection.keys).all()
-            await connection.redis.shutdown()
+            let all = try await AdminConnection.with { connection in try await connection.limits.all() }
             guard let limits = all[site] else { throw ArgumentParser.ValidationError("no limits set for \(site); the API's RATE_LIMIT_* defaults apply") }
             print("\(site): \(limits.json.serialized)")
         }
@@ -153,9 +157,7 @@ struct LimitsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List every site's limits.")
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let all = try await RateLimitStore(redis: connection.redis, keys: connection.keys).all()
-            await connection.redis.shutdown()
+            let all = try await AdminConnection.with { connection in try await connection.limits.all() }
             for (site, limits) in all.sorted(by: { $0.key < $1.key }) { print("\(site): \(limits.json.serialized)") }
             if all.isEmpty { print("no per-site limits; the API's RATE_LIMIT_* defaults apply") }
         }
@@ -167,9 +169,7 @@ struct LimitsCommand: AsyncParsableCommand {
         @Option(help: "The site.") var site: String
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let existed = try await RateLimitStore(redis: connection.redis, keys: connection.keys).delete(site: site)
-            await connection.redis.shutdown()
+            let existed = try await AdminConnection.with { connection in try await connection.limits.delete(site: site) }
             guard existed else { throw ArgumentParser.ValidationError("no limits set for \(site)") }
             print("deleted \(site)")
         }

@@ -26,7 +26,7 @@ struct DeadLetter: Codable, Equatable {
 
     /// A dead letter for `payload` filed now by `worker`; `firstFailedAt` defaults to now.
     init(payload: [UInt8], eventID: String? = nil, reason: String, code: String, attempts: Int = 1, worker: String, firstFailedAt: Int64? = nil) {
-        let now = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
+        let now = Timestamp.nowMillis()
         self.raw = String(decoding: payload, as: UTF8.self)
         self.eventID = eventID
         self.reason = reason
@@ -42,111 +42,5 @@ struct DeadLetter: Codable, Equatable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return Array((try? encoder.encode(self)) ?? Data())
-    }
-}
-
-/// A claimed event: where it sits in the batch, what to store, and whether the throttle has
-/// already seen it (`"checked":true`, or a summary with `"throttled":true`).
-struct QueuedEvent {
-    /// Index in the claimed batch.
-    var index: Int
-    /// The event and the count it stands for.
-    var stored: StoredEvent
-    /// Decided by the throttle before (a recovered batch) or a summary: never throttled again.
-    var bypassesThrottle: Bool
-    /// Failed store attempts before this one (events back from `et:retry`).
-    var attempts = 0
-    /// When its first store attempt failed, Unix ms.
-    var firstFailedAt: Int64?
-
-    /// The event as a canonical queue payload with its throttle marks (`count`, `throttled`,
-    /// `checked`), and its failed attempts unless `withAttempts` is false (a replay starts over).
-    func payload(withAttempts: Bool = true) -> [UInt8] {
-        var extra: [(String, JSONValue)] = []
-        if stored.count != 1 { extra.append(("count", .int(stored.count))) }
-        if stored.throttled { extra.append(("throttled", .bool(true))) }
-        if bypassesThrottle && !stored.throttled { extra.append(("checked", .bool(true))) }
-        if withAttempts, attempts > 0 {
-            extra += [("attempts", .int(attempts)), ("first_failed_at", .int(Int(firstFailedAt ?? 0)))]
-        }
-        return stored.event.queuePayload(adding: extra)
-    }
-
-    /// The payload to schedule for another attempt after one more failure at `now`.
-    func retryPayload(now: Int64) -> [UInt8] {
-        var next = self
-        next.attempts += 1
-        next.firstFailedAt = firstFailedAt ?? now
-        return next.payload()
-    }
-}
-
-/// What to do with an event MongoDB refused in a batch that was otherwise stored.
-enum FailurePlan: Equatable {
-    /// File it in `et:dead` now.
-    case deadLetter
-    /// Try again after this delay, through `et:retry`.
-    case retry(after: Duration)
-
-    /// Refused for what it is, or failed `maxAttempts` times: dead letter; else retry with backoff.
-    static func plan(for failure: MongoError, previousAttempts: Int, maxAttempts: Int, backoff: any BackoffStrategy) -> FailurePlan {
-        if failure.isPermanentForDocument || previousAttempts + 1 >= maxAttempts { return .deadLetter }
-        return .retry(after: backoff.delay(forAttempt: previousAttempts))
-    }
-}
-
-/// Turns queued payloads into storable events, setting aside those that do not decode.
-enum PayloadDecoder {
-    /// The event and the fields the throttle adds to it, from one parse.
-    private struct Queued: Decodable {
-        var event: Event
-        var marks: Marks
-        init(from decoder: any Decoder) throws {
-            event = try Event(from: decoder)
-            marks = try Marks(from: decoder)
-        }
-    }
-
-    /// `count` and `throttled` of a summary; `checked` of an event the throttle let through;
-    /// `attempts` and `first_failed_at` of an event back from `et:retry`; a summary's own id.
-    private struct Marks: Decodable {
-        var count: Int?
-        var throttled: Bool?
-        var checked: Bool?
-        var attempts: Int?
-        var firstFailedAt: Int64?
-        var summaryID: String?
-        enum CodingKeys: String, CodingKey {
-            case count, throttled, checked, attempts, firstFailedAt = "first_failed_at", summaryID = "summary_id"
-        }
-    }
-
-    /// Decodes each payload; the undecodable ones come back with the reason.
-    static func decode(_ payloads: [[UInt8]]) -> (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]) {
-        let decoder = JSONDecoder()
-        var events: [QueuedEvent] = []
-        var undecodable: [(Int, String)] = []
-        for (index, payload) in payloads.enumerated() {
-            do {
-                let queued = try decoder.decode(Queued.self, from: Data(payload))
-                var (event, marks) = (queued.event, queued.marks)
-                if let summaryID = marks.summaryID, marks.throttled == true { event.eventID = summaryID }
-                guard !event.eventID.isEmpty, !event.siteID.isEmpty, !event.eventType.isEmpty else {
-                    undecodable.append((index, "event_id, site_id and event_type must not be empty"))
-                    continue
-                }
-                let throttled = marks.throttled == true
-                guard (marks.count ?? 1) >= 1 else {
-                    undecodable.append((index, "count must be at least 1"))
-                    continue
-                }
-                events.append(QueuedEvent(
-                    index: index, stored: StoredEvent(event, count: marks.count ?? 1, throttled: throttled),
-                    bypassesThrottle: throttled || marks.checked == true, attempts: marks.attempts ?? 0, firstFailedAt: marks.firstFailedAt))
-            } catch {
-                undecodable.append((index, "not a queued event: \(error)"))
-            }
-        }
-        return (events, undecodable)
     }
 }

@@ -19,10 +19,10 @@ struct DeadCommand: AsyncParsableCommand {
         @Option(help: "Show at most this many (0: all).") var limit = 20
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let queue = ReliableQueue(redis: connection.redis, keys: connection.keys)
-            let total = try await queue.deadLetterCount()
-            for item in try await DeadCommand.load(queue, limit: limit) {
+            let (total, items) = try await AdminConnection.with { connection in
+                (try await connection.queue.deadLetterCount(), try await DeadCommand.load(connection.queue, limit: limit))
+            }
+            for item in items {
                 guard let letter = item.letter else {
                     print("(unreadable) \(String(decoding: item.bytes, as: UTF8.self))")
                     continue
@@ -31,7 +31,6 @@ struct DeadCommand: AsyncParsableCommand {
                 print("    \(letter.raw)")
             }
             print("\(total) dead letter\(total == 1 ? "" : "s")")
-            await connection.redis.shutdown()
         }
     }
 
@@ -47,8 +46,15 @@ struct DeadCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            let connection = try AdminConnection.open()
-            let queue = ReliableQueue(redis: connection.redis, keys: connection.keys)
+            let (requeued, refused) = try await AdminConnection.with { connection in
+                try await replay(connection.queue)
+            }
+            print("requeued \(requeued), kept \(refused)")
+            if requeued == 0 && refused == 0, let id { throw ValidationError("no dead letter for event id \(id)") }
+        }
+
+        /// Replays the selected dead letters; returns (requeued, kept).
+        private func replay(_ queue: ReliableQueue) async throws -> (Int, Int) {
             var requeued = 0, refused = 0
             for stored in try await DeadCommand.load(queue) {
                 guard let letter = stored.letter, all || letter.eventID == id else { continue }
@@ -69,9 +75,7 @@ struct DeadCommand: AsyncParsableCommand {
                     refused += 1
                 }
             }
-            await connection.redis.shutdown()
-            print("requeued \(requeued), kept \(refused)")
-            if requeued == 0 && refused == 0, let id { throw ValidationError("no dead letter for event id \(id)") }
+            return (requeued, refused)
         }
     }
 
@@ -82,15 +86,16 @@ struct DeadCommand: AsyncParsableCommand {
 
         func run() async throws {
             guard let age = DurationText.parse(olderThan) else { throw ValidationError("--older-than must look like 7d, 12h or 30m") }
-            let cutoff = Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) - age.totalMilliseconds
-            let connection = try AdminConnection.open()
-            let queue = ReliableQueue(redis: connection.redis, keys: connection.keys)
-            var purged = 0
-            for item in try await DeadCommand.load(queue) {
-                guard let letter = item.letter, let failed = Timestamp.parseISO8601(letter.failedAt), failed < cutoff else { continue }
-                if try await queue.removeDeadLetter(item.bytes) { purged += 1 }
+            let cutoff = Timestamp.nowMillis() - age.totalMilliseconds
+            let purged = try await AdminConnection.with { connection in
+                let queue = connection.queue
+                var purged = 0
+                for item in try await DeadCommand.load(queue) {
+                    guard let letter = item.letter, let failed = Timestamp.parseISO8601(letter.failedAt), failed < cutoff else { continue }
+                    if try await queue.removeDeadLetter(item.bytes) { purged += 1 }
+                }
+                return purged
             }
-            await connection.redis.shutdown()
             print("purged \(purged)")
         }
     }

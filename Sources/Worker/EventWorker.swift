@@ -29,7 +29,7 @@ struct EventWorker: Service {
     /// A worker over the given clients; ids are unique per process and per loop.
     init(
         configuration: WorkerConfiguration, queue: ReliableQueue, store: MongoStore, logger: Logger,
-        clock: @escaping @Sendable () -> Int64 = { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+        clock: @escaping @Sendable () -> Int64 = Timestamp.nowMillis
     ) {
         self.configuration = configuration
         self.queue = queue

@@ -6,40 +6,43 @@ import Shared
 
 /// This worker process's metrics (swift-metrics, Prometheus text on `WORKER_METRICS_PORT`).
 enum WorkerMetrics {
+    /// A counter reporting to the Prometheus registry (bootstrapped first, or it would bind to
+    /// swift-metrics' no-op backend for good).
+    private static func counter(_ label: String, _ dimensions: [(String, String)] = []) -> Counter {
+        _ = PrometheusSetup.registry
+        return Counter(label: label, dimensions: dimensions)
+    }
+
     /// Counts one throttle decision; ignored outcomes by reason.
     static func throttled(_ outcome: ThrottleOutcome) {
-        _ = PrometheusSetup.registry
-        Counter(label: "throttle_events_total", dimensions: [("outcome", "tracked")]).increment()
+        counter("throttle_events_total", [("outcome", "tracked")]).increment()
         switch outcome {
-        case .immediate, .deferred: Counter(label: "throttle_events_total", dimensions: [("outcome", outcome.rawValue)]).increment()
+        case .immediate, .deferred: counter("throttle_events_total", [("outcome", outcome.rawValue)]).increment()
         case .alreadyDeferred, .keyLimitReached, .duplicate:
-            Counter(label: "throttle_events_total", dimensions: [("outcome", "ignored"), ("reason", outcome.rawValue)]).increment()
+            counter("throttle_events_total", [("outcome", "ignored"), ("reason", outcome.rawValue)]).increment()
         }
     }
 
     /// Counts summaries this process queued (seed 000's `processed`).
     static func summariesQueued(_ count: Int) {
-        _ = PrometheusSetup.registry
-        Counter(label: "throttle_processed_total").increment(by: count)
+        counter("throttle_processed_total").increment(by: count)
     }
 
     /// Counts rule changes this process applied.
     static func configUpdated() {
-        _ = PrometheusSetup.registry
-        Counter(label: "throttle_config_updated_total").increment()
+        counter("throttle_config_updated_total").increment()
     }
 
-    /// Counts a store outcome (`stored`, `duplicate`, `dead_lettered`, `retry`).
+    /// Counts a store outcome (`stored`, `duplicate`, `dead_lettered`, `retry`, `retry_scheduled`, `fenced`).
     static func store(_ outcome: String, count: Int = 1) {
-        _ = PrometheusSetup.registry
-        Counter(label: "worker_events_total", dimensions: [("outcome", outcome)]).increment(by: count)
+        counter("worker_events_total", [("outcome", outcome)]).increment(by: count)
     }
 
     /// Records the circuit breaker opening or closing.
     static func breaker(open: Bool) {
         _ = PrometheusSetup.registry
         Gauge(label: "worker_breaker_open").record(open ? 1 : 0)
-        if open { Counter(label: "worker_breaker_opened_total").increment() }
+        if open { counter("worker_breaker_opened_total").increment() }
     }
 
     /// `GET /metrics` and `GET /healthz` (breaker state) on `port`, for each worker process.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Strict parsing of ISO-8601 timestamps and calendar dates, in UTC milliseconds.
 public enum Timestamp {
     /// Parses `YYYY-MM-DDTHH:MM:SS[.fraction](Z|±HH:MM)`; nil if malformed or without a zone.
@@ -57,6 +59,11 @@ public enum Timestamp {
             return String(repeating: "0", count: max(0, width - text.count)) + text
         }
         return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))"
+    }
+
+    /// Now, in Unix milliseconds.
+    public static func nowMillis() -> Int64 {
+        Int64((Date().timeIntervalSince1970 * 1000).rounded(.down))
     }
 
     /// Formats UTC milliseconds as `YYYY-MM-DDTHH:MM:SS.mmmZ`.

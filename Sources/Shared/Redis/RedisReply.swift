@@ -40,6 +40,15 @@ public enum RedisReply: Sendable, Equatable {
         }
     }
 
+    /// The field/value pairs of an `HGETALL` reply, in reply order; non-text fields are skipped.
+    public var hashPairs: [(field: String, value: [UInt8])] {
+        let items = elements ?? []
+        return stride(from: 0, to: items.count - 1, by: 2).compactMap { index in
+            guard let field = items[index].string, let value = items[index + 1].bytes else { return nil }
+            return (field, value)
+        }
+    }
+
     /// Throws `RedisError.command` for an error reply, else returns self.
     public func orThrow() throws(RedisError) -> RedisReply {
         if case .error(let message) = self { throw .command(message) }

@@ -11,10 +11,7 @@ public struct RedisScript: Sendable {
     /// Wraps Lua source.
     public init(_ source: String) {
         self.source = source
-        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        self.sha1 = Insecure.SHA1.hash(data: Array(source.utf8)).lowercaseHex
     }
 
     /// The `EVALSHA` command for these keys and arguments.
@@ -25,6 +22,14 @@ public struct RedisScript: Sendable {
     /// The `EVAL` command, which also caches the script.
     func eval(keys: [String], arguments: [[UInt8]]) -> RedisCommand {
         RedisCommand("EVAL", [source, String(keys.count)] + keys, values: arguments)
+    }
+}
+
+extension Sequence<UInt8> {
+    /// The bytes as lowercase hexadecimal, two digits each (digests as Redis and logs show them).
+    var lowercaseHex: String {
+        let digits = Array("0123456789abcdef".utf8)
+        return String(decoding: flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] }, as: UTF8.self)
     }
 }
 

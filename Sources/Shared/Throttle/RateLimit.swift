@@ -180,10 +180,9 @@ public struct RateLimitStore: Sendable {
 
     /// Every site's overrides; unreadable entries are skipped.
     public func all() async throws(RedisError) -> [String: RateLimits] {
-        let items = try await redis.send(RedisCommand("HGETALL", keys.rateLimitConfig)).orThrow().elements ?? []
         var result: [String: RateLimits] = [:]
-        for index in stride(from: 0, to: items.count - 1, by: 2) {
-            if let site = items[index].string, let json = items[index + 1].bytes, let limits = RateLimits(json: json) { result[site] = limits }
+        for (site, json) in try await redis.send(RedisCommand("HGETALL", keys.rateLimitConfig)).orThrow().hashPairs {
+            if let limits = RateLimits(json: json) { result[site] = limits }
         }
         return result
     }

@@ -89,11 +89,9 @@ public struct Throttle: Sendable {
 
     /// The rules set at runtime; an unreadable rule is reported to `invalid` and skipped.
     public func rules(invalid: (String, ThrottleRuleError) -> Void = { _, _ in }) async throws(RedisError) -> [ThrottleScope: ThrottleRule] {
-        let reply = try await redis.send(RedisCommand("HGETALL", keys.throttleConfig)).orThrow()
-        let items = reply.elements ?? []
         var rules: [ThrottleScope: ThrottleRule] = [:]
-        for index in stride(from: 0, to: items.count - 1, by: 2) {
-            guard let field = items[index].string, let scope = ThrottleScope(field: field), let json = items[index + 1].bytes else { continue }
+        for (field, json) in try await redis.send(RedisCommand("HGETALL", keys.throttleConfig)).orThrow().hashPairs {
+            guard let scope = ThrottleScope(field: field) else { continue }
             do {
                 rules[scope] = try ThrottleRule(json: json)
             } catch {
@@ -122,10 +120,9 @@ public struct Throttle: Sendable {
 
     /// Pipeline-wide counters: outcomes, `tracked`, `processed`, `config_updated`, `rate_limited:<scope>`.
     public func counters() async throws(RedisError) -> [String: Int] {
-        let items = try await redis.send(RedisCommand("HGETALL", keys.throttleStats)).orThrow().elements ?? []
         var counters: [String: Int] = [:]
-        for index in stride(from: 0, to: items.count - 1, by: 2) {
-            if let name = items[index].string, let value = items[index + 1].string.flatMap({ Int($0) }) { counters[name] = value }
+        for (name, value) in try await redis.send(RedisCommand("HGETALL", keys.throttleStats)).orThrow().hashPairs {
+            if let count = Int(String(decoding: value, as: UTF8.self)) { counters[name] = count }
         }
         return counters
     }
@@ -137,10 +134,7 @@ public struct Throttle: Sendable {
             .object(props.keys.sorted().map { key in (key, props[key]!.json) })
         } ?? .null
         let details = JSONValue.array([event.path.map(JSONValue.string) ?? .null, event.userID.map(JSONValue.string) ?? .null, props])
-        return SHA256.hash(data: details.bytes).map { byte in
-            let hex = String(byte, radix: 16)
-            return byte < 16 ? "0" + hex : hex
-        }.joined()
+        return SHA256.hash(data: details.bytes).lowercaseHex
     }
 
     /// The UTC day (days since 1970-01-01) of a timestamp: a summary never spans two days.
