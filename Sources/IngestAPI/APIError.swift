@@ -10,6 +10,8 @@ struct APIError: HTTPResponseError {
     var detail: ValidationError
     /// Extra headers, e.g. `Retry-After` or `Allow`.
     var headers: HTTPFields = [:]
+    /// Extra top-level members of the answer, after `error` (e.g. `event_ids`).
+    var extra: [(String, JSONValue)] = []
 
     /// A 400 (or 413 for an oversized batch) from a validation failure.
     static func invalid(_ error: ValidationError) -> APIError {
@@ -21,11 +23,25 @@ struct APIError: HTTPResponseError {
         APIError(status: .contentTooLarge, detail: ValidationError(code: "PAYLOAD_TOO_LARGE", message: "body must be at most \(limit) bytes"))
     }
 
-    /// 415: neither JSON nor text/plain.
-    static func unsupportedMediaType(_ type: String) -> APIError {
-        APIError(
+    /// 415: neither JSON nor text/plain; `essence` is the parsed type, nil when the header was malformed.
+    static func unsupportedMediaType(_ essence: String?) -> APIError {
+        let what = essence.map { "Content-Type \($0) is not accepted" } ?? "Content-Type is malformed"
+        return APIError(
             status: .unsupportedMediaType,
-            detail: ValidationError(code: "UNSUPPORTED_MEDIA_TYPE", message: "Content-Type \(type) is not accepted; send application/json or text/plain holding JSON"))
+            detail: ValidationError(code: "UNSUPPORTED_MEDIA_TYPE", message: "\(what); send application/json or text/plain holding JSON"))
+    }
+
+    /// 503 `OUTCOME_UNKNOWN`: Redis took the push but did not confirm it, so the events may be
+    /// queued. The answer names their ids: resending with the same `event_id`s stores them once.
+    static func outcomeUnknown(eventIDs: [String]) -> APIError {
+        var error = APIError(
+            status: .serviceUnavailable,
+            detail: ValidationError(
+                code: "OUTCOME_UNKNOWN",
+                message: "the queue did not confirm in time: the events may or may not have been accepted; resend them with the same event_id (listed in event_ids), which stores each at most once"),
+            headers: [.retryAfter: "1"])
+        error.extra = [("event_ids", .array(eventIDs.map(JSONValue.string)))]
+        return error
     }
 
     /// 503: Redis cannot take the event now; nothing was queued.
@@ -50,7 +66,7 @@ struct APIError: HTTPResponseError {
 
     /// Writes the error JSON with the status and headers.
     func response(from request: Request, context: some RequestContext) throws -> Response {
-        JSONBody.response(status, .object([("success", .bool(false)), ("error", detail.json)]), headers: headers)
+        JSONBody.response(status, .object([("success", .bool(false)), ("error", detail.json)] + extra), headers: headers)
     }
 }
 
@@ -79,6 +95,8 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             default: "HTTP_\(error.status.code)"
             }
             throw APIError(status: error.status, detail: ValidationError(code: code, message: error.body ?? error.status.reasonPhrase), headers: error.headers)
+        } catch let error as any HTTPResponseError {
+            throw error  // already an answer, e.g. an APIError with CORS headers added
         } catch {
             context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             throw APIError(status: .internalServerError, detail: ValidationError(code: "INTERNAL", message: "internal error; it has been logged"))
@@ -92,9 +110,10 @@ enum RateLimitHeaders {
     static func fields(for admission: Admission) -> HTTPFields {
         guard admission.limit > 0 else { return [:] }
         var fields = HTTPFields()
-        fields[HTTPFields.Element.Name("RateLimit-Limit")!] = String(admission.limit)
-        fields[HTTPFields.Element.Name("RateLimit-Remaining")!] = String(admission.remaining)
-        fields[HTTPFields.Element.Name("RateLimit-Reset")!] = String(max(0, Int((admission.reset.totalMilliseconds + 999) / 1000)))
+        let reset = max(0, Int((admission.reset.totalMilliseconds + 999) / 1000))
+        fields[.rateLimitLimit] = String(admission.limit)
+        fields[.rateLimitRemaining] = String(admission.remaining)
+        fields[.rateLimitReset] = String(reset)
         return fields
     }
 }

@@ -1,10 +1,11 @@
 import Hummingbird
+import NIOCore
 import Logging
 import Metrics
 import Prometheus
 import Shared
 
-/// The long-lived clients the routes use.
+/// The long-lived clients the routes use, and the limits that keep them bounded.
 struct IngestDependencies: Sendable {
     /// The Redis queue events are pushed to.
     let queue: ReliableQueue
@@ -18,6 +19,16 @@ struct IngestDependencies: Sendable {
     let limits: RateLimitPolicy
     /// The queue's high-water mark (0: none).
     var queueMax = 0
+    /// Most events waiting for a group commit; past it ingest answers 503 at once.
+    var maxWaitingEvents = 50_000
+    /// Who may read `/metrics` (loopback only unless a token is set).
+    var metricsAccess = MetricsAccess(token: nil)
+    /// `/stats` queries at once and queued; past it 503 at once.
+    var statsGate = BoundedGate(maxRunning: 4, maxWaiting: 32, maxWait: .seconds(2))
+    /// `/healthz` and `/metrics` checks at once and queued.
+    var healthGate = BoundedGate(maxRunning: 4, maxWaiting: 16, maxWait: .seconds(1))
+    /// Longest a `/stats` aggregation may run in MongoDB (`maxTimeMS`).
+    var statsMaxTime: Duration = .seconds(10)
 
     /// Dependencies from their parts; no rate limits unless `limits` is given (tests use this).
     init(queue: ReliableQueue, store: MongoStore, registry: PrometheusCollectorRegistry, maxPushesInFlight: Int, limits: RateLimitPolicy? = nil) {
@@ -41,6 +52,12 @@ struct IngestDependencies: Sendable {
                 defaults: configuration.rateLimits, store: RateLimitStore(redis: redis, keys: keys),
                 trustedProxies: configuration.trustedProxies, logger: logger))
         dependencies.queueMax = configuration.queueMax
+        dependencies.maxWaitingEvents = configuration.maxWaitingEvents
+        dependencies.metricsAccess = MetricsAccess(token: configuration.metricsToken)
+        dependencies.statsGate = BoundedGate(
+            maxRunning: configuration.mongoClients, maxWaiting: configuration.statsMaxWaiting, maxWait: configuration.statsMaxWait)
+        dependencies.healthGate = BoundedGate(maxRunning: 4, maxWaiting: 16, maxWait: configuration.statsMaxWait)
+        dependencies.statsMaxTime = configuration.statsMaxTime
         return dependencies
     }
 
@@ -51,30 +68,42 @@ struct IngestDependencies: Sendable {
     }
 }
 
-/// The routes and middleware of IngestAPI; tests drive the same router.
+/// The routes and middleware of IngestAPI; tests drive the same router. CORS is answered on
+/// the ingest routes only: any site may send events, no site's page may read stats or metrics.
 func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestContext> {
     let router = Router(context: IngestRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())
-    router.add(middleware: CORSMiddleware(
-        allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.get, .post, .options], maxAge: .seconds(86_400)))
     router.add(middleware: JSONErrorMiddleware(routes: [
         "/event": [.post, .options], "/events": [.post, .options], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
     ]))
+    let ingest = router.group()
+        .add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.post, .options], maxAge: .seconds(86_400)))
     EventController(
-        enqueuer: Enqueuer(queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight, highWater: dependencies.queueMax),
+        enqueuer: Enqueuer(
+            queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight, highWater: dependencies.queueMax,
+            maxWaitingEvents: dependencies.maxWaitingEvents),
         limits: dependencies.limits)
-        .addRoutes(to: router)
-    StatsController(store: dependencies.store).addRoutes(to: router)
-    HealthController(queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry, queueMax: dependencies.queueMax)
+        .addRoutes(to: ingest)
+    StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime).addRoutes(to: router)
+    HealthController(
+        queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry, queueMax: dependencies.queueMax,
+        gate: dependencies.healthGate, metricsAccess: dependencies.metricsAccess)
         .addRoutes(to: router)
     return router
 }
 
-/// The application: the router on `host:port`, stopping on SIGTERM/SIGINT.
+/// The application: the router on `host:port` with idle and read timeouts and a cap on open
+/// connections, stopping on SIGTERM/SIGINT.
 func buildApplication(_ configuration: IngestConfiguration, dependencies: IngestDependencies, logger: Logger) -> some ApplicationProtocol {
-    Application(
+    let readTimeout = TimeAmount.nanoseconds(configuration.httpReadTimeout.totalNanoseconds)
+    return Application(
         router: buildRouter(dependencies),
-        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+        server: .http1(configuration: .init(
+            additionalChannelHandlers: [RequestReadTimeout(timeout: readTimeout)],
+            idleTimeout: .nanoseconds(configuration.httpIdleTimeout.totalNanoseconds))),
+        configuration: .init(
+            address: .hostname(configuration.host, port: configuration.port), serverName: nil,
+            availableConnectionsDelegate: .maximum(configuration.httpMaxConnections, logger: logger)),
         logger: logger)
 }
 

@@ -5,16 +5,21 @@ import Shared
 
 /// Group commit for ingest: concurrent requests' events are coalesced into one variadic
 /// `LPUSH` (or, when rate limits apply, one call of the script that checks them and pushes),
-/// and each request is answered only after Redis confirmed the push holding its events. With `maxInFlight` pushes outstanding, new arrivals wait and go out together in
-/// the next push, so under load the Redis round trips per request fall towards zero.
+/// and each request is answered only after Redis confirmed the push holding its events. With
+/// `maxInFlight` pushes outstanding, new arrivals wait and go out together in the next push,
+/// so under load the Redis round trips per request fall towards zero. The waiting list is
+/// bounded (`maxWaitingEvents`): past it a request is refused at once (`.overloaded`), never
+/// left to grow memory.
 final class Enqueuer: Sendable {
-    private let queue: ReliableQueue
+    /// One push: Redis's decision for each item in order, or why none was decided.
+    typealias Push = @Sendable ([QueueItem]) async -> Result<[Admission], EnqueueError>
+
+    private let push: Push
     private let maxInFlight: Int
-    private let highWater: Int
     private let maxEventsPerPush: Int
+    private let maxWaitingEvents: Int
     private let state = NIOLockedValueBox(State())
     private let latency = Timer(label: "ingest_enqueue_duration_seconds", preferredDisplayUnit: .seconds)
-
 
     private struct Waiter {
         var items: [QueueItem]
@@ -23,36 +28,52 @@ final class Enqueuer: Sendable {
 
     private struct State {
         var waiting: [Waiter] = []
+        var waitingEvents = 0
         var inFlight = 0
     }
 
     /// Coalesces pushes to `queue`, at most `maxInFlight` at once; refuses them while the queue
-    /// holds `highWater` events or more (0: never).
-    init(queue: ReliableQueue, maxInFlight: Int, highWater: Int = 0, maxEventsPerPush: Int = 5000) {
-        self.queue = queue
-        self.highWater = highWater
-        self.maxInFlight = max(1, maxInFlight)
-        self.maxEventsPerPush = maxEventsPerPush
+    /// holds `highWater` events or more (0: never), and while `maxWaitingEvents` wait already.
+    convenience init(queue: ReliableQueue, maxInFlight: Int, highWater: Int = 0, maxEventsPerPush: Int = 5000, maxWaitingEvents: Int = 50_000) {
+        self.init(maxInFlight: maxInFlight, maxEventsPerPush: maxEventsPerPush, maxWaitingEvents: maxWaitingEvents) { items in
+            await Self.push(items, to: queue, highWater: highWater)
+        }
     }
 
-    /// Returns once Redis has decided every item (queued, or refused by a rate limit), in order;
-    /// throws if Redis did not answer or the queue is full, and then none of this call's items were queued.
+    /// Coalesces calls of `push` (tests pass their own to check the slicing).
+    init(maxInFlight: Int, maxEventsPerPush: Int = 5000, maxWaitingEvents: Int = 50_000, push: @escaping Push) {
+        self.push = push
+        self.maxInFlight = max(1, maxInFlight)
+        self.maxEventsPerPush = max(1, maxEventsPerPush)
+        self.maxWaitingEvents = max(1, maxWaitingEvents)
+    }
+
+    /// Returns once Redis has decided every item (queued, or refused by a rate limit), in order.
+    /// Throws `.overloaded` at once when the waiting list is full and `.queueFull` when the
+    /// queue is at its mark (nothing of this call was queued then), or `.redis` when Redis did
+    /// not confirm (see `RedisError.mayHaveRun` for whether the events may be queued anyway).
     func enqueue(_ items: [QueueItem]) async throws(EnqueueError) -> [Admission] {
         let start = ContinuousClock.now
         let result = await withCheckedContinuation { continuation in
-            let startFlush = state.withLockedValue { state in
+            let action: Action = state.withLockedValue { state in
+                guard state.waitingEvents == 0 || state.waitingEvents + items.count <= maxWaitingEvents else { return .refuse }
                 state.waiting.append(Waiter(items: items, continuation: continuation))
-                guard state.inFlight < maxInFlight else { return false }
+                state.waitingEvents += items.count
+                guard state.inFlight < maxInFlight else { return .wait }
                 state.inFlight += 1
-                return true
+                return .flush
             }
-            if startFlush {
-                Task { await self.flush() }
+            switch action {
+            case .refuse: continuation.resume(returning: .failure(.overloaded))
+            case .wait: break
+            case .flush: Task { await self.flush() }
             }
         }
         latency.recordInterval(since: start)
         return try result.get()
     }
+
+    private enum Action { case refuse, wait, flush }
 
     /// Pushes whatever is waiting, repeatedly, until nothing is.
     private func flush() async {
@@ -69,22 +90,28 @@ final class Enqueuer: Sendable {
                     count += waiter.items.count
                     taken += 1
                 }
+                state.waitingEvents -= count
                 defer { state.waiting.removeFirst(taken) }
                 return Array(state.waiting.prefix(taken))
             }
             if batch.isEmpty { return }
-            let result = await push(batch.flatMap(\.items))
+            let items = batch.flatMap(\.items)
+            var result = await push(items)
+            if case .success(let admissions) = result, admissions.count != items.count {
+                result = .failure(.redis(.unexpectedReply("\(admissions.count) decisions for \(items.count) events")))
+            }
             var offset = 0
             for waiter in batch {
-                waiter.continuation.resume(returning: result.map { Array($0[offset..<offset + waiter.items.count]) })
-                offset += waiter.items.count
+                let end = offset + waiter.items.count
+                waiter.continuation.resume(returning: result.map { Array($0[offset..<end]) })
+                offset = end
             }
         }
     }
 
     /// One push for all of `items`: a plain bounded `LPUSH` when no rate limit applies, else the
     /// script that checks the limits and pushes; the decisions in order.
-    private func push(_ items: [QueueItem]) async -> Result<[Admission], EnqueueError> {
+    private static func push(_ items: [QueueItem], to queue: ReliableQueue, highWater: Int) async -> Result<[Admission], EnqueueError> {
         do {
             if items.allSatisfy(\.limits.isEmpty) {
                 guard let depth = try await queue.enqueue(items.map(\.payload), highWater: highWater) else { return .failure(.queueFull) }
@@ -115,4 +142,6 @@ enum EnqueueError: Error {
     case redis(RedisError)
     /// The queue is at its high-water mark (`QUEUE_MAX`): workers are behind.
     case queueFull
+    /// Too many events already wait for a push (`INGEST_MAX_WAITING`): refused before queueing.
+    case overloaded
 }

@@ -11,10 +11,13 @@ struct EventController: Sendable {
 
     private let accepted = Counter(label: "events_accepted_total")
 
-    /// Adds the routes to `router`.
-    func addRoutes(to router: Router<IngestRequestContext>) {
+    /// Adds the routes to `router` (the CORS group): the posts and their preflights.
+    func addRoutes(to router: some RouterMethods<IngestRequestContext>) {
         router.post("/event") { request, context in try await self.ingestOne(request, context: context) }
         router.post("/events") { request, context in try await self.ingestBatch(request, context: context) }
+        for path in ["/event", "/events"] {
+            router.on(RouterPath(path), method: .options) { _, _ in Response(status: .noContent) }
+        }
     }
 
     /// One event: 202 once queued, 429 when a rate limit refuses it.
@@ -27,7 +30,9 @@ struct EventController: Sendable {
             IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
-        let admission = try await enqueue([event], request: request, context: context)[0]
+        guard let admission = try await enqueue([event], request: request, context: context).first else {
+            throw APIError.unavailable("the queue gave no decision for the event; retry later")
+        }
         guard admission.allowed else { throw APIError.rateLimited(admission) }
         return JSONBody.response(
             .accepted, .object([("success", .bool(true)), ("event_id", .string(event.eventID))]),
@@ -77,8 +82,10 @@ struct EventController: Sendable {
         ]))
     }
 
-    /// Queues the events (those the rate limits allow) in one group-committed push; 503 when
-    /// Redis does not answer.
+    /// Queues the events (those the rate limits allow) in one group-committed push. 503 when
+    /// the queue cannot take them: `QUEUE_FULL` and `OVERLOADED` mean nothing was queued;
+    /// `OUTCOME_UNKNOWN` means Redis may have queued them without confirming, and the answer
+    /// lists their event ids so a resend with the same ids is stored once.
     private func enqueue(_ events: [Event], request: Request, context: IngestRequestContext) async throws -> [Admission] {
         let items = limits.items(for: events, address: limits.clientAddress(request, peer: context.remoteAddress))
         do {
@@ -94,19 +101,31 @@ struct EventController: Sendable {
             IngestMetrics.rejected(code: "QUEUE_FULL", count: events.count)
             throw APIError.unavailable(
                 "the queue is at its high-water mark (workers are behind); nothing was accepted, retry later", code: "QUEUE_FULL", retryAfter: 5)
+        } catch .overloaded {
+            IngestMetrics.rejected(code: "OVERLOADED", count: events.count)
+            throw APIError.unavailable("too many events are waiting for the queue; nothing was accepted, retry later", code: "OVERLOADED")
+        } catch .redis(let error) where error.mayHaveRun {
+            context.logger.warning("queue push unconfirmed; the events may be queued", metadata: ["error": "\(error)", "events": "\(events.count)"])
+            IngestMetrics.rejected(code: "OUTCOME_UNKNOWN", count: events.count)
+            throw APIError.outcomeUnknown(eventIDs: events.map(\.eventID))
         } catch .redis(let error) {
+            context.logger.warning("queue unavailable; nothing was queued", metadata: ["error": "\(error)"])
             IngestMetrics.rejected(code: "SERVICE_UNAVAILABLE", count: events.count)
-            throw APIError.unavailable("the queue is unavailable, nothing was accepted; retry later (\(error))")
+            throw APIError.unavailable("the queue is unavailable; nothing was accepted, retry later")
         }
     }
 
     /// Reads the body of a JSON (or `text/plain` holding JSON, as `sendBeacon` sends) request.
+    /// Every header is the client's: a malformed `Content-Type` is a 415, never a trap.
     static func readJSONBody(_ request: Request, limit: Int) async throws -> ByteBuffer {
         if let type = request.headers[.contentType] {
-            let mediaType = type.split(separator: ";", maxSplits: 1)[0].trimmingCharacters(in: .whitespaces).lowercased()
-            guard mediaType == "application/json" || mediaType == "text/plain" || mediaType.hasSuffix("+json") else {
+            guard let essence = MediaType.essence(of: type) else {
                 IngestMetrics.rejected(code: "UNSUPPORTED_MEDIA_TYPE")
-                throw APIError.unsupportedMediaType(mediaType)
+                throw APIError.unsupportedMediaType(nil)
+            }
+            guard MediaType.isJSONCompatible(essence) else {
+                IngestMetrics.rejected(code: "UNSUPPORTED_MEDIA_TYPE")
+                throw APIError.unsupportedMediaType(essence)
             }
         }
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limit {

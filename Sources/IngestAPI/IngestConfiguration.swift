@@ -21,20 +21,47 @@ struct IngestConfiguration: Sendable {
     /// 0 uses the socket peer; n takes the n-th address from the right of the header.
     var trustedProxies: Int
 
-    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`, `TRUST_PROXY`
-    /// and the shared variables.
+    /// Longest an idle keep-alive connection (or a request head still arriving) is kept open.
+    var httpIdleTimeout: Duration = .seconds(30)
+    /// Longest from a request's head to its last body byte; a slower client is disconnected.
+    var httpReadTimeout: Duration = .seconds(10)
+    /// Most open client connections; past it new ones wait in the kernel's accept queue.
+    var httpMaxConnections = 2048
+    /// Most events waiting for a group commit (`INGEST_MAX_WAITING`); past it: 503 at once.
+    var maxWaitingEvents = 50_000
+    /// `/stats` queries waiting for a turn (`STATS_MAX_WAITING`); past it: 503 at once.
+    var statsMaxWaiting = 32
+    /// Longest a `/stats` query or health check waits for a turn (`STATS_MAX_WAIT_MS`).
+    var statsMaxWait: Duration = .seconds(2)
+    /// Longest a `/stats` aggregation may run in MongoDB (`STATS_MAX_TIME_MS`, sent as `maxTimeMS`).
+    var statsMaxTime: Duration = .seconds(10)
+    /// Bearer token for `/metrics` (`METRICS_TOKEN`); unset: loopback clients only.
+    var metricsToken: String?
+
+    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`,
+    /// `TRUST_PROXY`, `HTTP_*`, `INGEST_MAX_WAITING`, `STATS_*`, `METRICS_TOKEN` and the shared
+    /// variables; every number is checked against its range, and an error names the variable.
     init(environment: Environment) throws {
         pipeline = try PipelineConfiguration(environment: environment)
         host = environment["HOST"] ?? "127.0.0.1"
-        port = try environment.int("PORT", default: 3000)
-        redisConnections = try environment.int("REDIS_CONNECTIONS", default: 4)
-        mongoClients = try environment.int("MONGO_CLIENTS", default: 4)
+        port = try environment.int("PORT", default: 3000, in: 1...65_535)
+        redisConnections = try environment.int("REDIS_CONNECTIONS", default: 4, in: 1...256)
+        mongoClients = try environment.int("MONGO_CLIENTS", default: 4, in: 1...256)
         rateLimits = try RateLimits(environment: environment)
-        queueMax = try environment.int("QUEUE_MAX", default: 1_000_000)
+        queueMax = try environment.int("QUEUE_MAX", default: 1_000_000, in: 0...1_000_000_000)
         switch environment["TRUST_PROXY"]?.lowercased() {
         case nil, "", "0", "false", "no", "off": trustedProxies = 0
         case "true", "yes", "on": trustedProxies = 1
-        default: trustedProxies = try environment.int("TRUST_PROXY", default: 0)
+        default: trustedProxies = try environment.int("TRUST_PROXY", default: 0, in: 0...ClientAddress.maxForwardedHops)
         }
+        httpIdleTimeout = try environment.milliseconds("HTTP_IDLE_TIMEOUT_MS", default: 30_000, in: 100...3_600_000)
+        httpReadTimeout = try environment.milliseconds("HTTP_READ_TIMEOUT_MS", default: 10_000, in: 100...600_000)
+        httpMaxConnections = try environment.int("HTTP_MAX_CONNECTIONS", default: 2048, in: 1...1_000_000)
+        maxWaitingEvents = try environment.int(
+            "INGEST_MAX_WAITING", default: 50_000, in: EventValidator.maxBatchCount...100_000_000)
+        statsMaxWaiting = try environment.int("STATS_MAX_WAITING", default: 32, in: 0...10_000)
+        statsMaxWait = try environment.milliseconds("STATS_MAX_WAIT_MS", default: 2000, in: 1...60_000)
+        statsMaxTime = try environment.milliseconds("STATS_MAX_TIME_MS", default: 10_000, in: 1...600_000)
+        metricsToken = environment["METRICS_TOKEN"]
     }
 }

@@ -59,15 +59,15 @@ final class RateLimitPolicy: Sendable {
         }
     }
 
-    /// The client's address: the socket peer, or with `TRUST_PROXY=n` the n-th entry from the
-    /// right of `X-Forwarded-For` (the one our own proxy added), never one the client wrote.
+    /// The key the client's address is rate-limited under (IPv6 by /64): the socket peer, or
+    /// with `TRUST_PROXY=n` the n-th entry from the right of `X-Forwarded-For` (the one our own
+    /// proxy added), never one the client wrote. A header too short or malformed for that falls
+    /// back to the socket peer.
     func clientAddress(_ request: Request, peer: SocketAddress?) -> String? {
-        let socket = peer?.ipAddress
-        guard trustedProxies > 0 else { return socket }
-        let hops = request.headers[values: HTTPFields.Element.Name("X-Forwarded-For")!]
-            .flatMap { $0.split(separator: ",") }.map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
-        guard hops.count >= trustedProxies else { return socket }
-        return hops[hops.count - trustedProxies]
+        let socket = peer?.ipAddress.flatMap { ClientAddress($0) }
+        guard trustedProxies > 0 else { return socket?.rateLimitKey }
+        let forwarded = ClientAddress.forwarded(request.headers[values: .xForwardedFor], trustedProxies: trustedProxies)
+        return (forwarded ?? socket)?.rateLimitKey
     }
 }
 

@@ -2,8 +2,14 @@ import Hummingbird
 import Shared
 
 /// `GET /stats?site_id=&date=YYYY-MM-DD[&limit=]`: seed 004's answer, aggregated on read.
+/// Queries run through a bounded gate (as many at once as there are MongoDB clients, a short
+/// line behind them, 503 past it) and with `maxTimeMS`, so slow queries cannot pile up.
 struct StatsController: Sendable {
     let store: MongoStore
+    /// At most this many queries at once, a few more waiting; the rest get 503 at once.
+    let gate: BoundedGate
+    /// Longest a query may run in MongoDB.
+    let maxTime: Duration
 
     /// Adds the route to `router`.
     func addRoutes(to router: Router<some RequestContext>) {
@@ -21,10 +27,13 @@ struct StatsController: Sendable {
         }
         let report: StatsReport
         do {
-            report = try query.report(fromAggregate: try await store.aggregate(pipelineJSON: query.pipelineJSON))
+            let rows = try await gate.run { [store, maxTime] in try await store.aggregate(pipelineJSON: query.pipelineJSON, maxTime: maxTime) }
+            report = try query.report(fromAggregate: rows)
+        } catch is BoundedGate.Refusal {
+            throw APIError.unavailable("too many stats queries at once; retry later")
         } catch let error as MongoError where error.isTransient {
-            context.logger.warning("stats: MongoDB unavailable", metadata: ["error": "\(error)"])
-            throw APIError.unavailable("the event store is unavailable; retry later", retryAfter: 5)
+            context.logger.warning("stats: MongoDB unavailable or too slow", metadata: ["error": "\(error)"])
+            throw APIError.unavailable("the event store is unavailable or the query took too long; retry later", retryAfter: 5)
         }
         return JSONBody.response(.ok, .object([("success", .bool(true)), ("stats", report.json)]))
     }

@@ -20,8 +20,9 @@ struct RateLimitTests {
             defaults: defaults, store: RateLimitStore(redis: servers.redis, keys: servers.configuration.keys),
             trustedProxies: trustedProxies, logger: servers.logger)
         await policy.reload()
-        let dependencies = IngestDependencies(
+        var dependencies = IngestDependencies(
             queue: servers.queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2, limits: policy)
+        dependencies.metricsAccess = MetricsAccess(token: "rate-limit-tests")
         try await Application(router: buildRouter(dependencies)).test(.live) { client in
             try await body(client, servers, policy)
         }
@@ -125,7 +126,7 @@ struct RateLimitTests {
             }
             try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: batch)) { #expect($0.status == .tooManyRequests) }
             #expect(try await servers.length(servers.configuration.keys.queue) == 3)
-            try await client.execute(uri: "/metrics", method: .get) { response in
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer rate-limit-tests"]) { response in
                 let text = String(buffer: response.body)
                 #expect(text.contains(#"pipeline_rate_limited_total{scope="site"} 7"#))
                 #expect(text.contains(#"rate_limited_total{scope="site"}"#))

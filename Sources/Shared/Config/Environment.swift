@@ -51,9 +51,24 @@ public struct Environment: Sendable {
         return value
     }
 
+    /// An integer setting that must lie in `range`, `defaultValue` when unset; a malformed or
+    /// out-of-range value is a configuration error naming `key` and the range.
+    public func int(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Int {
+        let value = try int(key, default: defaultValue)
+        guard range.contains(value) else {
+            throw .invalid(key: key, value: String(value), expected: "from \(range.lowerBound) to \(range.upperBound)")
+        }
+        return value
+    }
+
     /// A duration setting in milliseconds, `defaultValue` when unset.
     public func milliseconds(_ key: String, default defaultValue: Int) throws(ConfigurationError) -> Duration {
         .milliseconds(try int(key, default: defaultValue))
+    }
+
+    /// A duration setting in milliseconds that must lie in `range` (milliseconds).
+    public func milliseconds(_ key: String, default defaultValue: Int, in range: ClosedRange<Int>) throws(ConfigurationError) -> Duration {
+        .milliseconds(try int(key, default: defaultValue, in: range))
     }
 }
 

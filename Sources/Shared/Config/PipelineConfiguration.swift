@@ -30,10 +30,15 @@ public struct PipelineConfiguration: Sendable {
         if let url = environment["REDIS_URL"] {
             self.redis = try RedisConfiguration(url: url)
         }
-        redis.connectTimeout = try environment.milliseconds("REDIS_CONNECT_TIMEOUT_MS", default: 1000)
-        redis.readTimeout = try environment.milliseconds("REDIS_READ_TIMEOUT_MS", default: 5000)
+        redis.connectTimeout = try environment.milliseconds("REDIS_CONNECT_TIMEOUT_MS", default: 1000, in: 10...60_000)
+        redis.readTimeout = try environment.milliseconds("REDIS_READ_TIMEOUT_MS", default: 5000, in: 10...600_000)
         if let uri = environment["MONGO_URI"] { self.mongoURI = uri }
-        if let prefix = environment["QUEUE_PREFIX"] { self.keys = QueueKeys(prefix: prefix) }
+        if let prefix = environment["QUEUE_PREFIX"] {
+            guard prefix.utf8.count <= 64, !prefix.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+                throw ConfigurationError.invalid(key: "QUEUE_PREFIX", value: prefix, expected: "at most 64 bytes, no spaces or control characters")
+            }
+            self.keys = QueueKeys(prefix: prefix)
+        }
         if let level = environment["LOG_LEVEL"] {
             guard let parsed = Logger.Level(rawValue: level.lowercased()) else {
                 throw ConfigurationError.invalid(key: "LOG_LEVEL", value: level, expected: "trace|debug|info|notice|warning|error|critical")

@@ -8,6 +8,8 @@ public struct EventValidator: Sendable {
     public static let maxBatchBytes = 1024 * 1024
     /// Most events in one batch.
     public static let maxBatchCount = 1000
+    /// Longest client `event_id`, in UTF-8 bytes (not characters: 64 emoji are 256 bytes).
+    public static let maxEventIDBytes = 64
     /// How far in the future a timestamp may lie (clock skew).
     public static let maxFutureSkewMillis: Int64 = 5 * 60 * 1000
 
@@ -53,7 +55,7 @@ public struct EventValidator: Sendable {
         ]
         if let path = event.path { members.append(("path", .string(path))) }
         if let user = event.userID { members.append(("userid", .string(user))) }
-        if let props = event.props { members.append(("props", .object(props.keys.sorted().map { ($0, props[$0]!.json) }))) }
+        if let props = event.props { members.append(("props", .object(props.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }))) }
         var checked = try validateEvent(JSONValue.object(members).bytes, now: max(event.receivedAt, event.timestamp))
         checked.receivedAt = event.receivedAt
         return checked
@@ -94,7 +96,9 @@ public struct EventValidator: Sendable {
 
         let eventID: String
         if let given = input.eventID {
-            guard (1...64).contains(given.count) else { throw .field("event_id", "must be 1-64 characters") }
+            guard (1...Self.maxEventIDBytes).contains(given.utf8.count) else {
+                throw .field("event_id", "must be 1-\(Self.maxEventIDBytes) bytes of UTF-8")
+            }
             guard given.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
                 throw .field("event_id", "must not contain control characters")
             }
@@ -131,7 +135,7 @@ public struct EventValidator: Sendable {
     }
 
     private func check(_ value: String, _ field: String, maxLength: Int, allowed: Set<UInt8>, description: String) throws(ValidationError) {
-        guard (1...maxLength).contains(value.utf8.count) else { throw .field(field, "must be 1-\(maxLength) characters") }
+        guard (1...maxLength).contains(value.utf8.count) else { throw .field(field, "must be 1-\(maxLength) bytes") }
         guard value.utf8.allSatisfy(allowed.contains) else { throw .field(field, "may only contain \(description)") }
     }
 

@@ -62,34 +62,36 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// Runs on a pool thread. A reused connection that Redis had closed before answering
-    /// (a restart, an idle timeout) is replaced and the commands sent once more; after a
-    /// timeout or a reset mid-way nothing is resent, since the commands may have run.
+    /// Runs on a pool thread. An idle connection is checked before use and replaced if the
+    /// server closed it, so nothing is ever written to a dead socket; once the commands are
+    /// written, a failure is reported as it is and nothing is resent: it may have run (`RedisError.mayHaveRun`).
     private func runBlocking(_ commands: [RedisCommand], extraTimeout: Duration) throws(RedisError) -> [RedisReply] {
-        var (connection, reused) = try checkout()
+        let connection = try checkout()
         do {
             let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)
             checkin(connection)
             return replies
         } catch {
-            guard reused, case .closed = error else { throw error }
-            logger.debug("redis connection dropped; retrying on a new one", metadata: ["error": "\(error)"])
-            (connection, reused) = try checkout(fresh: true)
-            let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)
-            checkin(connection)
-            return replies
+            logger.debug("redis command failed after it was sent; not resending", metadata: ["error": "\(error)", "may_have_run": "\(error.mayHaveRun)"])
+            throw error
         }
     }
 
-    private func checkout(fresh: Bool = false) throws(RedisError) -> (RedisConnection, reused: Bool) {
-        let now = NIODeadline.now()
-        let decision: Result<RedisConnection?, RedisError> = state.withLockedValue { state in
-            if state.isShutdown { return .failure(.shutdown) }
-            if !fresh, let connection = state.idle.popLast() { return .success(connection) }
-            if now < state.nextConnectAttempt { return .failure(.unavailable(state.lastConnectError)) }
-            return .success(nil)
+    /// An idle connection that passes `isUsableForNextCommand`, else a new one.
+    private func checkout() throws(RedisError) -> RedisConnection {
+        while true {
+            let idle: Result<RedisConnection?, RedisError> = state.withLockedValue { state in
+                state.isShutdown ? .failure(.shutdown) : .success(state.idle.popLast())
+            }
+            guard let connection = try idle.get() else { break }
+            if connection.isUsableForNextCommand { return connection }
+            logger.debug("redis closed an idle connection; replacing it before sending")
         }
-        if let connection = try decision.get() { return (connection, true) }
+        let now = NIODeadline.now()
+        let decision: Result<Void, RedisError> = state.withLockedValue { state in
+            now < state.nextConnectAttempt ? .failure(.unavailable(state.lastConnectError)) : .success(())
+        }
+        try decision.get()
         do {
             let connection = try RedisConnection(configuration: configuration)
             state.withLockedValue { state in
@@ -98,7 +100,7 @@ public final class RedisClient: Sendable {
                 }
                 state.consecutiveConnectFailures = 0
             }
-            return (connection, false)
+            return connection
         } catch {
             state.withLockedValue { state in
                 state.consecutiveConnectFailures += 1

@@ -48,6 +48,22 @@ final class RedisConnection: @unchecked Sendable {
     /// True once hiredis reported an I/O or protocol error: the connection must be dropped.
     var isBroken: Bool { context.pointee.err != 0 }
 
+    /// True when an idle connection can carry the next command: not broken, and its socket has
+    /// neither been closed by the server (a restart, `CLIENT KILL`, an idle `timeout`) nor holds
+    /// bytes nobody asked for. Checked before anything is written, so a dead connection is
+    /// replaced without ever resending a command that may have run.
+    var isUsableForNextCommand: Bool {
+        guard !isBroken else { return false }
+        var descriptor = pollfd(fd: context.pointee.fd, events: Int16(POLLIN), revents: 0)
+        let ready = poll(&descriptor, 1, 0)
+        if ready == 0 { return true }  // nothing to read: open and idle
+        if ready < 0 { return false }
+        var byte: UInt8 = 0
+        let peeked = recv(context.pointee.fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        // 0: the server closed it; > 0: unsolicited bytes, out of step; < 0 with EAGAIN: a spurious wake-up.
+        return peeked < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)
+    }
+
     /// Sends every command, then reads every reply: one round trip for the lot.
     /// `extraTimeout` lengthens the read timeout for blocking commands.
     func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) throws(RedisError) -> [RedisReply] {
@@ -64,9 +80,9 @@ final class RedisConnection: @unchecked Sendable {
         for _ in commands {
             var raw: UnsafeMutableRawPointer?
             guard redisGetReply(context, &raw) == REDIS_OK, let raw else {
-                // EOF before any answer: the server closed an idle or old connection, so the
-                // commands never ran. Anything else (a timeout, a reset mid-way) may have run.
-                if replies.isEmpty && context.pointee.err == REDIS_ERR_EOF { throw .closed(Self.errorString(context)) }
+                // The commands were written: whether they ran is unknown (a server that executes
+                // and then dies answers exactly like one that never read them).
+                if context.pointee.err == REDIS_ERR_EOF { throw .closed(Self.errorString(context)) }
                 throw .io(Self.errorString(context))
             }
             replies.append(Self.copy(raw.assumingMemoryBound(to: redisReply.self)))

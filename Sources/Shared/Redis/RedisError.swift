@@ -6,8 +6,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case unavailable(String)
     /// The connection broke mid-command (reset, timed out): the command may or may not have run.
     case io(String)
-    /// Redis closed the connection before answering the first command (a restart, an idle
-    /// timeout); sent again on a fresh connection once.
+    /// Redis closed the connection before answering (a restart, a kill): the commands may
+    /// or may not have run.
     case closed(String)
     /// Redis answered with an error reply; the connection is fine.
     case command(String)
@@ -24,6 +24,23 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unexpectedReply, .shutdown: false
         }
     }
+
+    /// True when the command may have run although no answer says so: the connection broke
+    /// after it was sent, or a script failed part-way. A client told "nothing was accepted"
+    /// after such an error could be told a lie.
+    public var mayHaveRun: Bool {
+        switch self {
+        case .io, .closed, .unexpectedReply: true
+        case .connectFailed, .unavailable, .shutdown: false
+        case .command(let message): !Self.refusedBeforeRunning.contains { message.hasPrefix($0) }
+        }
+    }
+
+    /// Error replies Redis gives before running anything: the command or script did not start.
+    static let refusedBeforeRunning = [
+        "OOM", "READONLY", "NOSCRIPT", "LOADING", "BUSY", "NOAUTH", "WRONGPASS", "NOPERM", "MASTERDOWN", "MISCONF",
+        "NOREPLICAS", "CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN", "CROSSSLOT", "ERR unknown command",
+    ]
 
     /// What failed and what to check.
     public var description: String {

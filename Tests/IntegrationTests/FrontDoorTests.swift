@@ -1,0 +1,144 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Testing
+
+@testable import IngestAPI
+@testable import Shared
+
+/// What a hostile or unlucky client sees at the front door: malformed headers are refused, never
+/// a trap; CORS only where browsers must send; metrics closed by default; a 503 names no host
+/// and says whether the events may be queued.
+struct FrontDoorTests {
+    static let goodEvent = ByteBuffer(string: #"{"site_id":"s","event_type":"click"}"#)
+
+    func withClient(
+        configure: (inout IngestDependencies) -> Void = { _ in },
+        _ body: @Sendable (any TestClientProtocol, TestServers) async throws -> Void
+    ) async throws {
+        let servers = try TestServers()
+        var dependencies = IngestDependencies(queue: servers.queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2)
+        configure(&dependencies)
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            try await body(client, servers)
+        }
+        await servers.shutdown()
+    }
+
+    @Test(arguments: [";", ";;;", "", " ", "/json", "text/", "a/b/c", "application/json\u{7F}", String(repeating: ";", count: 5000)])
+    func aMalformedContentTypeIsRefusedWith415AndTheAPIStillAnswers(contentType: String) async throws {
+        try await withClient { client, servers in
+            let headers: HTTPFields = [.contentType: contentType]
+            try await client.execute(uri: "/event", method: .post, headers: headers, body: Self.goodEvent) { response in
+                #expect(response.status == .unsupportedMediaType)
+                let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect((answer?["error"] as? [String: Any])?["code"] as? String == "UNSUPPORTED_MEDIA_TYPE")
+            }
+            try await client.execute(uri: "/events", method: .post, headers: headers, body: ByteBuffer(string: "[]")) {
+                #expect($0.status == .unsupportedMediaType)
+            }
+            #expect(try await servers.length(servers.configuration.keys.queue) == 0)
+            try await client.execute(uri: "/event", method: .post, headers: [.contentType: "Application/JSON ; charset=utf-8"], body: Self.goodEvent) {
+                #expect($0.status == .accepted)
+            }
+        }
+    }
+
+    @Test func corsIsAnsweredOnIngestRoutesOnly() async throws {
+        try await withClient { client, _ in
+            let preflight: HTTPFields = [.origin: "https://shop.example", .accessControlRequestMethod: "POST"]
+            for path in ["/event", "/events"] {
+                try await client.execute(uri: path, method: .options, headers: preflight) { response in
+                    #expect(response.status == .noContent)
+                    #expect(response.headers[.accessControlAllowOrigin] == "*")
+                }
+            }
+            try await client.execute(uri: "/event", method: .post, headers: [.origin: "https://shop.example"], body: Self.goodEvent) { response in
+                #expect(response.status == .accepted)
+                #expect(response.headers[.accessControlAllowOrigin] == "*")
+            }
+            for path in ["/stats?site_id=s&date=2025-11-23", "/healthz", "/metrics"] {
+                try await client.execute(uri: path, method: .get, headers: [.origin: "https://evil.example"]) { response in
+                    #expect(response.headers[.accessControlAllowOrigin] == nil, "\(path)")
+                }
+            }
+        }
+    }
+
+    @Test func metricsAreRefusedWithoutTheTokenAndServedWithIt() async throws {
+        try await withClient(configure: { $0.metricsAccess = MetricsAccess(token: "s3cret") }) { client, _ in
+            try await client.execute(uri: "/metrics", method: .get) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer wrong"]) { #expect($0.status == .forbidden) }
+            try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer s3cret"]) { response in
+                #expect(response.status == .ok)
+                #expect(String(buffer: response.body).contains("queue_depth"))
+            }
+        }
+    }
+
+    @Test func metricsWithoutATokenAreForLoopbackClientsNotThroughAProxy() {
+        let access = MetricsAccess(token: nil)
+        #expect(access.allows(peer: "127.0.0.1", authorization: nil, forwarded: false))
+        #expect(access.allows(peer: "::1", authorization: nil, forwarded: false))
+        #expect(!access.allows(peer: "127.0.0.1", authorization: nil, forwarded: true))
+        #expect(!access.allows(peer: "203.0.113.7", authorization: nil, forwarded: false))
+        #expect(!access.allows(peer: nil, authorization: nil, forwarded: false))
+    }
+
+    @Test func aRedisThatCannotBeReachedGets503WithoutItsAddressAndNothingIsClaimedAccepted() async throws {
+        let servers = try TestServers()
+        let closed = try ServerProcess.redis()
+        let port = closed.port
+        closed.stop()
+        var configuration = servers.configuration.redis
+        configuration.port = port
+        let redis = RedisClient(configuration: configuration, maxConnections: 1, logger: servers.logger)
+        let dependencies = IngestDependencies(
+            queue: ReliableQueue(redis: redis, keys: servers.configuration.keys), store: servers.store,
+            registry: IngestMetrics.registry, maxPushesInFlight: 1)
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            try await client.execute(uri: "/event", method: .post, body: Self.goodEvent) { response in
+                #expect(response.status == .serviceUnavailable)
+                #expect(response.headers[.retryAfter] != nil)
+                let text = String(buffer: response.body)
+                #expect(text.contains("SERVICE_UNAVAILABLE"))
+                #expect(!text.contains(String(port)) && !text.contains("127.0.0.1"), "503 body leaks the Redis address: \(text)")
+            }
+        }
+        await redis.shutdown()
+        await servers.shutdown()
+    }
+
+    /// `CLIENT PAUSE … WRITE` holds the push inside Redis past our read timeout; the pause then
+    /// ends and Redis runs it. The client must hear "may have been accepted", with the id to
+    /// resend under, and the event must be in the queue exactly once (our client resent nothing).
+    @Test func aPushRedisDidNotConfirmIsReportedAsUnknownWithTheIdsToResend() async throws {
+        let servers = try TestServers()
+        let own = try ServerProcess.redis()
+        var configuration = servers.configuration.redis
+        configuration.port = own.port
+        configuration.database = 0
+        configuration.readTimeout = .milliseconds(200)
+        let redis = RedisClient(configuration: configuration, maxConnections: 2, logger: servers.logger)
+        let admin = RedisClient(configuration: RedisConfiguration(port: own.port), maxConnections: 1, logger: servers.logger)
+        let queue = ReliableQueue(redis: redis, keys: servers.configuration.keys)
+        let dependencies = IngestDependencies(queue: queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 1)
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            _ = try await admin.send(RedisCommand("CLIENT", "PAUSE", "1500", "WRITE")).orThrow()
+            let body = ByteBuffer(string: #"{"site_id":"s","event_type":"click","event_id":"retry-me-1"}"#)
+            try await client.execute(uri: "/event", method: .post, body: body) { response in
+                #expect(response.status == .serviceUnavailable)
+                let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect((answer?["error"] as? [String: Any])?["code"] as? String == "OUTCOME_UNKNOWN")
+                #expect(answer?["event_ids"] as? [String] == ["retry-me-1"])
+            }
+            try await eventually("the paused push runs once the pause ends") {
+                try await admin.send(RedisCommand("LLEN", servers.configuration.keys.queue)).orThrow().int == 1
+            }
+        }
+        await redis.shutdown()
+        await admin.shutdown()
+        await servers.shutdown()
+        own.stop()
+    }
+}
