@@ -60,6 +60,7 @@ let package = Package(
             name: "Worker",
             dependencies: [
                 "Shared",
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

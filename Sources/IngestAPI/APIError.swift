@@ -85,7 +85,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             if error.status == .notFound, let methods = routes[request.uri.path] {
                 throw APIError(
                     status: .methodNotAllowed,
-                    detail: ValidationError(code: "METHOD_NOT_ALLOWED", message: "\(request.method) is not allowed on \(request.uri.path)"),
+                    detail: ValidationError(code: "METHOD_NOT_ALLOWED", message: "\(EventValidator.printable(request.method.rawValue)) is not allowed on \(EventValidator.printable(request.uri.path))"),
                     headers: [.allow: methods.map(\.rawValue).joined(separator: ", ")])
             }
             let code: String = switch error.status {

@@ -50,7 +50,9 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
     }
 
     private func record(_ request: Request, _ context: Context, _ status: HTTPResponse.Status, start: ContinuousClock.Instant, failed: Bool) {
-        let key = Key(route: context.endpointPath ?? "NotFound", method: request.method, status: status)
+        // Routes, methods and statuses are few; a client's made-up method must not mint a new series.
+        let method = knownMethods.contains(request.method) ? request.method : HTTPRequest.Method("OTHER")!
+        let key = Key(route: context.endpointPath ?? "NotFound", method: method, status: status)
         let metrics = handles.withLockedValue { handles in
             if let existing = handles[key] { return existing }
             let made = Handles(key)
@@ -62,3 +64,6 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
         metrics.duration.recordInterval(since: start)
     }
 }
+
+/// The methods metrics keep apart; any other is counted as `OTHER`.
+private let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .options, .patch, .connect, .trace]

@@ -1,6 +1,7 @@
 import Hummingbird
 import Logging
 import Metrics
+import NIOCore
 import ServiceLifecycle
 import Shared
 
@@ -45,9 +46,10 @@ enum WorkerMetrics {
         if open { counter("worker_breaker_opened_total").increment() }
     }
 
-    /// `GET /metrics` and `GET /healthz` (breaker state) on `port`, for each worker process.
-    static func server(port: Int, breakers: [CircuitBreaker], logger: Logger) -> some Service {
-        let router = Router()
+    /// `GET /metrics` and `GET /healthz` (breaker state) on `host:port`, for each worker process;
+    /// `/metrics` only for loopback clients or the bearer of `access`'s token.
+    static func server(host: String, port: Int, access: MetricsAccess, breakers: [CircuitBreaker], logger: Logger) -> some Service {
+        let router = Router(context: WorkerRequestContext.self)
         router.get("/healthz") { _, _ in
             let open = breakers.contains(where: \.isOpen)
             let failures = breakers.map(\.consecutiveFailures).max() ?? 0
@@ -59,11 +61,33 @@ enum WorkerMetrics {
                 status: open ? .serviceUnavailable : .ok, headers: [.contentType: "application/json; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(bytes: body.bytes)))
         }
-        router.get("/metrics") { _, _ in
-            Response(
+        router.get("/metrics") { request, context in
+            let allowed = access.allows(
+                peer: context.remoteAddress?.ipAddress, authorization: request.headers[.authorization],
+                forwarded: request.headers[HTTPFields.Element.Name("X-Forwarded-For")!] != nil)
+            guard allowed else {
+                return Response(
+                    status: .forbidden, headers: [.contentType: "application/json; charset=utf-8"],
+                    body: .init(byteBuffer: ByteBuffer(string: #"{"success":false,"error":{"code":"FORBIDDEN","message":"metrics are served to loopback clients, or with Authorization: Bearer METRICS_TOKEN"}}"#)))
+            }
+            return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: PrometheusSetup.text())))
         }
-        return Application(router: router, configuration: .init(address: .hostname("0.0.0.0", port: port), serverName: nil), logger: logger)
+        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
+    }
+}
+
+/// The worker metrics server's request context: Hummingbird's storage plus the peer address.
+struct WorkerRequestContext: RequestContext, RemoteAddressRequestContext {
+    /// Hummingbird's per-request storage.
+    var coreContext: CoreRequestContextStorage
+    /// The connected client.
+    let remoteAddress: SocketAddress?
+
+    /// Takes the peer address from the channel.
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
     }
 }

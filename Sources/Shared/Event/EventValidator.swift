@@ -165,8 +165,8 @@ public struct EventValidator: Sendable {
 
     private static let hexDigits = Array("0123456789abcdef".utf8)
 
-    /// A name cut to 64 characters, for echoing client input in messages.
-    static func printable(_ name: String) -> String {
+    /// A name cut to 64 characters, for echoing client input in messages and logs.
+    public static func printable(_ name: String) -> String {
         name.count > 64 ? String(name.prefix(64)) + "…" : name
     }
 
