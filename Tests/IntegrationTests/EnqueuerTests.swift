@@ -57,37 +57,26 @@ struct EnqueuerTests {
         let item = QueueItem(payload: Array("1".utf8))
         let first = Task { try await enqueuer.enqueue([item]) }  // in flight, holding the push
         for await _ in started.stream { break }
-        // Two requests of three events each: the first in line fills the waiting list, the other is refused at once.
-        let contenders = (0..<2).map { _ in Task { try await enqueuer.enqueue([item, item, item]) } }
-        var refusals = 0
-        var refusedOne = false
-        while !refusedOne {  // the refusal comes without the push being released
-            for contender in contenders {
-                if case .failure(EnqueueError.overloaded) = await Self.peek(contender) { refusedOne = true }
+        // Two requests of three events each: the first in line fills the waiting list, the
+        // other is refused at once. While the push is held only a refusal can finish.
+        let finished = AsyncStream<Result<[Admission], any Error>>.makeStream()
+        for _ in 0..<2 {
+            Task {
+                let result = await Task { try await enqueuer.enqueue([item, item, item]) }.result
+                finished.continuation.yield(result)
             }
-            if !refusedOne { try await Task.sleep(for: .milliseconds(10)) }
         }
+        var results = finished.stream.makeAsyncIterator()
+        let refused = await results.next()
+        #expect(Self.isOverloaded(refused), "expected an immediate OVERLOADED, got \(String(describing: refused))")
         gate.continuation.finish()
         #expect(try await first.value.count == 1)
-        for contender in contenders {
-            switch await contender.result {
-            case .success(let admissions): #expect(admissions.count == 3)
-            case .failure(let error):
-                #expect((error as? EnqueueError).map { if case .overloaded = $0 { true } else { false } } == true)
-                refusals += 1
-            }
-        }
-        #expect(refusals == 1)
+        let served = await results.next()
+        #expect((try? served?.get())?.count == 3)
     }
 
-    /// The task's result if it has finished within 10 ms, else nil-like `.success([])`.
-    static func peek(_ task: Task<[Admission], any Error>) async -> Result<[Admission], any Error> {
-        await withTaskGroup(of: Result<[Admission], any Error>?.self) { group in
-            group.addTask { await task.result }
-            group.addTask { try? await Task.sleep(for: .milliseconds(10)); return nil }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? .success([])
-        }
+    static func isOverloaded(_ result: Result<[Admission], any Error>?) -> Bool {
+        guard case .failure(let error) = result, case .overloaded = error as? EnqueueError else { return false }
+        return true
     }
 }
