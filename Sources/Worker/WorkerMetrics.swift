@@ -74,7 +74,10 @@ enum WorkerMetrics {
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                 body: .init(byteBuffer: ByteBuffer(string: PrometheusSetup.text())))
         }
-        return Application(router: router, configuration: .init(address: .hostname(host, port: port), serverName: nil), logger: logger)
+        return Application(
+            router: router, server: .http1(configuration: .init(idleTimeout: .seconds(30))),
+            configuration: .init(address: .hostname(host, port: port), serverName: nil, availableConnectionsDelegate: .maximum(64, logger: logger)),
+            logger: logger)
     }
 }
 
