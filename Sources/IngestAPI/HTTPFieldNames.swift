@@ -1,5 +1,6 @@
 import Hummingbird
 
+/// Header names Hummingbird does not predefine; constant, valid tokens, so `init?` cannot fail.
 extension HTTPFields.Element.Name {
     /// `X-Forwarded-For`, believed only behind `TRUST_PROXY`.
     static let xForwardedFor = Self("X-Forwarded-For")!

@@ -51,7 +51,7 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
     private func record(_ request: Request, _ context: Context, _ status: HTTPResponse.Status, start: ContinuousClock.Instant, failed: Bool) {
         // Routes, methods and statuses are few; a client's made-up method must not mint a new series.
-        let method = knownMethods.contains(request.method) ? request.method : HTTPRequest.Method("OTHER")!
+        let method = knownMethods.contains(request.method) ? request.method : otherMethod
         let key = Key(route: context.endpointPath ?? "NotFound", method: method, status: status)
         let metrics = handles.withLockedValue { handles in
             if let existing = handles[key] { return existing }
@@ -67,3 +67,6 @@ struct RequestMetricsMiddleware<Context: RequestContext>: RouterMiddleware {
 
 /// The methods metrics keep apart; any other is counted as `OTHER`.
 private let knownMethods: Set<HTTPRequest.Method> = [.get, .head, .post, .put, .delete, .options, .patch, .connect, .trace]
+
+/// Where made-up methods are counted (a constant token, so the initialiser cannot fail).
+private let otherMethod = HTTPRequest.Method("OTHER")!
