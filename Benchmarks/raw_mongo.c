@@ -6,7 +6,7 @@
  *   raw_mongo aggregate URI FILE RUNS   runs the aggregation pipeline in FILE (extended JSON)
  *                                       RUNS times; prints each run's milliseconds.
  *   raw_mongo drop URI - -              drops the URI's database.
- *   raw_mongo ids URI SITE -            prints "_id count" of every stored event of SITE (scripts/chaos).
+ *   raw_mongo ids URI SITE -            prints "event_id count" of every stored event of SITE (scripts/chaos).
  */
 #include <mongoc/mongoc.h>
 #include <stdio.h>
@@ -61,11 +61,12 @@ static int insert(long n, long batch, bson_t *(*make)(long, void *), void *conte
 /* A page view like the worker stores, for the drain baseline. */
 static bson_t *drain_document(long i, void *context) {
   (void)context;
-  char id[64], path[32], user[32];
+  char id[64], doc_id[80], path[32], user[32];
   snprintf(id, sizeof id, "raw-%ld", i);
+  snprintf(doc_id, sizeof doc_id, "bench/%s", id); /* _id = site_id "/" event_id, as the worker stores it */
   snprintf(path, sizeof path, "/p%ld", i % 50);
   snprintf(user, sizeof user, "user-%ld", i % 10000);
-  return BCON_NEW("_id", BCON_UTF8(id), "site_id", BCON_UTF8("bench"), "event_type", BCON_UTF8("page_view"),
+  return BCON_NEW("_id", BCON_UTF8(doc_id), "event_id", BCON_UTF8(id), "site_id", BCON_UTF8("bench"), "event_type", BCON_UTF8("page_view"),
                   "path", BCON_UTF8(path), "userid", BCON_UTF8(user), "timestamp", BCON_DATE_TIME(1763916271123),
                   "createdAt", BCON_DATE_TIME(1763916271123), "count", BCON_INT32(1));
 }
@@ -82,12 +83,13 @@ static uint64_t next_random(uint64_t *state) {
 /* A page view of site "stats": one of 50 paths, one of 10k users, anywhere in the span. */
 static bson_t *stats_document(long i, void *context) {
   struct spread *s = context;
-  char id[64], path[32], user[32];
+  char id[64], doc_id[80], path[32], user[32];
   snprintf(id, sizeof id, "stats-%ld", i);
+  snprintf(doc_id, sizeof doc_id, "stats/%s", id);
   snprintf(path, sizeof path, "/page/%llu", (unsigned long long)(next_random(&s->state) % 50));
   snprintf(user, sizeof user, "user-%llu", (unsigned long long)(next_random(&s->state) % 10000));
   int64_t ts = s->start_ms + (int64_t)(next_random(&s->state) % (uint64_t)s->span_ms);
-  return BCON_NEW("_id", BCON_UTF8(id), "site_id", BCON_UTF8("stats"), "event_type", BCON_UTF8("page_view"),
+  return BCON_NEW("_id", BCON_UTF8(doc_id), "event_id", BCON_UTF8(id), "site_id", BCON_UTF8("stats"), "event_type", BCON_UTF8("page_view"),
                   "path", BCON_UTF8(path), "userid", BCON_UTF8(user), "timestamp", BCON_DATE_TIME(ts),
                   "createdAt", BCON_DATE_TIME(ts), "count", BCON_INT32(1));
 }
@@ -143,12 +145,13 @@ int main(int argc, char **argv) {
     ok = create_indexes(db) && insert(atol(argv[3]), 1000, stats_document, &s);
   } else if (strcmp(argv[1], "ids") == 0) {
     bson_t *filter = BCON_NEW("site_id", BCON_UTF8(argv[3]));
-    bson_t *opts = BCON_NEW("projection", "{", "_id", BCON_INT32(1), "count", BCON_INT32(1), "}");
+    bson_t *opts = BCON_NEW("projection", "{", "event_id", BCON_INT32(1), "count", BCON_INT32(1), "}");
     mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(collection, filter, opts, NULL);
     const bson_t *doc;
     while (mongoc_cursor_next(cursor, &doc)) {
       bson_iter_t it;
-      const char *id = bson_iter_init_find(&it, doc, "_id") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "?";
+      /* _id is "SITE/event_id"; chaos compares event ids, so print the event_id field. */
+      const char *id = bson_iter_init_find(&it, doc, "event_id") && BSON_ITER_HOLDS_UTF8(&it) ? bson_iter_utf8(&it, NULL) : "?";
       long count = bson_iter_init_find(&it, doc, "count") ? (long)bson_iter_as_int64(&it) : 1;
       printf("%s %ld\n", id, count);
     }

@@ -30,7 +30,8 @@ import Testing
             try await eventually("the event is stored") { try await servers.count() == 1 }
         }
         let document = try #require(try await servers.documents().first)
-        #expect(document["_id"] as? String == eventID)
+        #expect(document["_id"] as? String == "site-001/" + eventID)
+        #expect(document["event_id"] as? String == eventID)
         #expect(document["site_id"] as? String == "site-001")
         #expect(document["event_type"] as? String == "page_view")
         #expect(document["path"] as? String == "/blog")
@@ -114,7 +115,7 @@ import Testing
                 return queued == 0 && stored == 1
             }
         }
-        #expect(try await servers.count(#"{"_id": "client-key-1"}"#) == 1)
+        #expect(try await servers.count(#"{"_id": "dup/client-key-1", "event_id": "client-key-1"}"#) == 1)
         try await application.test(.router) { client in
             try await client.execute(uri: "/stats?site_id=dup&date=2025-11-23", method: .get) { response in
                 #expect(String(buffer: response.body).contains(#""total_views":1,"#))

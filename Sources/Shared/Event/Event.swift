@@ -1,6 +1,6 @@
 /// A validated event: what the queue carries and what a stored document is built from.
 public struct Event: Sendable, Equatable, Codable {
-    /// The idempotency key, stored as `_id`.
+    /// The idempotency key, stored as `event_id`; with the site it makes the document `_id`.
     public var eventID: String
     /// The site the event belongs to.
     public var siteID: String

@@ -1,4 +1,5 @@
 import CMongoC
+import Foundation
 import Logging
 
 /// Owns a `mongoc_client_pool_t` and the `mongoc_uri_t` it was made from.
@@ -12,8 +13,13 @@ final class MongoClientPool: @unchecked Sendable {
     /// The database named in the URI's path, `events` when it names none.
     let databaseName: String
 
-    /// Parses the URI and creates a pool of at most `maxClients` clients.
-    init(uri text: String, maxClients: Int, appName: String) throws(MongoError) {
+    /// How long `withClient` waits for a free client before giving up with a transient error.
+    let clientWait: Duration
+
+    /// Parses the URI and creates a pool of at most `maxClients` clients; a call waits at most
+    /// `clientWait` for one of them.
+    init(uri text: String, maxClients: Int, appName: String, clientWait: Duration = .seconds(10)) throws(MongoError) {
+        self.clientWait = clientWait
         MongoLibrary.initializeOnce()
         var error = bson_error_t()
         guard let uri = mongoc_uri_new_with_error(text, &error) else {
@@ -25,6 +31,11 @@ final class MongoClientPool: @unchecked Sendable {
         }
         if mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, -1) == -1 {
             mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 2000)
+        }
+        // libmongoc waits 5 minutes for a reply by default; a hung server should fail the call
+        // sooner (a transient stream error), so the worker retries and the API answers 503.
+        if mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, -1) == -1 {
+            mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SOCKETTIMEOUTMS, 30000)
         }
         if let name = mongoc_uri_get_database(uri), name.pointee != 0 {
             databaseName = String(cString: name)
@@ -47,17 +58,36 @@ final class MongoClientPool: @unchecked Sendable {
         mongoc_uri_destroy(uri)
     }
 
-    /// Pops a client, runs `body` with it, pushes it back. Blocks while every client is out.
-    func withClient<T, E: Error>(_ body: (OpaquePointer) throws(E) -> T) throws(E) -> T {
-        let client = mongoc_client_pool_pop(pool)!
+    /// Pops a client, runs `body` with it, pushes it back. Waits at most `clientWait` while every
+    /// client is out (the store's threads are as many as its clients, so normally never).
+    func withClient<T>(_ body: (OpaquePointer) throws(MongoError) -> T) throws(MongoError) -> T {
+        let client = try popClient()
         defer { mongoc_client_pool_push(pool, client) }
         return try body(client)
     }
 
-    /// Runs `body` with the `events`-style collection `name` of the configured database.
-    func withCollection<T, E: Error>(_ name: String, _ body: (OpaquePointer) throws(E) -> T) throws(E) -> T {
-        try withClient { client throws(E) -> T in
-            let collection = mongoc_client_get_collection(client, databaseName, name)!
+    /// `mongoc_client_pool_pop` blocks forever when every client is out: poll `try_pop` instead,
+    /// backing off from 1 ms to 50 ms, until `clientWait` has passed.
+    private func popClient() throws(MongoError) -> OpaquePointer {
+        let clock = ContinuousClock()
+        let deadline = clock.now + clientWait
+        var pause = Duration.milliseconds(1)
+        while true {
+            if let client = mongoc_client_pool_try_pop(pool) { return client }
+            guard clock.now + pause < deadline else {
+                throw MongoError.busy("every client of the pool stayed in use for \(clientWait)", context: "take a MongoDB client")
+            }
+            Thread.sleep(forTimeInterval: pause / .seconds(1))
+            pause = min(pause * 2, .milliseconds(50))
+        }
+    }
+
+    /// Runs `body` with the collection `name` of the configured database.
+    func withCollection<T>(_ name: String, _ body: (OpaquePointer) throws(MongoError) -> T) throws(MongoError) -> T {
+        try withClient { client throws(MongoError) -> T in
+            guard let collection = mongoc_client_get_collection(client, databaseName, name) else {
+                throw MongoError(domain: MONGOC_ERROR_CLIENT.rawValue, code: 0, message: "libmongoc returned no collection", context: "open collection \(name)")
+            }
             defer { mongoc_collection_destroy(collection) }
             return try body(collection)
         }

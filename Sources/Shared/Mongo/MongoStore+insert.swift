@@ -32,54 +32,45 @@ extension MongoStore {
     /// Inserts the events unordered in one bulk write. Duplicate keys count as stored; a
     /// document refused permanently is reported by index; a transient failure throws, and then
     /// the whole call may be retried (what was inserted turns into duplicates).
+    ///
+    /// When the whole bulk fails for a reason that is neither transient nor about the connection
+    /// (a document libmongoc cannot send, a whole-command refusal), the batch is bisected until
+    /// the documents responsible are found: they are reported by index, the rest are stored. If
+    /// no document gets stored and none is refused for what it is, the failure is not about the
+    /// documents and it is thrown, so the batch stays in Redis.
     public func insert(_ events: [StoredEvent]) async throws(MongoError) -> InsertReport {
         guard !events.isEmpty else { return InsertReport(inserted: 0, duplicates: 0, failures: [:]) }
         let pool = self.pool
+        let refusal = self.refusal
         return try await blocking { () throws(MongoError) -> InsertReport in
             try pool.withCollection(Self.collectionName) { collection throws(MongoError) -> InsertReport in
-                let options = BSONDocument()
-                options.append("ordered", false)
-                let bulk = mongoc_collection_create_bulk_operation_with_opts(collection, options.pointer)!
-                defer { mongoc_bulk_operation_destroy(bulk) }
-                var error = bson_error_t()
-                for event in events {
-                    let document = Self.document(for: event)
-                    guard mongoc_bulk_operation_insert_with_opts(bulk, document.pointer, nil, &error) else {
-                        throw MongoError(error, context: "queue insert of \(event.event.eventID)")
-                    }
+                let bulk = BulkInsert(collection: collection, events: events, refusal: refusal)
+                let all = Array(events.indices)
+                let first = try bulk.run(all)
+                guard let failure = first.failure else { return first.report }
+                guard failure.domain != MONGOC_ERROR_CLIENT.rawValue else { throw failure }  // authentication, TLS: no document's fault
+                let isolated = try bulk.isolate(all, failure: failure, first: first.report)
+                if isolated.inserted + isolated.duplicates == 0, !isolated.failures.values.contains(where: \.isPermanentForDocument) {
+                    throw failure
                 }
-                return try BSONDocument.withReply { reply throws(MongoError) -> InsertReport in
-                    let ok = mongoc_bulk_operation_execute(bulk, reply, &error) != 0
-                    let outcome = try Self.parse(reply: BSONDocument.json(reply))
-                    if ok { return InsertReport(inserted: outcome.nInserted ?? events.count, duplicates: 0, failures: [:]) }
-                    let writeErrors = outcome.writeErrors ?? []
-                    guard !writeErrors.isEmpty, (outcome.writeConcernErrors ?? []).isEmpty else {
-                        throw MongoError(error, context: "bulk insert")
-                    }
-                    var report = InsertReport(inserted: outcome.nInserted ?? 0, duplicates: 0, failures: [:])
-                    for writeError in writeErrors {
-                        let failure = MongoError(
-                            domain: MONGOC_ERROR_SERVER.rawValue, code: UInt32(clamping: writeError.code),
-                            message: writeError.errmsg ?? "", context: "insert")
-                        if failure.code == MongoError.duplicateKey {
-                            report.duplicates += 1
-                        } else if failure.isTransient {
-                            throw failure
-                        } else {
-                            report.failures[writeError.index] = failure
-                        }
-                    }
-                    return report
-                }
+                return isolated
             }
         }
     }
 
-    /// The BSON document for one event: `_id` is the event id; dates are BSON dates.
+    /// The stored `_id` of an event: `site_id/event_id`. Site ids never contain `/`, so the first
+    /// `/` separates them and two sites sending the same event id store two documents.
+    public static func documentID(siteID: String, eventID: String) -> String {
+        siteID + "/" + eventID
+    }
+
+    /// The BSON document for one event: `_id` is unique per (site, event id), `event_id` holds
+    /// the event id; dates are BSON dates.
     static func document(for stored: StoredEvent) -> BSONDocument {
         let event = stored.event
         let document = BSONDocument()
-        document.append("_id", event.eventID)
+        document.append("_id", documentID(siteID: event.siteID, eventID: event.eventID))
+        document.append("event_id", event.eventID)
         document.append("site_id", event.siteID)
         document.append("event_type", event.eventType)
         if let path = event.path { document.append("path", path) }
@@ -90,8 +81,8 @@ extension MongoStore {
         if stored.throttled { document.append("throttled", true) }
         if let props = event.props, !props.isEmpty {
             let nested = BSONDocument()
-            for key in props.keys.sorted() {
-                switch props[key]! {
+            for (key, value) in props.sorted(by: { $0.key < $1.key }) {
+                switch value {
                 case .string(let value): nested.append(key, value)
                 case .int(let value): nested.append(key, value)
                 case .double(let value): nested.append(key, value)
@@ -101,27 +92,5 @@ extension MongoStore {
             document.append("props", nested)
         }
         return document
-    }
-
-    private struct BulkReply: Decodable {
-        struct WriteError: Decodable {
-            var index: Int
-            var code: Int
-            var errmsg: String?
-        }
-        var nInserted: Int?
-        var writeErrors: [WriteError]?
-        var writeConcernErrors: [WriteConcernError]?
-        struct WriteConcernError: Decodable {
-            var code: Int?
-        }
-    }
-
-    private static func parse(reply json: String) throws(MongoError) -> BulkReply {
-        do {
-            return try JSONDecoder().decode(BulkReply.self, from: Data(json.utf8))
-        } catch {
-            throw MongoError(domain: 0, code: 0, message: "cannot read bulk reply: \(json.prefix(200))", context: "bulk insert")
-        }
     }
 }

@@ -1,6 +1,7 @@
 import CMongoC
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOPosix
 
 /// The `events` collection in MongoDB, through libmongoc, with every blocking call on threads
@@ -14,6 +15,15 @@ public final class MongoStore: Sendable {
     let pool: MongoClientPool
     private let threads: NIOThreadPool
     private let logger: Logger
+    private let refusalHook = NIOLockedValueBox<(@Sendable (StoredEvent) -> MongoError?)?>(nil)
+
+    /// Test injection point, consulted as each document is appended to a bulk insert: an error
+    /// it returns refuses that document exactly as a libmongoc client-side refusal would.
+    /// nx-27017 refuses no document, so tests (`@testable import Shared`) set it; nil in production.
+    var refusal: (@Sendable (StoredEvent) -> MongoError?)? {
+        get { refusalHook.withLockedValue { $0 } }
+        set { refusalHook.withLockedValue { $0 = newValue } }
+    }
 
     /// Connects lazily to `uri`; fails only for a malformed URI.
     public init(uri: String, maxClients: Int = 4, appName: String, logger: Logger) throws(MongoError) {
@@ -60,25 +70,28 @@ public final class MongoStore: Sendable {
         let pool = self.pool
         try await blocking { () throws(MongoError) in
             let command = try BSONDocument(json: json)
-            let ok = pool.withClient { client in
-                BSONDocument.withReply { reply -> MongoError? in
+            try pool.withClient { client throws(MongoError) in
+                try BSONDocument.withReply { reply throws(MongoError) in
                     var error = bson_error_t()
-                    let ok = mongoc_client_command_simple(client, database ?? pool.databaseName, command.pointer, nil, reply, &error)
-                    return ok ? nil : MongoError(error, context: context)
+                    guard mongoc_client_command_simple(client, database ?? pool.databaseName, command.pointer, nil, reply, &error) else {
+                        throw MongoError(error, context: context, labels: MongoError.labels(inReply: reply))
+                    }
                 }
             }
-            if let ok { throw ok }
         }
     }
 
     /// Runs an aggregation pipeline (JSON array text) on `events` and returns each result
-    /// document as relaxed extended JSON.
-    public func aggregate(pipelineJSON: String) async throws(MongoError) -> [Data] {
+    /// document as relaxed extended JSON; the server stops it after `maxTime` (`maxTimeMS`).
+    public func aggregate(pipelineJSON: String, maxTime: Duration = .seconds(10)) async throws(MongoError) -> [Data] {
         let pool = self.pool
+        let maxTimeMS = Int64(maxTime / .milliseconds(1))
         return try await blocking { () throws(MongoError) -> [Data] in
             let pipeline = try BSONDocument(json: #"{"pipeline": "# + pipelineJSON + "}")
+            let options = BSONDocument()
+            options.append("maxTimeMS", max(1, maxTimeMS))
             return try pool.withCollection(Self.collectionName) { collection throws(MongoError) -> [Data] in
-                guard let cursor = mongoc_collection_aggregate(collection, MONGOC_QUERY_NONE, pipeline.pointer, nil, nil) else {
+                guard let cursor = mongoc_collection_aggregate(collection, MONGOC_QUERY_NONE, pipeline.pointer, options.pointer, nil) else {
                     throw MongoError(domain: 0, code: 0, message: "no cursor", context: "aggregate")
                 }
                 defer { mongoc_cursor_destroy(cursor) }
@@ -88,8 +101,9 @@ public final class MongoStore: Sendable {
                     results.append(Data(BSONDocument.json(document).utf8))
                 }
                 var error = bson_error_t()
-                if mongoc_cursor_error(cursor, &error) {
-                    throw MongoError(error, context: "aggregate")
+                var reply: OpaquePointer?
+                if mongoc_cursor_error_document(cursor, &error, &reply) {
+                    throw MongoError(error, context: "aggregate", labels: reply.map(MongoError.labels(inReply:)) ?? [])
                 }
                 return results
             }
