@@ -137,6 +137,11 @@ struct EventController: Sendable {
         } catch let error as HTTPError where error.status == .contentTooLarge {
             IngestMetrics.rejected(code: "PAYLOAD_TOO_LARGE")
             throw APIError.tooLarge(limit: limit)
+        } catch {
+            // Broken framing (a bad chunk size, the connection closed mid-body): the client's
+            // fault, answered 400 and not logged as ours.
+            IngestMetrics.rejected(code: "MALFORMED_BODY")
+            throw APIError(status: .badRequest, detail: ValidationError(code: "MALFORMED_BODY", message: "the request body could not be read: its framing is broken"))
         }
     }
 

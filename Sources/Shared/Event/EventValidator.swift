@@ -72,7 +72,7 @@ public struct EventValidator: Sendable {
         if let path = input.path {
             guard path.utf8.first == UInt8(ascii: "/") else { throw .field("path", "must start with /") }
             guard path.utf8.count <= 2048 else { throw .field("path", "must be at most 2048 bytes") }
-            guard !path.utf8.contains(0) else { throw .field("path", "must not contain NUL") }
+            guard !path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { throw .field("path", "must not contain control characters") }
         } else if eventType == "page_view" {
             throw .field("path", "is required for page_view")
         }

@@ -40,6 +40,9 @@ public enum Timestamp {
         }
         guard s.isEmpty else { return nil }
         let seconds = days * 86_400 + Int64(hour * 3600 + minute * 60 + min(second, 59)) - offsetMinutes * 60
+        // An offset can move 0000-01-01 or 9999-12-31 out of four-digit years, which
+        // `formatISO8601` cannot write back (so `revalidate` would refuse the event).
+        guard (-62_167_219_200..<253_402_300_800).contains(seconds) else { return nil }
         return seconds * 1000 + millis
     }
 

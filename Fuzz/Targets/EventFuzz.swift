@@ -1,0 +1,113 @@
+// libFuzzer target `event`: request bodies through EventValidator (one event and a batch),
+// then every accepted event through the queue payload writer, JSONDecoder and `revalidate`.
+// Built and run by scripts/fuzz; crashes (a trap or a broken invariant) land in
+// .build/fuzz/artifacts/event/.
+import Foundation
+
+/// A fixed receive time, 2025-11-23T16:44:31.123Z, so timestamps near the seed's pass.
+private let now: Int64 = 1_763_916_271_123
+private let validator = EventValidator()
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
+    let body = UnsafeRawBufferPointer(start: start, count: count)
+
+    var single: Event?
+    do {
+        let event = try validator.validateEvent(body, now: now)
+        checkAccepted(event, body: body)
+        single = event
+    } catch {
+        checkError(error)
+    }
+
+    do {
+        let results = try validator.validateBatch(body, now: now)
+        fuzzCheck(!results.isEmpty && results.count <= EventValidator.maxBatchCount, "batch result count \(results.count)")
+        for result in results {
+            switch result {
+            case .success(let event): checkAccepted(event, body: body)
+            case .failure(let error): checkError(error)
+            }
+        }
+    } catch {
+        checkError(error)
+    }
+
+    // What passes alone passes as the only element of a batch, and gives the same event (when
+    // the body is plain UTF-8 starting with `{`: JSONDecoder also reads a BOM and UTF-16/32).
+    if let single, body.first(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }) == UInt8(ascii: "{"), !body.contains(0) {
+        var wrapped: [UInt8] = [UInt8(ascii: "[")]
+        wrapped.append(contentsOf: body)
+        wrapped.append(UInt8(ascii: "]"))
+        do {
+            let results = try validator.validateBatch(wrapped, now: now)
+            fuzzCheck(results.count == 1, "[event] gave \(results.count) results")
+            guard case .success(var event) = results[0] else { fuzzFail("[event] refused: \(results[0])") }
+            event.eventID = single.eventID  // random when the body has none
+            fuzzCheck(event == single, "[event] differs: \(event) vs \(single)")
+        } catch {
+            fuzzFail("[event] refused as a batch: \(error)")
+        }
+    }
+    return 0
+}
+
+/// Everything the rules promise about an accepted event, and that its queue payload reads back.
+private func checkAccepted(_ event: Event, body: UnsafeRawBufferPointer) {
+    func within(_ text: String, _ allowed: Set<UInt8>, _ max: Int) -> Bool {
+        (1...max).contains(text.utf8.count) && text.utf8.allSatisfy(allowed.contains)
+    }
+    fuzzCheck(within(event.siteID, EventValidator.siteIDCharacters, 64), "site_id \(event.siteID.debugDescription)")
+    fuzzCheck(within(event.eventType, EventValidator.eventTypeCharacters, 64), "event_type \(event.eventType.debugDescription)")
+    if let path = event.path {
+        fuzzCheck(path.utf8.first == UInt8(ascii: "/") && path.utf8.count <= 2048 && !path.utf8.contains(0), "path \(path.debugDescription)")
+    } else {
+        fuzzCheck(event.eventType != "page_view", "page_view without path")
+    }
+    if let user = event.userID { fuzzCheck((1...128).contains(user.utf8.count), "userid \(user.debugDescription)") }
+    fuzzCheck(event.timestamp <= now + EventValidator.maxFutureSkewMillis, "timestamp \(event.timestamp) in the future")
+    fuzzCheck(event.receivedAt == now, "received_at \(event.receivedAt)")
+    fuzzCheck((1...64).contains(event.eventID.utf8.count), "event_id of \(event.eventID.utf8.count) bytes")
+    fuzzCheck(event.eventID.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }, "event_id \(event.eventID.debugDescription)")
+    if let props = event.props {
+        fuzzCheck(props.count <= 32, "\(props.count) props")
+        for (key, value) in props {
+            fuzzCheck(!key.isEmpty && key.utf8.count <= 128 && !key.hasPrefix("$") && !key.contains(".") && !key.utf8.contains(0),
+                      "props key \(key.debugDescription)")
+            if case .double(let d) = value { fuzzCheck(d.isFinite, "props.\(key) = \(d)") }
+        }
+    }
+
+    // The queue payload: JSON without raw control bytes, which the worker decodes to the same event.
+    let payload = event.queuePayload
+    fuzzCheck(!payload.contains { $0 < 0x20 }, "raw control byte in payload \(String(decoding: payload, as: UTF8.self).debugDescription)")
+    fuzzCheck((try? JSONSerialization.jsonObject(with: Data(payload))) is [String: Any],
+              "payload is not a JSON object: \(String(decoding: payload, as: UTF8.self).debugDescription)")
+    do {
+        let decoded = try JSONDecoder().decode(Event.self, from: Data(payload))
+        fuzzCheck(decoded == event, "payload decodes to another event:\n  \(decoded)\n  \(event)\n  \(String(decoding: payload, as: UTF8.self))")
+    } catch {
+        fuzzFail("payload does not decode: \(error)\n  \(String(decoding: payload, as: UTF8.self).debugDescription)")
+    }
+    // Payloads with extra members (retry attempts, throttle marks) still decode.
+    let extended = event.queuePayload(adding: [("attempts", .int(3)), ("throttled", .bool(true))])
+    fuzzCheck((try? JSONDecoder().decode(Event.self, from: Data(extended))) == event, "payload with extras differs")
+
+    // `Worker dead replay` accepts what ingest accepted, unchanged.
+    do {
+        let again = try validator.revalidate(event)
+        fuzzCheck(again == event, "revalidate changed the event:\n  \(again)\n  \(event)")
+    } catch {
+        fuzzFail("revalidate refused an accepted event: \(error)\n  \(event)")
+    }
+}
+
+/// Errors become `{"success":false,"error":…}` answers: they must serialize to JSON.
+private func checkError(_ error: ValidationError) {
+    fuzzCheck(!error.code.isEmpty && !error.message.isEmpty, "empty error \(error)")
+    fuzzCheck(error.message.utf8.count <= 512, "a \(error.message.utf8.count)-byte error message: \(error.message.prefix(300).debugDescription)")
+    let bytes = error.json.bytes
+    fuzzCheck((try? JSONSerialization.jsonObject(with: Data(bytes))) is [String: Any],
+              "error JSON does not parse: \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+}

@@ -1,0 +1,644 @@
+#!/usr/bin/env python3
+"""Hostile HTTP on raw sockets against a real IngestAPI: malformed media types, header and
+request-line edge cases, framing attacks, pipelining, slow and idle clients, a connection flood
+and hostile bodies. Starts its own redis-server, nx-27017 and two IngestAPI processes on free
+loopback ports (no worker, so everything queued stays in Redis to be checked).
+
+After every case: the API process is alive and still answers a good POST /event with 202; no
+answer was a 5xx (other than one a case allows) and no 2xx came back for an invalid request.
+At the end every queued payload must be one of the events this script sent as valid, and every
+event answered 202 must be queued. One line per case, then `N passed, N failed`; exit 1 on
+any failure.
+
+    scripts/hostile_http.py --bin "$(swift build --show-bin-path)" [--case NAME]... [--verbose]
+"""
+import argparse
+import json
+import os
+import select
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from harness import free_port, wait_port  # noqa: E402
+
+NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
+HOST = "127.0.0.1"
+PREFIX = "hostile:"
+IDLE_MS = READ_MS = 1000   # the main API's HTTP_IDLE_TIMEOUT_MS / HTTP_READ_TIMEOUT_MS
+CAP_CONNECTIONS = 100      # HTTP_MAX_CONNECTIONS of the second API (the connection flood)
+CLOSED, SILENT = "closed", "silent"   # no answer: the server closed / still open at the deadline
+
+
+# --- the servers ----------------------------------------------------------------------------
+
+class Servers:
+    def __init__(self, bins):
+        self.dir = tempfile.mkdtemp(prefix="hostile-")
+        self.procs = []
+        try:
+            self.start(bins)
+        except BaseException:
+            for log in ("api.log", "flood-api.log"):
+                sys.stderr.write(f"--- {log} ---\n{self.log(log)}\n")
+            self.close()
+            raise
+
+    def start(self, bins):
+        self.redis_port, self.mongo_port = free_port(), free_port()
+        os.makedirs(f"{self.dir}/redis")
+        os.makedirs(f"{self.dir}/mongo")
+        self.spawn(["redis-server", "--port", str(self.redis_port), "--bind", HOST, "--dir", f"{self.dir}/redis",
+                    "--save", "", "--appendonly", "no"], "redis.log")
+        self.spawn([NX, "--data-dir", f"{self.dir}/mongo", "--port", str(self.mongo_port), "--log-file",
+                    f"{self.dir}/nx.log", "--pid-file", f"{self.dir}/nx.pid"], "nx.out")
+        wait_port(self.redis_port)
+        wait_port(self.mongo_port)
+        env = dict(os.environ, REDIS_URL=f"redis://{HOST}:{self.redis_port}/0",
+                   MONGO_URI=f"mongodb://{HOST}:{self.mongo_port}/hostile?serverSelectionTimeoutMS=1000",
+                   QUEUE_PREFIX=PREFIX, LOG_LEVEL="error", HOST=HOST, TRUST_PROXY="1")
+        for key in [k for k in env if k.startswith("RATE_LIMIT_")]:
+            del env[key]
+        self.api_port, self.flood_port = free_port(), free_port()
+        self.api = self.spawn([os.path.join(bins, "IngestAPI"), "--port", str(self.api_port)], "api.log",
+                              dict(env, HTTP_IDLE_TIMEOUT_MS=str(IDLE_MS), HTTP_READ_TIMEOUT_MS=str(READ_MS),
+                                   HTTP_MAX_CONNECTIONS=str(CAP_CONNECTIONS)))
+        self.flood_api = self.spawn([os.path.join(bins, "IngestAPI"), "--port", str(self.flood_port)], "flood-api.log",
+                                    dict(env, HTTP_IDLE_TIMEOUT_MS="30000", HTTP_READ_TIMEOUT_MS="30000",
+                                         HTTP_MAX_CONNECTIONS=str(CAP_CONNECTIONS)))
+        wait_port(self.api_port)
+        wait_port(self.flood_port)
+
+    def spawn(self, argv, log, env=None):
+        # cwd: the temporary directory, so no developer's .env is read
+        proc = subprocess.Popen(argv, env=env, cwd=self.dir, stdout=open(f"{self.dir}/{log}", "wb"), stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def log(self, name, lines=20):
+        try:
+            with open(f"{self.dir}/{name}", "rb") as f:
+                return b"".join(f.readlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def close(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def redis(self, *args):
+        """One command over RESP on a raw socket; the reply as Python values."""
+        with socket.create_connection((HOST, self.redis_port), timeout=5) as s:
+            s.settimeout(5)
+            s.sendall(b"*%d\r\n" % len(args) + b"".join(b"$%d\r\n%s\r\n" % (len(a), a) for a in
+                                                        (x if isinstance(x, bytes) else str(x).encode() for x in args)))
+            reader = s.makefile("rb")
+            return read_resp(reader)
+
+
+def read_resp(reader):
+    line = reader.readline().rstrip(b"\r\n")
+    kind, rest = line[:1], line[1:]
+    if kind == b"+":
+        return rest.decode()
+    if kind == b"-":
+        raise RuntimeError(rest.decode())
+    if kind == b":":
+        return int(rest)
+    if kind == b"$":
+        n = int(rest)
+        return None if n < 0 else reader.read(n + 2)[:-2]
+    if kind == b"*":
+        n = int(rest)
+        return None if n < 0 else [read_resp(reader) for _ in range(n)]
+    raise RuntimeError(f"unexpected RESP {line!r}")
+
+
+# --- raw HTTP ---------------------------------------------------------------------------------
+
+class Outcome:
+    def __init__(self):
+        self.responses = []        # (status, headers dict, body bytes), 1xx left out
+        self.closed = False        # the server closed the connection (or reset it)
+        self.silent = False        # the deadline passed with the connection still open
+        self.seconds = 0.0
+
+    def describe(self):
+        parts = [str(r[0]) for r in self.responses]
+        if self.closed:
+            parts.append(CLOSED)
+        elif self.silent:
+            parts.append(SILENT)
+        return "+".join(parts) + f" ({self.seconds:.1f}s)"
+
+    @property
+    def first(self):
+        if self.responses:
+            return self.responses[0][0]
+        return CLOSED if self.closed else SILENT
+
+
+def parse_responses(buf):
+    """Complete responses at the start of `buf` (1xx skipped); the rest is left in place."""
+    out = []
+    while True:
+        end = buf.find(b"\r\n\r\n")
+        if end < 0:
+            return out, buf
+        head = buf[:end].decode("latin-1").split("\r\n")
+        try:
+            status = int(head[0].split(" ")[1])
+        except (IndexError, ValueError):
+            raise ValueError(f"not an HTTP response: {buf[:80]!r}")
+        headers = {}
+        for line in head[1:]:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        rest = buf[end + 4:]
+        if 100 <= status < 200:
+            buf = rest
+            continue
+        if "content-length" in headers:
+            n = int(headers["content-length"])
+            if len(rest) < n:
+                return out, buf
+            out.append((status, headers, rest[:n]))
+            buf = rest[n:]
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            body, pos = b"", 0
+            while True:
+                line_end = rest.find(b"\r\n", pos)
+                if line_end < 0:
+                    return out, buf
+                size = int(rest[pos:line_end].split(b";")[0], 16)
+                if len(rest) < line_end + 2 + size + 2:
+                    return out, buf
+                body += rest[line_end + 2:line_end + 2 + size]
+                pos = line_end + 2 + size + 2
+                if size == 0:
+                    break
+            out.append((status, headers, body))
+            buf = rest[pos:]
+        elif status in (204, 304):
+            out.append((status, headers, b""))
+            buf = rest
+        else:
+            return out, buf   # body until close: not complete until the server closes
+
+
+def exchange(port, data=b"", want=1, timeout=3.0, half_close=False, sock=None):
+    """Sends `data` on a new connection (or `sock`) and reads until `want` responses arrived, the
+    server closed, or `timeout` seconds passed."""
+    outcome, started = Outcome(), time.monotonic()
+    s = sock or socket.create_connection((HOST, port), timeout=timeout)
+    try:
+        s.settimeout(timeout)
+        try:
+            if data:
+                s.sendall(data)
+            if half_close:
+                s.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass   # a server may close mid-send; what it answered is still read below
+        buf, deadline = b"", started + timeout
+        while len(outcome.responses) < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                outcome.silent = True
+                break
+            s.settimeout(left)
+            try:
+                chunk = s.recv(65536)
+            except socket.timeout:
+                outcome.silent = True
+                break
+            except OSError:
+                outcome.closed = True
+                break
+            if not chunk:
+                outcome.closed = True
+                break
+            buf += chunk
+            parsed, buf = parse_responses(buf)
+            outcome.responses.extend(parsed)
+        if outcome.closed and buf:
+            parsed, buf = parse_responses(buf + b"\r\n\r\n") if b"\r\n\r\n" not in buf else parse_responses(buf)
+            outcome.responses.extend(parsed)
+            if buf and not parsed:   # an answer without a length, ended by the close
+                head, _, body = buf.partition(b"\r\n\r\n")
+                try:
+                    outcome.responses.append((int(head.split(b" ")[1]), {}, body))
+                except (IndexError, ValueError):
+                    pass
+    finally:
+        if sock is None:
+            s.close()
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def request(method, target, body=b"", headers=(), version=b"HTTP/1.1", content_length=True):
+    if isinstance(body, str):
+        body = body.encode()
+    lines = [method + b" " + target + b" " + version, b"Host: 127.0.0.1"]
+    lines += [h if isinstance(h, bytes) else h.encode() for h in headers]
+    if content_length:
+        lines.append(b"Content-Length: %d" % len(body))
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+class Events:
+    """Events this script sends as valid (each with its own event_id), and those answered 202."""
+
+    def __init__(self):
+        self.n, self.valid, self.acked = 0, set(), set()
+
+    def body(self, tag="ok"):
+        self.n += 1
+        event_id = f"hostile-{tag}-{self.n}"
+        self.valid.add(event_id)
+        return event_id, json.dumps({"site_id": "hostile", "event_type": "page_view", "path": f"/{tag}",
+                                     "userid": "u1", "event_id": event_id}).encode()
+
+    def note(self, outcome, event_ids):
+        """Records which events of a /event(s) answer were accepted."""
+        for status, _, body in outcome.responses:
+            if status != 202:
+                continue
+            try:
+                answer = json.loads(body)
+            except ValueError:
+                continue
+            if "event_id" in answer:
+                self.acked.add(answer["event_id"])
+            elif "accepted" in answer:
+                rejected = {r["index"] for r in answer.get("rejected", [])}
+                self.acked.update(e for i, e in enumerate(event_ids) if i not in rejected and e is not None)
+
+
+# --- the cases --------------------------------------------------------------------------------
+
+J = b"Content-Type: application/json"
+BAD = {400, 404, 405, 408, 411, 413, 414, 415, 422, 431, CLOSED}   # a refusal, in any form
+
+
+class Case:
+    def __init__(self, name, allow, run, valid=False, allow_5xx=()):
+        self.name, self.allow, self.run, self.valid, self.allow_5xx = name, set(allow), run, valid, set(allow_5xx)
+
+
+def simple(name, data, allow, valid_ids=(), want=1, timeout=3.0, half_close=False, port="api", allow_5xx=()):
+    def run(ctx):
+        outcome = exchange(ctx.port(port), data, want=want, timeout=timeout, half_close=half_close)
+        ctx.events.note(outcome, list(valid_ids))
+        return outcome, None
+    return Case(name, allow, run, valid=bool(valid_ids) or any(isinstance(a, int) and a < 300 for a in allow),
+                allow_5xx=allow_5xx)
+
+
+def build_cases(ev):
+    cases = []
+
+    def event_request(headers, tag, method=b"POST", target=b"/event", **kw):
+        event_id, body = ev.body(tag)
+        return request(method, target, body, headers, **kw), [event_id]
+
+    # Content-Type: the trap this suite exists for, and its relatives. Valid bodies, bad types: never 2xx.
+    for name, value in [("content-type ;", b";"), ("content-type ;;;", b";;;"), ("content-type empty", b""),
+                        ("content-type 10 KB of parameters", b"application/json; " + b"a=b; " * 2048),
+                        ("content-type /json", b"/json"), ("content-type text/", b"text/"),
+                        ("content-type NUL", b"application/json\x00"), ("content-type non-ASCII", b"application/j\xc3\xa9son"),
+                        ("content-type text/html", b"text/html")]:
+        data, _ = event_request([b"Content-Type: " + value], "ct")
+        cases.append(simple(name, data, {400, 415, 431, CLOSED}))
+    data, ids = event_request([b"Content-Type:  Application/JSON ; charset=utf-8"], "ct-ok")
+    cases.append(simple("content-type mixed case + charset", data, {202}, ids))
+    data, ids = event_request([b"Content-Type: text/plain;charset=UTF-8"], "beacon")
+    cases.append(simple("content-type text/plain (sendBeacon)", data, {202}, ids))
+
+    # Header edge cases: the body is a valid event, so a 202 is allowed where the header is harmless.
+    data, ids = event_request([J, b"X-No-Colon header line"], "nocolon")
+    cases.append(simple("header without colon", data, BAD | {202}, ids))
+    data, ids = event_request([J, b"X-Folded: a", b"  continued", b"\tand again"], "fold")
+    cases.append(simple("obs-fold continuation lines", data, BAD | {202}, ids))
+    data, ids = event_request([J, b"X-Nul: a\x00b"], "nul")
+    cases.append(simple("NUL in a header value", data, BAD | {202}, ids))
+    data, ids = event_request([J, b"X-Ctl: a\x01\x02\x1b[31m\x7fb"], "ctl")
+    cases.append(simple("control bytes in a header value", data, BAD | {202}, ids))
+    data, ids = event_request([J, b"X-Bytes: \xff\xfe\xc3\x28\xed\xa0\x80"], "nonascii")
+    cases.append(simple("non-ASCII bytes in a header value", data, BAD | {202}, ids))
+    data, ids = event_request([J, b"X-\xff\xfe: v"], "nonascii-name")
+    cases.append(simple("non-ASCII bytes in a header name", data, BAD | {202}, ids))
+    data, ids = event_request([J] + [b"X-H-%d: v" % i for i in range(1000)], "many")
+    cases.append(simple("1000 headers", data, BAD | {202}, ids))
+    data, _ = event_request([J, b"X-Big: " + b"a" * 100_000], "bighead")
+    cases.append(simple("100 KB header", data, {400, 413, 431, CLOSED}))
+    data, ids = event_request([J, b"Content-Type: text/html"], "twotypes")
+    cases.append(simple("two Content-Types", data, BAD | {202}, ids))
+
+    # Request line.
+    cases.append(simple("garbage method", b"F\x00O\x01 /event HTTP/1.1\r\nHost: x\r\n\r\n", BAD))
+    cases.append(simple("unknown method token", b"BREW /event HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", BAD, allow_5xx={501}))
+    cases.append(simple("binary garbage", bytes(range(256)) * 4, BAD))
+    cases.append(simple("HTTP/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n", BAD, allow_5xx={505}))
+    cases.append(simple("HTTP/9.9", b"GET /healthz HTTP/9.9\r\nHost: x\r\n\r\n", BAD, allow_5xx={505}))
+    data, ids = event_request([J], "absolute", target=b"http://127.0.0.1/event")
+    cases.append(simple("absolute-form URI", data, BAD | {202}, ids))
+    cases.append(simple("%00 in path", request(b"GET", b"/stats%00?site_id=a&date=2025-11-23"), BAD))
+    cases.append(simple("%00/%ff in query", request(b"GET", b"/stats?site_id=a%00%ff&date=2025-11-23%00&limit=%ff"), BAD))
+    cases.append(simple("%ff in path", request(b"POST", b"/event%ff", b"{}", [J]), BAD))
+    cases.append(simple("raw bytes in query", request(b"GET", b"/stats?site_id=\xff\xfe&date=\x01"), BAD))
+    cases.append(simple("query operator injection", request(b"GET", b"/stats?site_id[$gt]=&date=2025-11-23"), BAD))
+    cases.append(simple("query limit overflow", request(b"GET", b"/stats?site_id=a&date=2025-11-23&limit=99999999999999999999999"), BAD))
+    cases.append(simple("64 KB URI", request(b"GET", b"/stats?site_id=" + b"a" * 65536 + b"&date=2025-11-23"), BAD))
+    cases.append(simple("1 MB URI", request(b"GET", b"/" + b"a" * 1_000_000), BAD))
+
+    # Framing.
+    event_id, body = ev.body("cl-te")
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    cases.append(simple("Content-Length + Transfer-Encoding", request(b"POST", b"/event", chunked, [J, b"Content-Length: 5", b"Transfer-Encoding: chunked"], content_length=False),
+                        BAD | {202}, [event_id]))
+    smuggled = b"0\r\n\r\n" + request(b"POST", b"/event", b'{"site_id":{"$gt":""},"event_type":"x"}', [J])
+    cases.append(simple("CL.TE smuggling attempt", request(b"POST", b"/event", smuggled, [J, b"Content-Length: %d" % len(smuggled), b"Transfer-Encoding: chunked"], content_length=False),
+                        BAD, want=2))
+    event_id, body = ev.body("twocl")
+    cases.append(simple("two different Content-Lengths", request(b"POST", b"/event", body, [J, b"Content-Length: %d" % len(body), b"Content-Length: %d" % (len(body) + 1)], content_length=False),
+                        BAD))
+    for name, value in [("negative", b"-1"), ("huge", b"99999999999999999999999"), ("non-numeric", b"abc"), ("hex", b"0x10"),
+                        ("plus sign", b"+10"), ("1 GB", b"1000000000")]:
+        cases.append(simple(f"Content-Length {name}", request(b"POST", b"/event", b'{"site_id":"hostile"}', [J, b"Content-Length: " + value], content_length=False),
+                            BAD, timeout=READ_MS / 1000 + 3))
+    cases.append(simple("chunk size not hex", request(b"POST", b"/event", b"zz\r\n{}\r\n0\r\n\r\n", [J, b"Transfer-Encoding: chunked"], content_length=False), BAD))
+    cases.append(simple("chunk size huge", request(b"POST", b"/events", b"ffffffffffffffffffff\r\n[]\r\n0\r\n\r\n", [J, b"Transfer-Encoding: chunked"], content_length=False),
+                        BAD, timeout=READ_MS / 1000 + 3))
+    cases.append(simple("chunk size 1 GB", request(b"POST", b"/events", b"40000000\r\n" + b"[" * 1000, [J, b"Transfer-Encoding: chunked"], content_length=False),
+                        BAD, timeout=READ_MS / 1000 + 3))
+    event_id, body = ev.body("nofinal")
+    cases.append(simple("chunked without final chunk", request(b"POST", b"/event", b"%x\r\n%s\r\n" % (len(body), body), [J, b"Transfer-Encoding: chunked"], content_length=False),
+                        BAD, timeout=READ_MS / 1000 + 3))
+    cases.append(simple("Transfer-Encoding gzip, chunked", request(b"POST", b"/event", b"2\r\n{}\r\n0\r\n\r\n", [J, b"Transfer-Encoding: gzip, chunked"], content_length=False), BAD))
+    event_id, body = ev.body("short")
+    cases.append(simple("body shorter than Content-Length, then close", request(b"POST", b"/event", body[:-10], [J, b"Content-Length: %d" % len(body)], content_length=False),
+                        BAD, half_close=True, timeout=READ_MS / 1000 + 3))
+    cases.append(simple("body longer than Content-Length", request(b"POST", b"/event", b'{"site_id":"hostile"} GARBAGE GARBAGE', [J, b"Content-Length: 21"], content_length=False),
+                        BAD, want=2))
+
+    def pipelined(ctx):
+        parts, expected = [], []
+        for kind in ["good", "bad", "health", "good", "missing", "good", "badjson"]:
+            if kind == "good":
+                event_id, body = ctx.events.body("pipe")
+                parts.append(request(b"POST", b"/event", body, [J]))
+                expected.append((202, event_id))
+            elif kind == "bad":
+                parts.append(request(b"POST", b"/event", b'{"site_id":{"$gt":""},"event_type":"x"}', [J]))
+                expected.append((400, None))
+            elif kind == "health":
+                parts.append(request(b"GET", b"/healthz", content_length=False))
+                expected.append((200, None))
+            elif kind == "missing":
+                parts.append(request(b"GET", b"/nowhere", content_length=False))
+                expected.append((404, None))
+            else:
+                parts.append(request(b"POST", b"/event", b"{\xff", [J]))
+                expected.append((400, None))
+        outcome = exchange(ctx.api_port, b"".join(parts), want=len(expected), timeout=5)
+        ctx.events.note(outcome, [])
+        got = []
+        for status, _, body in outcome.responses:
+            try:
+                got.append((status, json.loads(body).get("event_id") if status == 202 else None))
+            except ValueError:
+                got.append((status, None))
+        if got != expected:
+            return outcome, f"responses out of order or missing: expected {expected}, got {got}"
+        return outcome, None
+    cases.append(Case("pipelining (7 requests in one write)", {202}, pipelined, valid=True))
+
+    # Slow and idle clients on the main API (HTTP_IDLE_TIMEOUT_MS = HTTP_READ_TIMEOUT_MS = 1000).
+    def trickle(ctx, head_bytes, body_bytes, interval, limit):
+        started = time.monotonic()
+        s = socket.create_connection((HOST, ctx.api_port), timeout=3)
+        outcome = Outcome()
+        try:
+            if head_bytes:
+                s.sendall(head_bytes)
+            for byte in body_bytes:
+                if time.monotonic() - started > limit:
+                    break
+                readable, _, _ = select.select([s], [], [], interval)
+                if readable:
+                    tail = exchange(ctx.api_port, sock=s, timeout=1.0)
+                    outcome.responses, outcome.closed = tail.responses, tail.closed
+                    break
+                try:
+                    s.send(bytes([byte]))
+                except OSError:
+                    outcome.closed = True
+                    break
+            else:
+                outcome.silent = True
+            if not outcome.closed and not outcome.responses:
+                outcome.silent = True
+        finally:
+            s.close()
+        outcome.seconds = time.monotonic() - started
+        return outcome
+
+    limit = 3 * max(IDLE_MS, READ_MS) / 1000 + 2
+
+    def slow_head(ctx):
+        event_id, body = ctx.events.body("slowhead")
+        data = request(b"POST", b"/event", body, [J, b"X-Padding: " + b"p" * 200])
+        outcome = trickle(ctx, b"", data, 0.5, limit)
+        if outcome.silent:
+            return outcome, f"a head sent one byte every 0.5 s was still being read after {outcome.seconds:.1f}s (slowloris)"
+        return outcome, None
+    cases.append(Case("slow head (1 byte / 0.5 s)", {CLOSED, 400, 408}, slow_head))
+
+    def slow_body(ctx):
+        head = b"POST /event HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+        outcome = trickle(ctx, head, b" " * 400, 0.3, limit)
+        if outcome.silent:
+            return outcome, f"a body sent one byte every 0.3 s was still being read after {outcome.seconds:.1f}s"
+        return outcome, None
+    cases.append(Case("slow body (1 byte / 0.3 s)", {CLOSED, 400, 408, 413}, slow_body))
+
+    def idle(ctx):
+        outcome = exchange(ctx.api_port, b"", timeout=limit)
+        return outcome, (f"an idle connection was kept {outcome.seconds:.1f}s" if outcome.silent else None)
+    cases.append(Case("idle connection", {CLOSED}, idle))
+
+    def half_head(ctx):
+        outcome = exchange(ctx.api_port, b"POST /event HTTP/1.1\r\nHost: x\r\n", timeout=limit)
+        return outcome, (f"a half-sent head was kept {outcome.seconds:.1f}s" if outcome.silent else None)
+    cases.append(Case("half a head, then silence", {CLOSED, 400, 408}, half_head))
+
+    # A connection flood against the second API (HTTP_MAX_CONNECTIONS=100, idle timeout 30 s).
+    def flood(ctx):
+        held, started = [], time.monotonic()
+        try:
+            for _ in range(3 * CAP_CONNECTIONS):
+                try:
+                    held.append(socket.create_connection((HOST, ctx.flood_port), timeout=2))
+                except OSError:
+                    break
+            time.sleep(0.3)
+            event_id, body = ctx.events.body("flood")
+            late = socket.create_connection((HOST, ctx.flood_port), timeout=2)
+            try:
+                blocked = exchange(ctx.flood_port, request(b"POST", b"/event", body, [J]), timeout=1.5, sock=late)
+                if blocked.responses:
+                    ctx.events.note(blocked, [event_id])
+                    return blocked, f"with {len(held)} connections open, connection {len(held) + 1} was served (cap {CAP_CONNECTIONS})"
+                for s in held[:len(held) - CAP_CONNECTIONS // 2]:
+                    s.close()
+                outcome = exchange(ctx.flood_port, b"", timeout=10, sock=late)
+            finally:
+                late.close()
+            ctx.events.note(outcome, [event_id])
+            outcome.seconds = time.monotonic() - started
+            note = f"{len(held)} held; request {len(held) + 1} unanswered while over the cap, then {outcome.first}"
+            return outcome, (None if outcome.first == 202 else note)
+        finally:
+            for s in held:
+                s.close()
+    cases.append(Case(f"{3 * CAP_CONNECTIONS} idle connections, cap {CAP_CONNECTIONS}", {202}, flood, valid=True))
+
+    # X-Forwarded-For garbage (TRUST_PROXY=1): the address is only a rate-limit key; the event stays valid.
+    for name, value in [("garbage", b"garbage"), ("empty entries", b", , ,,"), ("unclosed bracket", b"[::1"),
+                        ("port overflow", b"1.2.3.4:999999"), ("NUL", b"1.2.3.4\x00"), ("non-ASCII", b"\xff\xfe"),
+                        ("10 KB", b"1.1.1.1, " * 1200), ("v6 chain", b"2001:db8::1, [2001:db8::2]:443, ::ffff:10.0.0.1")]:
+        data, ids = event_request([J, b"X-Forwarded-For: " + value], "xff")
+        cases.append(simple(f"X-Forwarded-For {name}", data, BAD | {202}, ids))
+    data, ids = event_request([J] + [b"X-Forwarded-For: 10.0.0.%d" % i for i in range(100)], "xff")
+    cases.append(simple("X-Forwarded-For 100 headers", data, BAD | {202}, ids))
+
+    # Hostile bodies.
+    cases.append(simple("JSON nesting 16 K deep (/event)", request(b"POST", b"/event", b"[" * 16000, [J]), BAD))
+    cases.append(simple("JSON nesting 500 K deep (/events)", request(b"POST", b"/events", b"[" * 500_000 + b"]" * 500_000, [J]), BAD))
+    cases.append(simple("object nesting in props", request(b"POST", b"/event", b'{"site_id":"hostile","event_type":"x","props":' + b'{"a":' * 3000 + b"1" + b"}" * 3001, [J]), BAD))
+    cases.append(simple("invalid UTF-8 body", request(b"POST", b"/event", b'{"site_id":"host\xffile","event_type":"x"}', [J]), BAD))
+    event_id, body = ev.body("utf16")   # JSONDecoder reads UTF-16 too: a 202 is lenient, not wrong
+    cases.append(simple("UTF-16 body", request(b"POST", b"/event", body.decode().encode("utf-16"), [J]), BAD | {202}, [event_id]))
+    cases.append(simple("operator injection", request(b"POST", b"/event", b'{"site_id":{"$gt":""},"event_type":"x"}', [J]), {400}))
+    cases.append(simple("NUL escapes", request(b"POST", b"/event", b'{"site_id":"hostile\\u0000","event_type":"x"}', [J]), {400}))
+    cases.append(simple("17 KB event", request(b"POST", b"/event", b'{"site_id":"hostile","event_type":"x","path":"/' + b"a" * 17000 + b'"}', [J]), {413, CLOSED}))
+    cases.append(simple("1001-event batch", request(b"POST", b"/events", json.dumps([{"site_id": "hostile", "event_type": "x"}] * 1001), [J]), {400, 413}))
+    ids, bodies = zip(*[ev.body("batch") for _ in range(3)])
+    batch = b"[" + b",".join([bodies[0], b'{"site_id":{"$ne":null},"event_type":"x"}', bodies[1], b'"str"', bodies[2]]) + b"]"
+    cases.append(simple("batch of valid and invalid events", request(b"POST", b"/events", batch, [J]), {202}, list(ids)[:1] + [None] + list(ids)[1:2] + [None] + list(ids)[2:]))
+    cases.append(simple("Expect: 100-continue", request(b"POST", b"/event", b'{"site_id":{"$gt":""}}', [J, b"Expect: 100-continue"]), BAD))
+    return cases
+
+
+class Context:
+    def __init__(self, servers, events):
+        self.servers, self.events = servers, events
+        self.api_port, self.flood_port = servers.api_port, servers.flood_port
+
+    def port(self, which):
+        return self.api_port if which == "api" else self.flood_port
+
+
+def good_event(ctx, port):
+    event_id, body = ctx.events.body("alive")
+    outcome = exchange(port, request(b"POST", b"/event", body, [J]), timeout=5)
+    ctx.events.note(outcome, [event_id])
+    return outcome.first == 202, outcome
+
+
+def check_queue(servers, events):
+    """Every queued payload is an event sent as valid; every event answered 202 is queued."""
+    payloads = servers.redis("LRANGE", PREFIX + "queue", 0, -1)
+    problems, queued = [], set()
+    for raw in payloads:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            problems.append(f"not JSON in the queue: {raw[:100]!r}")
+            continue
+        event_id = event.get("event_id")
+        queued.add(event_id)
+        if event_id not in events.valid or event.get("site_id") != "hostile" or event.get("event_type") != "page_view":
+            problems.append(f"queued an event this script did not send as valid: {raw[:200]!r}")
+    missing = events.acked - queued
+    if missing:
+        problems.append(f"{len(missing)} events answered 202 are not queued: {sorted(missing)[:5]}")
+    return len(payloads), problems
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="directory holding IngestAPI")
+    parser.add_argument("--case", action="append", help="run only cases whose name contains this (repeatable)")
+    parser.add_argument("--verbose", action="store_true", help="print the API's log tail on failure")
+    args = parser.parse_args()
+
+    started = time.monotonic()
+    servers = Servers(args.bin)
+    passed = failed = 0
+    try:
+        events = Events()
+        ctx = Context(servers, events)
+        cases = build_cases(events)
+        if args.case:
+            cases = [c for c in cases if any(p.lower() in c.name.lower() for p in args.case)]
+        for case in cases:
+            problems = []
+            try:
+                outcome, note = case.run(ctx)
+            except Exception as error:  # a broken case is a failure, not a crash of the suite
+                outcome, note = Outcome(), f"case raised {type(error).__name__}: {error}"
+            if note:
+                problems.append(note)
+            if outcome.first not in case.allow:
+                problems.append(f"answer {outcome.first} not in {sorted(map(str, case.allow))}")
+            for status, _, body in outcome.responses:
+                if status >= 500 and status not in case.allow_5xx:
+                    problems.append(f"5xx: {status} {body[:120]!r}")
+                if 200 <= status < 300 and not case.valid:
+                    problems.append(f"2xx for an invalid request: {status} {body[:120]!r}")
+            for name, proc in [("IngestAPI", servers.api), ("IngestAPI (flood)", servers.flood_api)]:
+                if proc.poll() is not None:
+                    problems.append(f"{name} exited with {proc.returncode}")
+            if not problems:
+                for port in {servers.api_port, servers.flood_port} if "connections" in case.name else {servers.api_port}:
+                    ok, alive = good_event(ctx, port)
+                    if not ok:
+                        problems.append(f"a good POST /event afterwards got {alive.describe()}")
+            line = f"{'ok  ' if not problems else 'FAIL'} {case.name}: {outcome.describe()}"
+            if problems:
+                failed += 1
+                line += " -- " + "; ".join(problems)
+            else:
+                passed += 1
+            print(line, flush=True)
+            if problems and (servers.api.poll() is not None or servers.flood_api.poll() is not None):
+                break
+        count, problems = check_queue(servers, events)
+        if problems:
+            failed += 1
+        else:
+            passed += 1
+        print(f"{'ok  ' if not problems else 'FAIL'} queue holds only events sent as valid: {count} payloads, "
+              f"{len(events.acked)} answered 202" + ("" if not problems else " -- " + "; ".join(problems)))
+        if failed and args.verbose:
+            print("--- IngestAPI log tail ---\n" + servers.log("api.log"))
+    finally:
+        servers.close()
+    print(f"hostile_http: {time.monotonic() - started:.0f}s")
+    print(f"{passed} passed, {failed} failed")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
