@@ -123,7 +123,7 @@ extension Event {
         members.append(("timestamp", .int(Int(timestamp))))
         members.append(("received_at", .int(Int(receivedAt))))
         if let props {
-            members.append(("props", .object(props.keys.sorted().map { key in (key, props[key]!.json) })))
+            members.append(("props", .object(props.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })))
         }
         return JSONValue.object(members + extra).bytes
     }
