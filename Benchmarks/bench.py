@@ -416,7 +416,9 @@ def main():
     parser.add_argument("--drain-events", type=int)
     parser.add_argument("--stats-events", help="comma-separated stored-event counts for scenario 5 (default 100000,1000000; quick 100000)")
     parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5")
-    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle"], help="run one scenario (and write nothing)")
+    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state"],
+                        help="run one scenario (and write nothing); bounded-state runs only this way (minutes: 1M events through nx-27017)")
+    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated event counts for bounded-state")
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args()
     args.runs = args.runs or (2 if args.quick else 5)
@@ -426,6 +428,11 @@ def main():
     args.rate_warmup = 1 if args.quick else 2
     args.stats_events = [int(x) for x in (args.stats_events or ("100000" if args.quick else "100000,1000000")).split(",")]
     args.stats_queries = args.stats_queries or (5 if args.quick else 20)
+
+    if args.only == "bounded-state":
+        from bounded_state import main as bounded_state_main
+        sys.argv = [sys.argv[0], "--sizes", args.sizes]
+        return bounded_state_main()
 
     servers = Servers()
     report = {}

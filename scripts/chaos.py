@@ -10,6 +10,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
 class Cluster:
     """redis-server (AOF on), nx-27017, one IngestAPI and a set of workers, all restartable."""
 
-    def __init__(self, bins, raw_mongo, fsync="always", workers=3, worker_env=None):
+    def __init__(self, bins, raw_mongo, fsync="always", workers=3, worker_env=None, api=True):
         self.bins, self.raw_mongo, self.fsync = bins, raw_mongo, fsync
         self.dir = tempfile.mkdtemp(prefix="chaos-")
         self.redis_port, self.mongo_port, self.api_port = free_port(), free_port(), free_port()
@@ -38,15 +39,17 @@ class Cluster:
                         MONGO_URI=f"mongodb://127.0.0.1:{self.mongo_port}/chaos?serverSelectionTimeoutMS=1000",
                         LOG_LEVEL="error", HEARTBEAT_TTL_MS="1000", WORKER_BATCH_SIZE="200", RETRY_CAP_MS="1000")
         self.env.update(worker_env or {})
-        self.api = subprocess.Popen([os.path.join(bins, "IngestAPI"), "--port", str(self.api_port)], env=self.env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_port(self.api_port)
+        if api:
+            self.api = subprocess.Popen([os.path.join(bins, "IngestAPI"), "--port", str(self.api_port)], env=self.env,
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            wait_port(self.api_port)
         self.workers = [self.start_worker() for _ in range(workers)]
 
     def start_redis(self):
         self.redis = subprocess.Popen(
             ["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", f"{self.dir}/redis", "--appendonly", "yes",
-             "--appendfsync", self.fsync, "--save", "", "--maxmemory-policy", "noeviction"], stdout=subprocess.DEVNULL)
+             "--appendfsync", self.fsync, "--save", "", "--maxmemory-policy", "noeviction", "--enable-debug-command", "local"],
+            stdout=subprocess.DEVNULL)
         wait_port(self.redis_port)
 
     def start_mongo(self):
@@ -63,8 +66,12 @@ class Cluster:
         return out.stdout.strip()
 
     def drained(self):
-        return self.redis_cli("LLEN", "et:queue") == "0" and not self.redis_cli("KEYS", "et:processing:*") \
-            and self.redis_cli("ZCARD", "et:retry") == "0"
+        """Queue, retries and every registered worker's processing list empty (the registry
+        names every list; KEYS would block a Redis holding millions of keys)."""
+        if self.redis_cli("LLEN", "et:queue") != "0" or self.redis_cli("ZCARD", "et:retry") != "0":
+            return False
+        workers = [w for w in self.redis_cli("ZRANGE", "et:workers", 0, -1).split("\n") if w]
+        return all(self.redis_cli("LLEN", f"et:processing:{w}") == "0" for w in workers)
 
     def stored(self, site):
         out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
@@ -222,8 +229,12 @@ def case_sigstop(args, bins, raw):
                 break
             paused.send_signal(signal.SIGCONT)
             time.sleep(0.02)
-        time.sleep(2.5)  # past the 1 s heartbeat TTL: the others recover its batch
-        recovered = bool(cluster.redis_cli("KEYS", "et:fenced:*"))
+        # Past its 1 s TTL the others recover its batch and fence it: wait for that (10 s at most).
+        recovered = False
+        deadline = time.time() + 10
+        while not recovered and time.time() < deadline:
+            recovered = bool(cluster.redis_cli("KEYS", "et:fenced:*"))
+            time.sleep(0.05)
         paused.send_signal(signal.SIGCONT)
         seconds = drain(cluster, site, sender.acked, args.timeout)
         fence_cleared = False
@@ -236,6 +247,144 @@ def case_sigstop(args, bins, raw):
                  if recovered else "it held no batch when paused")
         result = verdict("a worker SIGSTOPped past its TTL, then SIGCONTed", sender, cluster, site, seconds, notes)
         result["ok"] = result["ok"] and (not recovered or fence_cleared)
+        return result
+
+
+class Pushed:
+    """Events LPUSHed straight into the queue (as ingest would after its 202): a Sender's figures."""
+
+    def __init__(self, cluster, site, total):
+        self.sent, self.refused, self.log = total, 0, []
+        self.acked = {f"{site}-{i}" for i in range(total)}
+        resp = Resp(cluster.redis_port)
+        for start in range(0, total, 1000):
+            resp.call("LPUSH", "et:queue", *[
+                json.dumps({"event_id": f"{site}-{i}", "site_id": site, "event_type": "page_view", "path": "/p",
+                            "timestamp": 1763916271123, "received_at": 1763916271123}, separators=(",", ":"))
+                for i in range(start, min(total, start + 1000))])
+        resp.close()
+
+
+class Resp:
+    """A minimal RESP client on one socket: cheap enough to sample Redis every few milliseconds."""
+
+    def __init__(self, port):
+        self.sock = socket.create_connection(("127.0.0.1", port), 5)
+        self.buf = b""
+
+    def call(self, *args):
+        parts = [f"*{len(args)}\r\n".encode()]
+        for a in args:
+            a = str(a).encode()
+            parts.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        self.sock.sendall(b"".join(parts))
+        return self.read()
+
+    def line(self):
+        while b"\r\n" not in self.buf:
+            self.buf += self.sock.recv(65536)
+        head, self.buf = self.buf.split(b"\r\n", 1)
+        return head
+
+    def read(self):
+        head = self.line()
+        kind, rest = head[:1], head[1:]
+        if kind in (b"+", b"-"):
+            return rest.decode()
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            n = int(rest)
+            if n < 0:
+                return None
+            while len(self.buf) < n + 2:
+                self.buf += self.sock.recv(65536)
+            data, self.buf = self.buf[:n], self.buf[n + 2:]
+            return data.decode()
+        if kind == b"*":
+            n = int(rest)
+            return None if n < 0 else [self.read() for _ in range(n)]
+        raise RuntimeError(f"unexpected reply {head!r}")
+
+    def close(self):
+        self.sock.close()
+
+
+def case_registry(args, bins, raw):
+    """recovery among millions of unrelated keys: heartbeats on time, a kill -9'd worker's batch back within TTL + interval."""
+    ttl_ms, interval_ms, slack_ms = 1000, 500, 500  # HEARTBEAT_TTL_MS=1000: beats every 250 ms, recovery every 500 ms
+    with Cluster(bins, raw, workers=0, api=False) as cluster:
+        site = "registry"
+        populate = args.keys
+        started = time.time()
+        cluster.redis_cli("DEBUG", "POPULATE", populate, "unrelated")
+        populated = time.time() - started
+        sender = Pushed(cluster, site, args.events)
+        cluster.workers = [cluster.start_worker() for _ in range(3)]
+        victim = cluster.workers[0]
+        sampler = Resp(cluster.redis_port)
+        samples = {"max_age": 0, "lapses": 0, "count": 0}
+        stop = threading.Event()
+        dead = set()
+
+        def sample():
+            probe = Resp(cluster.redis_port)
+            while not stop.is_set():
+                seconds, micros = probe.call("TIME")
+                now = int(seconds) * 1000 + int(micros) // 1000
+                entries = probe.call("ZRANGE", "et:workers", 0, -1, "WITHSCORES") or []
+                for worker, deadline in zip(entries[::2], entries[1::2]):
+                    if worker in dead:
+                        continue
+                    age = now - (int(float(deadline)) - ttl_ms)
+                    samples["max_age"] = max(samples["max_age"], age)
+                    if int(float(deadline)) < now:
+                        samples["lapses"] += 1
+                samples["count"] += 1
+                time.sleep(0.01)
+            probe.close()
+
+        watcher = threading.Thread(target=sample, daemon=True)
+        # Kill the victim while it holds a batch: SIGSTOP, look, SIGKILL (or SIGCONT and look again).
+        held, victim_ids = 0, []
+        deadline = time.time() + 30
+        while time.time() < deadline and not held:
+            victim_ids = [w for w in (sampler.call("ZRANGE", "et:workers", 0, -1) or []) if f"-{victim.pid}-" in w]
+            if victim_ids and not watcher.is_alive():
+                watcher.start()
+            victim.send_signal(signal.SIGSTOP)
+            held = sum(sampler.call("LLEN", f"et:processing:{w}") for w in victim_ids)
+            if not held:
+                victim.send_signal(signal.SIGCONT)
+                time.sleep(0.01)
+        if not watcher.is_alive():
+            watcher.start()
+        dead.update(victim_ids)
+        victim.kill()
+        killed_at = time.time()
+        victim.wait()
+        recovered_after = None
+        while time.time() - killed_at < 30:
+            left = sum(sampler.call("LLEN", f"et:processing:{w}") for w in victim_ids)
+            registered = [w for w in victim_ids if sampler.call("ZSCORE", "et:workers", w) is not None]
+            if not left and not registered:
+                recovered_after = (time.time() - killed_at) * 1000
+                break
+            time.sleep(0.005)
+        cluster.workers[0] = cluster.start_worker()  # one more live worker to finish the drain
+        seconds = drain(cluster, site, sender.acked, args.timeout)
+        stop.set()
+        watcher.join()
+        keys = sampler.call("DBSIZE")
+        sampler.close()
+        bound = ttl_ms + interval_ms
+        recovered_text = f"{recovered_after:.0f} ms" if recovered_after is not None else "never"
+        notes = (f"{keys:,} keys (populate {populated:.1f} s); victim held {held}; recovered {recovered_text} after kill -9 "
+                 f"(bound TTL {ttl_ms} + interval {interval_ms} = {bound} ms); last-beat age max {samples['max_age']} ms "
+                 f"(beat every {ttl_ms // 4} ms) over {samples['count']} samples; {samples['lapses']} lapses")
+        result = verdict(f"kill -9 among {populate:,} unrelated keys", sender, cluster, site, seconds, notes)
+        result["ok"] = (result["ok"] and held > 0 and recovered_after is not None and recovered_after <= bound + slack_ms
+                        and samples["lapses"] == 0)
         return result
 
 
@@ -258,14 +407,17 @@ def main():
     parser.add_argument("--short", action="store_true", help="small version of every case (part of scripts/test)")
     parser.add_argument("--bin", required=True, help="directory holding IngestAPI and Worker")
     parser.add_argument("--raw-mongo", required=True, help="the raw_mongo helper (Benchmarks/raw_mongo.c)")
-    parser.add_argument("--only", choices=["kill", "mongo", "redis", "sigstop", "poison"])
+    parser.add_argument("--only", choices=["kill", "mongo", "redis", "sigstop", "poison", "registry"])
+    parser.add_argument("--keys", type=int, help="unrelated keys for the registry case (default 3M, 10M without --short)")
     args = parser.parse_args()
     args.events = 5_000 if args.short else 50_000
     args.outage = 3.0 if args.short else 30.0
     # Sending lasts about three outages, so that the outage falls mid-stream.
     args.pace = 3 * args.outage / (args.events / 100)
     args.timeout = 120 if args.short else 600
-    cases = {"kill": case_kill, "mongo": case_mongo, "redis": case_redis, "sigstop": case_sigstop, "poison": case_poison}
+    args.keys = args.keys or (3_000_000 if args.short else 10_000_000)
+    cases = {"kill": case_kill, "mongo": case_mongo, "redis": case_redis, "sigstop": case_sigstop, "poison": case_poison,
+             "registry": case_registry}
     results = []
     for name, case in cases.items():
         if args.only and name != args.only:

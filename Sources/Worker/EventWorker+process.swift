@@ -6,8 +6,10 @@ extension EventWorker {
     /// Stores one claimed batch and acknowledges it. Undecodable payloads and documents the
     /// store refuses for good become dead letters in the same step as the acknowledgement.
     /// Transient failures retry with full-jitter backoff, the batch staying in the processing
-    /// list; on shutdown an unstored batch is handed back to the queue instead.
-    func process(_ payloads: [[UInt8]], worker: String) async {
+    /// list; on shutdown (which ends any backoff sleep) an unstored batch is handed back to the
+    /// queue instead. Returns false when the caller should back off before its next claim (the
+    /// throttle decision failed and the batch was given up; see `throttle`).
+    func process(_ payloads: [[UInt8]], worker: String) async -> Bool {
         let decoded = PayloadDecoder.decode(payloads)
         var deadLetters = decoded.undecodable.map { item in
             DeadLetter(payload: payloads[item.index], reason: item.reason, code: "UNDECODABLE", worker: worker).encoded
@@ -15,12 +17,17 @@ extension EventWorker {
         for item in decoded.undecodable {
             logger.warning("undecodable payload sent to dead letters", metadata: ["worker": "\(worker)", "reason": "\(item.reason)"])
         }
-        guard let queued = await throttle(decoded, payloads: payloads, worker: worker) else { return }
+        let queued: [QueuedEvent]
+        switch await throttle(decoded, payloads: payloads, worker: worker) {
+        case .store(let events): queued = events
+        case .fenced: return true
+        case .givenUp: return false
+        }
         let events = queued.map(\.stored)
         var retries: [(payload: [UInt8], due: Int64)] = []
         if events.isEmpty {  // nothing to store (all throttled or undecodable): MongoDB plays no part
             await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters)
-            return
+            return true
         }
         var schedule = BackoffSchedule(backoff)
         while true {
@@ -33,11 +40,11 @@ extension EventWorker {
                         logger.notice("MongoDB answers again; circuit breaker closed, claiming resumes", metadata: ["worker": "\(worker)"])
                     }
                 } catch {
-                    if isStopping {
+                    if await pause(schedule.next()) {
+                        logger.warning("shutting down while MongoDB is away; handing the batch back to the queue", metadata: ["worker": "\(worker)"])
                         await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
-                        return
+                        return true
                     }
-                    try? await Task.sleep(for: schedule.next())
                     continue
                 }
             }
@@ -78,7 +85,7 @@ extension EventWorker {
                 if isStopping {
                     logger.warning("shutting down with an unstored batch; handing it back to the queue", metadata: ["worker": "\(worker)", "error": "\(error)"])
                     await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
-                    return
+                    return true
                 }
                 if error.isTransient, breaker.recordFailure() {
                     WorkerMetrics.breaker(open: true)
@@ -93,20 +100,40 @@ extension EventWorker {
                     "transient": "\(error.isTransient)", "error": "\(error)",
                 ])
                 WorkerMetrics.store("retry")
-                try? await Task.sleep(for: delay)
+                if await pause(delay) {
+                    logger.warning("shutting down with an unstored batch; handing it back to the queue", metadata: ["worker": "\(worker)"])
+                    await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                    return true
+                }
             }
         }
         await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters, retries: retries)
+        return true
     }
 
-    /// Content throttling of a batch: returns what to store now, or nil when the batch is no
-    /// longer this worker's to store (its heartbeat expired and it may have been recovered, or
-    /// Redis stayed away until shutdown; the batch then stays in Redis for recovery).
+    /// What the throttle step leaves to store.
+    enum ThrottleResult {
+        /// Store these (the whole batch when nothing is throttled).
+        case store([QueuedEvent])
+        /// The batch was recovered by another worker while this one was paused: drop it.
+        case fenced
+        /// The decision failed (Redis away, an answer lost): the in-memory batch is given up.
+        case givenUp
+    }
+
+    /// Content throttling of a batch: one `decide` call that also rewrites the processing list
+    /// to what must still be stored, marked `"checked":true`.
+    ///
+    /// A failed decision is not retried with the in-memory batch. The worker gives the batch up
+    /// and its claim loop, after a backoff, claims again: the claim returns the whole processing
+    /// list. If the script ran (only its answer was lost), that list holds the survivors, marked
+    /// as decided, so nothing is counted twice; if it did not run, it holds the original batch,
+    /// decided afresh. So no cached answer per batch is needed in Redis.
     func throttle(_ decoded: (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]), payloads: [[UInt8]], worker: String)
-        async -> [QueuedEvent]?
+        async -> ThrottleResult
     {
         let settings = throttleSettings.withLockedValue { $0 }
-        guard settings.isActive else { return decoded.events }
+        guard settings.isActive else { return .store(decoded.events) }
         var kept = decoded.undecodable.map { payloads[$0.index] }
         var store: [QueuedEvent] = []
         var candidates: [ThrottleCandidate] = []
@@ -122,42 +149,32 @@ extension EventWorker {
                 store.append(item)
             }
         }
-        if candidates.isEmpty { return decoded.events }
-        let batch = worker + ":" + String(UInt64.random(in: 0 ... .max), radix: 36)
-        var schedule = BackoffSchedule(backoff)
-        while true {
-            do {
-                let outcomes = try await throttleState.decide(
-                    worker: worker, batch: batch, kept: kept, candidates: candidates, maxKeys: settings.maxKeys,
-                    dedupWindow: settings.dedupWindow, now: clock())
-                for (item, outcome) in zip(candidateEvents, outcomes) {
-                    WorkerMetrics.throttled(outcome)
-                    logger.debug("throttle decision", metadata: [
-                        "worker": "\(worker)", "event_id": "\(item.stored.event.eventID)", "site_id": "\(item.stored.event.siteID)",
-                        "event_type": "\(item.stored.event.eventType)", "outcome": "\(outcome.rawValue)",
-                    ])
-                    if outcome.isStored {
-                        var decided = item
-                        decided.bypassesThrottle = true  // a retry of it through et:retry is not counted again
-                        store.append(decided)
-                    }
-                }
-                return store
-            } catch {
-                if case .command(let message) = error, message.hasPrefix("NOTOWNER") {
-                    logger.error("batch recovered by another worker while this one was paused; dropping it", metadata: ["worker": "\(worker)"])
-                    return nil
-                }
-                if isStopping {
-                    logger.warning("shutting down before the throttle answered; the batch stays in Redis for recovery", metadata: ["worker": "\(worker)"])
-                    return nil
-                }
-                let delay = schedule.next()
-                logger.warning("throttle decision failed; retrying", metadata: [
-                    "worker": "\(worker)", "attempt": "\(schedule.attempt)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
+        if candidates.isEmpty { return .store(decoded.events) }
+        do {
+            let outcomes = try await throttleState.decide(
+                worker: worker, kept: kept, candidates: candidates, maxKeys: settings.maxKeys, rememberedIDs: settings.rememberedIDs, now: clock())
+            for (item, outcome) in zip(candidateEvents, outcomes) {
+                WorkerMetrics.throttled(outcome)
+                logger.debug("throttle decision", metadata: [
+                    "worker": "\(worker)", "event_id": "\(item.stored.event.eventID)", "site_id": "\(item.stored.event.siteID)",
+                    "event_type": "\(item.stored.event.eventType)", "outcome": "\(outcome.rawValue)",
                 ])
-                try? await Task.sleep(for: delay)
+                if outcome.isStored {
+                    var decided = item
+                    decided.bypassesThrottle = true  // a retry of it through et:retry is not counted again
+                    store.append(decided)
+                }
             }
+            return .store(store)
+        } catch {
+            if case .command(let message) = error, message.hasPrefix("NOTOWNER") {
+                logger.error("batch recovered by another worker while this one was paused; dropping it", metadata: ["worker": "\(worker)"])
+                return .fenced
+            }
+            logger.warning("throttle decision failed; giving the batch up to claim its processing list again", metadata: [
+                "worker": "\(worker)", "error": "\(error)",
+            ])
+            return .givenUp
         }
     }
 
@@ -181,11 +198,17 @@ extension EventWorker {
                 logger.warning("acknowledge failed; retrying", metadata: [
                     "worker": "\(worker)", "attempt": "\(schedule.attempt)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
                 ])
-                if isStopping && schedule.attempt >= 5 {
-                    logger.error("giving up on acknowledging at shutdown; the batch will be recovered and stored again as duplicates", metadata: ["worker": "\(worker)"])
-                    return
+                if isStopping {
+                    // At shutdown: a few quick attempts, then give up; leaving the registry moves
+                    // the list back to the queue, or (Redis still away) peers recover it after the TTL.
+                    if schedule.attempt >= 5 {
+                        logger.error("giving up on acknowledging at shutdown; the batch will be stored again as duplicates", metadata: ["worker": "\(worker)"])
+                        return
+                    }
+                    try? await Task.sleep(for: min(delay, .milliseconds(200)))
+                } else {
+                    _ = await pause(delay)
                 }
-                try? await Task.sleep(for: delay)
             }
         }
     }

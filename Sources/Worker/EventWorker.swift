@@ -5,9 +5,10 @@ import ServiceLifecycle
 import Shared
 
 /// The worker: `concurrency` claim loops, each claiming a batch into its own processing list,
-/// storing it, and acknowledging it only after MongoDB confirmed; plus heartbeats and the
-/// recovery of batches abandoned by dead workers. Stops claiming on graceful shutdown and
-/// finishes the batch in hand.
+/// storing it, and acknowledging it only after MongoDB confirmed; beside them, each in a task
+/// of its own, heartbeats (`HeartbeatService`), the recovery of batches abandoned by dead
+/// workers (`RecoveryService`) and the throttle poll. Stops claiming on graceful shutdown,
+/// finishes (or hands back) the batch in hand and leaves the worker registry.
 struct EventWorker: Service {
     let configuration: WorkerConfiguration
     let queue: ReliableQueue
@@ -25,10 +26,16 @@ struct EventWorker: Service {
     let throttleSettings: NIOLockedValueBox<ThrottleSettings>
     /// Now, in Unix milliseconds; tests inject their own.
     let clock: @Sendable () -> Int64
+    /// Keeps this process's workers alive in the registry.
+    let heartbeats: HeartbeatService
+    /// Recovers the batches of workers whose registry deadline passed.
+    let recovery: RecoveryService
 
-    /// A worker over the given clients; ids are unique per process and per loop.
+    /// A worker over the given clients; ids are unique per process and per loop. Heartbeats go
+    /// through `heartbeatRedis` when given (a client of their own, so that no claim, store or
+    /// recovery can hold them up), else through the queue's client.
     init(
-        configuration: WorkerConfiguration, queue: ReliableQueue, store: MongoStore, logger: Logger,
+        configuration: WorkerConfiguration, queue: ReliableQueue, store: MongoStore, logger: Logger, heartbeatRedis: RedisClient? = nil,
         clock: @escaping @Sendable () -> Int64 = Timestamp.nowMillis
     ) {
         self.configuration = configuration
@@ -38,11 +45,15 @@ struct EventWorker: Service {
         self.clock = clock
         self.throttleState = Throttle(redis: queue.redis, keys: queue.keys)
         self.throttleSettings = NIOLockedValueBox(ThrottleSettings(
-            defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys, dedupWindow: configuration.throttleDedupWindow))
+            defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys, rememberedIDs: configuration.throttleRememberedIDs))
         let base = Self.processID()
         self.workerIDs = (0..<configuration.concurrency).map { "\(base)-\($0)" }
         self.backoff = configuration.backoff
         self.breaker = CircuitBreaker(threshold: configuration.breakerThreshold)
+        self.heartbeats = HeartbeatService(
+            queue: ReliableQueue(redis: heartbeatRedis ?? queue.redis, keys: queue.keys), workers: workerIDs,
+            ttl: configuration.heartbeatTTL, interval: configuration.heartbeatInterval, logger: logger)
+        self.recovery = RecoveryService(queue: queue, interval: configuration.recoveryInterval, logger: logger)
     }
 
     /// `host-pid-random`: unique even when pids repeat across machines or restarts.
@@ -54,19 +65,21 @@ struct EventWorker: Service {
 
     var isStopping: Bool { stopping.withLockedValue { $0 } }
 
-    /// Runs until graceful shutdown (or cancellation), then retires the heartbeats.
+    /// Runs until graceful shutdown (or cancellation), then leaves the registry.
     func run() async throws {
+        await heartbeats.beat()
+        await recovery.recoverOnce()
+        await reloadThrottleRules()
         await withGracefulShutdownHandler {
-            await beatAll()
-            await recover()
-            await reloadThrottleRules()
             await withTaskGroup(of: Void.self) { group in
-                group.addTask { await self.keepAlive() }
+                // Heartbeats and recovery end only when cancelled, after the claim loops: a
+                // worker finishing its batch at shutdown stays alive in the registry.
+                group.addTask { try? await self.heartbeats.run() }
+                group.addTask { try? await self.recovery.run() }
                 group.addTask { await self.throttleLoop() }
                 for id in workerIDs {
                     group.addTask { await self.claimLoop(worker: id) }
                 }
-                // The claim loops end on shutdown; then stop the housekeeping too.
                 for _ in workerIDs { await group.next() }
                 group.cancelAll()
             }
@@ -74,114 +87,52 @@ struct EventWorker: Service {
             logger.info("shutdown requested: no new claims; finishing batches in hand")
             stopping.withLockedValue { $0 = true }
         }
-        for id in workerIDs {
-            try? await queue.retire(worker: id)
+        do {
+            let moved = try await queue.retire(workers: workerIDs)
+            if moved > 0 { logger.warning("handed unacknowledged events back to the queue at exit", metadata: ["events": "\(moved)"]) }
+        } catch {
+            logger.warning("could not leave the worker registry; peers recover this worker's batch after its TTL", metadata: ["error": "\(error)"])
         }
         logger.info("worker stopped")
     }
 
-    /// Refreshes heartbeats and looks for abandoned batches until cancelled.
-    private func keepAlive() async {
-        var sinceRecovery: Duration = .zero
-        while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.heartbeatInterval)
-            if Task.isCancelled { return }
-            await beatAll()
-            sinceRecovery += configuration.heartbeatInterval
-            if sinceRecovery >= configuration.recoveryInterval {
-                sinceRecovery = .zero
-                await recover()
-            }
-        }
-    }
-
-    /// Every poll interval: re-reads the runtime throttle rules, requeues events due for another
-    /// store attempt, and queues due throttle summaries.
-    private func throttleLoop() async {
-        while !Task.isCancelled {
-            try? await Task.sleep(for: configuration.throttlePollInterval)
-            if Task.isCancelled { return }
-            await reloadThrottleRules()
-            do {
-                let promoted = try await queue.promoteDueRetries(now: clock())
-                if promoted > 0 { logger.info("events due for another store attempt requeued", metadata: ["events": "\(promoted)"]) }
-            } catch {
-                logger.warning("could not requeue due retries", metadata: ["error": "\(error)"])
-            }
-            do {
-                let flushed = try await throttleState.flushDue(now: clock())
-                if flushed > 0 {
-                    WorkerMetrics.summariesQueued(flushed)
-                    logger.debug("queued throttle summaries", metadata: ["summaries": "\(flushed)"])
-                }
-            } catch {
-                logger.warning("could not queue due throttle summaries", metadata: ["error": "\(error)"])
-            }
-        }
-    }
-
-    /// Applies rules changed with `Worker throttle set|delete`; an unreadable rule is skipped and logged.
-    func reloadThrottleRules() async {
-        do {
-            let rules = try await throttleState.rules { field, error in
-                logger.error("ignoring unreadable throttle rule", metadata: ["scope": "\(field)", "error": "\(error)"])
-            }
-            let changed = throttleSettings.withLockedValue { settings in
-                let before = Set(settings.rules.map { "\($0.key.field)=\($0.value.json.serialized)" })
-                settings.rules = rules
-                return before != Set(rules.map { "\($0.key.field)=\($0.value.json.serialized)" })
-            }
-            if changed {
-                WorkerMetrics.configUpdated()
-                logger.info("throttle rules applied", metadata: ["rules": "\(rules.count)"])
-            }
-        } catch {
-            logger.warning("could not read throttle rules; keeping the ones in force", metadata: ["error": "\(error)"])
-        }
-    }
-
-    private func beatAll() async {
-        do {
-            try await queue.heartbeat(workers: workerIDs, ttl: configuration.heartbeatTTL)
-        } catch {
-            logger.warning("heartbeat failed", metadata: ["workers": "\(workerIDs.count)", "error": "\(error)"])
-        }
-    }
-
-    /// Moves batches of workers whose heartbeat expired back to the queue.
-    func recover() async {
-        do {
-            let recovered = try await queue.recoverAbandoned()
-            if recovered.lists > 0 {
-                logger.notice("recovered abandoned batches", metadata: ["lists": "\(recovered.lists)", "events": "\(recovered.events)"])
-            }
-        } catch {
-            logger.warning("recovery scan failed", metadata: ["error": "\(error)"])
-        }
+    /// Sleeps `delay`, or less when graceful shutdown begins meanwhile; returns true when the
+    /// worker is stopping (the caller then hands back or leaves what it holds).
+    func pause(_ delay: Duration) async -> Bool {
+        if isStopping { return true }
+        try? await cancelWhenGracefulShutdown { try await Task.sleep(for: delay) }
+        return isStopping || Task.isCancelled
     }
 
     /// Claim, store, acknowledge, until shutdown; no claims while the circuit breaker is open.
+    /// Failures (a claim, a throttle decision) back off, ending early at shutdown.
     private func claimLoop(worker: String) async {
         var schedule = BackoffSchedule(backoff)
         while !isStopping && !Task.isCancelled {
             if breaker.isOpen {
-                try? await Task.sleep(for: .milliseconds(100))
+                if await pause(.milliseconds(100)) { return }
                 continue
             }
             let payloads: [[UInt8]]
             do {
-                payloads = try await queue.claim(worker: worker, max: configuration.batchSize, wait: configuration.claimWait)
-                schedule.reset()
+                payloads = try await queue.claim(worker: worker, max: configuration.batchSize, wait: configuration.claimWait, ttl: configuration.heartbeatTTL)
             } catch {
                 let delay = schedule.next()
                 logger.warning("claim failed; backing off", metadata: [
                     "worker": "\(worker)", "attempt": "\(schedule.attempt)", "delay_ms": "\(delay.totalMilliseconds)", "error": "\(error)",
                 ])
-                try? await Task.sleep(for: delay)
+                if await pause(delay) { return }
                 continue
             }
-            if payloads.isEmpty { continue }
-            await process(payloads, worker: worker)
+            if payloads.isEmpty {
+                schedule.reset()
+                continue
+            }
+            if await process(payloads, worker: worker) {
+                schedule.reset()
+            } else if await pause(schedule.next()) {
+                return
+            }
         }
     }
 }

@@ -27,16 +27,24 @@ struct RunCommand: AsyncParsableCommand {
     var concurrency: Int?
 
     func run() async throws {
-        var configuration = try WorkerConfiguration(environment: .load())
+        let environment = Environment.load()
+        var configuration = try WorkerConfiguration(environment: environment)
         if let batchSize { configuration.batchSize = batchSize }
         if let concurrency { configuration.concurrency = concurrency }
         configuration = try configuration.validated()
         LoggingSetup.bootstrap(level: configuration.pipeline.logLevel)
         let logger = Logger(label: "Worker")
+        if environment["THROTTLE_DEDUP_MS"] != nil {
+            logger.warning("THROTTLE_DEDUP_MS is no longer read: deferral records remember the last THROTTLE_DEDUP_IDS event ids instead")
+        }
         let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.concurrency + 1, logger: logger)
+        // Heartbeats get a connection of their own: a blocking claim or a slow script on the
+        // shared pool must never make this process look dead to its peers.
+        let heartbeatRedis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: 1, logger: logger)
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.concurrency, appName: "Worker", logger: logger)
         let worker = EventWorker(
-            configuration: configuration, queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store, logger: logger)
+            configuration: configuration, queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store, logger: logger,
+            heartbeatRedis: heartbeatRedis)
         do {
             try await store.ensureIndexes()
         } catch {
@@ -47,11 +55,14 @@ struct RunCommand: AsyncParsableCommand {
             "redis": "\(configuration.pipeline.redis.displayName)", "mongo.database": "\(store.databaseName)",
         ])
         var services: [any Service] = [worker]
-        if let port = configuration.metricsPort { services.append(WorkerMetrics.server(port: port, breakers: [worker.breaker], logger: logger)) }
+        if let port = configuration.metricsPort { services.append(WorkerMetrics.server(
+                host: configuration.metricsHost, port: port, access: MetricsAccess(token: configuration.metricsToken),
+                breakers: [worker.breaker], logger: logger)) }
         let group = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         await redis.shutdown()
+        await heartbeatRedis.shutdown()
         await store.shutdown()
     }
 }

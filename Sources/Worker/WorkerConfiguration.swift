@@ -28,14 +28,18 @@ struct WorkerConfiguration: Sendable {
     var claimWait: Duration = .seconds(1)
     /// Throttle rule for streams without one of their own; nil: off unless set at runtime.
     var throttleDefault: ThrottleRule?
-    /// Most tracked throttle counters (0: no cap).
-    var throttleMaxKeys = 0
-    /// How long an event id is remembered per throttled stream (a second copy is dropped).
-    var throttleDedupWindow: Duration = .seconds(600)
+    /// Most tracked throttle counters and deferral records.
+    var throttleMaxKeys = ThrottleSettings.defaultMaxKeys
+    /// Event ids each deferral record remembers (a client retry of one of them is dropped).
+    var throttleRememberedIDs = ThrottleSettings.defaultRememberedIDs
     /// How often runtime throttle rules are re-read and due summaries queued.
     var throttlePollInterval: Duration = .milliseconds(500)
     /// Where to serve `/metrics` (Prometheus) for this process; nil: not served.
     var metricsPort: Int?
+    /// Address the metrics server binds (`WORKER_METRICS_HOST`, default loopback).
+    var metricsHost = "127.0.0.1"
+    /// Bearer token for `/metrics` (`METRICS_TOKEN`); unset: loopback clients only.
+    var metricsToken: String?
 
     /// Defaults around an explicit pipeline configuration (tests use this).
     init(pipeline: PipelineConfiguration) {
@@ -43,29 +47,42 @@ struct WorkerConfiguration: Sendable {
     }
 
     /// Reads `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `RETRY_BASE_MS`, `RETRY_CAP_MS`,
-    /// `RETRY_STRATEGY`, `RETRY_MAX_ATTEMPTS`, `BREAKER_THRESHOLD`, `HEARTBEAT_TTL_MS`, `THROTTLE_*`, `WORKER_METRICS_PORT` and the shared variables.
+    /// `RETRY_STRATEGY`, `RETRY_MAX_ATTEMPTS`, `BREAKER_THRESHOLD`, `HEARTBEAT_TTL_MS`, `THROTTLE_*`,
+    /// `WORKER_METRICS_PORT` and the shared variables; every number is range-checked and an
+    /// error names the variable.
     init(environment: Environment) throws {
         self.init(pipeline: try PipelineConfiguration(environment: environment))
-        batchSize = try environment.int("WORKER_BATCH_SIZE", default: batchSize)
-        concurrency = try environment.int("WORKER_CONCURRENCY", default: concurrency)
-        retryBase = try environment.milliseconds("RETRY_BASE_MS", default: 100)
-        retryCap = try environment.milliseconds("RETRY_CAP_MS", default: 30_000)
+        batchSize = try environment.int("WORKER_BATCH_SIZE", default: batchSize, in: Self.batchSizes)
+        concurrency = try environment.int("WORKER_CONCURRENCY", default: concurrency, in: Self.concurrencies)
+        retryBase = try environment.milliseconds("RETRY_BASE_MS", default: 100, in: 1...60_000)
+        retryCap = try environment.milliseconds("RETRY_CAP_MS", default: 30_000, in: 1...3_600_000)
+        guard retryBase <= retryCap else {
+            throw ConfigurationError.invalid(
+                key: "RETRY_BASE_MS", value: String(retryBase.totalMilliseconds), expected: "at most RETRY_CAP_MS (\(retryCap.totalMilliseconds))")
+        }
         retryStrategy = environment["RETRY_STRATEGY"] ?? retryStrategy
-        breakerThreshold = try environment.int("BREAKER_THRESHOLD", default: breakerThreshold)
-        eventMaxAttempts = try environment.int("RETRY_MAX_ATTEMPTS", default: eventMaxAttempts)
-        heartbeatTTL = try environment.milliseconds("HEARTBEAT_TTL_MS", default: 10_000)
+        breakerThreshold = try environment.int("BREAKER_THRESHOLD", default: breakerThreshold, in: 1...1_000)
+        eventMaxAttempts = try environment.int("RETRY_MAX_ATTEMPTS", default: eventMaxAttempts, in: 1...100)
+        heartbeatTTL = try environment.milliseconds("HEARTBEAT_TTL_MS", default: 10_000, in: 500...600_000)
         heartbeatInterval = heartbeatTTL / 4
         recoveryInterval = heartbeatTTL / 2
         throttleDefault = try ThrottleRule.fromEnvironment(environment)
-        throttleMaxKeys = try environment.int("THROTTLE_MAX_KEYS", default: 0)
-        throttleDedupWindow = try environment.milliseconds("THROTTLE_DEDUP_MS", default: 600_000)
-        throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500)
-        if environment["WORKER_METRICS_PORT"] != nil { metricsPort = try environment.int("WORKER_METRICS_PORT", default: 0) }
+        throttleMaxKeys = try environment.int("THROTTLE_MAX_KEYS", default: throttleMaxKeys, in: 1...100_000_000)
+        throttleRememberedIDs = try environment.int("THROTTLE_DEDUP_IDS", default: throttleRememberedIDs, in: 0...10_000)
+        throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500, in: 10...60_000)
+        metricsHost = environment["WORKER_METRICS_HOST"] ?? metricsHost
+        metricsToken = environment["METRICS_TOKEN"]
+        if environment["WORKER_METRICS_PORT"] != nil { metricsPort = try environment.int("WORKER_METRICS_PORT", default: 0, in: 1...65_535) }
     }
 
-    /// Checks ranges; the message says which setting to fix.
+    /// Accepted `WORKER_BATCH_SIZE` / `--batch-size`.
+    static let batchSizes = 1...10_000
+    /// Accepted `WORKER_CONCURRENCY` / `--concurrency`.
+    static let concurrencies = 1...64
+
+    /// Checks ranges of what the command line may override; the message says which setting to fix.
     func validated() throws -> WorkerConfiguration {
-        guard (1...10_000).contains(batchSize) else {
+        guard Self.batchSizes.contains(batchSize) else {
             throw ConfigurationError.invalid(key: "WORKER_BATCH_SIZE", value: String(batchSize), expected: "from 1 to 10000")
         }
         guard ["full-jitter", "decorrelated-jitter"].contains(retryStrategy) else {
@@ -74,7 +91,7 @@ struct WorkerConfiguration: Sendable {
         guard breakerThreshold >= 1 else {
             throw ConfigurationError.invalid(key: "BREAKER_THRESHOLD", value: String(breakerThreshold), expected: "at least 1")
         }
-        guard (1...64).contains(concurrency) else {
+        guard Self.concurrencies.contains(concurrency) else {
             throw ConfigurationError.invalid(key: "WORKER_CONCURRENCY", value: String(concurrency), expected: "from 1 to 64")
         }
         return self

@@ -11,226 +11,290 @@ import Testing
 /// Nothing acknowledged is lost: dead workers, poison payloads, shutdown, Redis going away.
 @Suite(.serialized) struct ReliabilityTests {
     @Test func batchAbandonedByADeadWorkerIsRecoveredButALiveOneIsLeftAlone() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let keys = servers.configuration.keys
-        let abandoned = (0..<3).map { payload(site: "rec", path: "/p\($0)") }
-        _ = try await servers.redis.send(RedisCommand("LPUSH", [keys.processing("ghost")], values: abandoned)).orThrow()
-        let alive = [payload(site: "alive")]
-        _ = try await servers.redis.pipeline([
-            RedisCommand("LPUSH", [keys.processing("busy")], values: alive),
-            RedisCommand("SET", keys.heartbeat("busy"), "1", "EX", "60"),
-        ])
-        try await servers.withWorker {
-            try await eventually("the abandoned batch is stored") { try await servers.count(#"{"site_id": "rec"}"#) == 3 }
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let abandoned = (0..<3).map { payload(site: "rec", path: "/p\($0)") }
+            // "ghost" is registered with a deadline long past; "busy" with one an hour ahead (Redis's clock).
+            _ = try await servers.redis.send(RedisCommand("LPUSH", [keys.processing("ghost")], values: abandoned)).orThrow()
+            let alive = [payload(site: "alive")]
+            _ = try await servers.redis.pipeline([
+                RedisCommand("LPUSH", [keys.processing("busy")], values: alive),
+                RedisCommand("ZADD", keys.workers, "1", "ghost"),
+            ])
+            try await servers.queue.heartbeat(workers: ["busy"], ttl: .seconds(3600))
+            try await servers.withWorker {
+                try await eventually("the abandoned batch is stored") { try await servers.count(#"{"site_id": "rec"}"#) == 3 }
+            }
+            #expect(try await servers.length(keys.processing("ghost")) == 0)
+            #expect(try await servers.length(keys.processing("busy")) == 1)
+            #expect(try await servers.count(#"{"site_id": "alive"}"#) == 0)
+            // The dead worker left the registry; the live one and the fence of the dead one stay.
+            #expect(try await servers.redis.send(RedisCommand("ZSCORE", keys.workers, "ghost")).orThrow() == .null)
+            #expect(try await servers.redis.send(RedisCommand("ZSCORE", keys.workers, "busy")).orThrow().string != nil)
+            #expect(try await servers.redis.send(RedisCommand("EXISTS", keys.fence("ghost"))).orThrow().int == 1)
         }
-        #expect(try await servers.length(keys.processing("ghost")) == 0)
-        #expect(try await servers.length(keys.processing("busy")) == 1)
-        #expect(try await servers.count(#"{"site_id": "alive"}"#) == 0)
     }
 
     @Test func undecodablePayloadIsDeadLetteredAndDoesNotBlockTheQueue() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let keys = servers.configuration.keys
-        try await servers.queue.enqueue([payload(site: "poison"), Array("not json".utf8), Array(#"{"event_id":"x"}"#.utf8), payload(site: "poison")])
-        try await servers.withWorker {
-            try await eventually("good events stored, bad ones dead-lettered") {
-                let stored = try await servers.count(#"{"site_id": "poison"}"#)
-                let dead = try await servers.length(keys.dead)
-                return stored == 2 && dead == 2
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            try await servers.queue.enqueue([payload(site: "poison"), Array("not json".utf8), Array(#"{"event_id":"x"}"#.utf8), payload(site: "poison")])
+            try await servers.withWorker {
+                try await eventually("good events stored, bad ones dead-lettered") {
+                    let stored = try await servers.count(#"{"site_id": "poison"}"#)
+                    let dead = try await servers.length(keys.dead)
+                    return stored == 2 && dead == 2
+                }
             }
+            let letters = try await servers.redis.send(RedisCommand("LRANGE", keys.dead, "0", "-1")).orThrow().elements ?? []
+            let decoded = try letters.compactMap(\.bytes).map { try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any] }
+            #expect(Set(decoded.compactMap { $0["raw"] as? String }) == ["not json", #"{"event_id":"x"}"#])
+            #expect(decoded.allSatisfy { $0["code"] as? String == "UNDECODABLE" && ($0["reason"] as? String)?.isEmpty == false })
+            #expect(decoded.allSatisfy { ($0["worker"] as? String)?.isEmpty == false && $0["failed_at"] != nil })
+            #expect(try await servers.length(keys.queue) == 0)
         }
-        let letters = try await servers.redis.send(RedisCommand("LRANGE", keys.dead, "0", "-1")).orThrow().elements ?? []
-        let decoded = try letters.compactMap(\.bytes).map { try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any] }
-        #expect(Set(decoded.compactMap { $0["raw"] as? String }) == ["not json", #"{"event_id":"x"}"#])
-        #expect(decoded.allSatisfy { $0["code"] as? String == "UNDECODABLE" && ($0["reason"] as? String)?.isEmpty == false })
-        #expect(decoded.allSatisfy { ($0["worker"] as? String)?.isEmpty == false && $0["failed_at"] != nil })
-        #expect(try await servers.length(keys.queue) == 0)
     }
 
     @Test func killedWorkerLosesNothingAndStoresNothingTwice() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let keys = servers.configuration.keys
-        let total = 10_000
-        for chunk in stride(from: 0, to: total, by: 1000) {
-            try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "kill", id: "kill-\($0)") })
-        }
-        // A kill lands between "the batch is in hand" and SIGKILL; on a loaded machine the worker
-        // may acknowledge in between, so kill fresh workers until one dies holding a batch.
-        var orphaned: [RedisReply] = []
-        for attempt in 1...5 where orphaned.isEmpty {
-            let doomed = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "500", "HEARTBEAT_TTL_MS": "1000"])
-            try await eventually("worker \(attempt) is storing, a batch in hand") {
-                guard try await servers.count() >= 500 * attempt else { return false }
-                return !(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []).isEmpty
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let total = 10_000
+            for chunk in stride(from: 0, to: total, by: 1000) {
+                try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "kill", id: "kill-\($0)") })
             }
-            doomed.kill(signal: SIGKILL)
-            _ = try await doomed.waitForExit(timeout: .seconds(5))
-            orphaned = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-        }
-        try #require(!orphaned.isEmpty, "no worker died holding a batch; recovery went untested")
-        #expect(try await servers.count() < total, "the workers finished before the kill; the test proved nothing")
+            // A kill lands between "the batch is in hand" and SIGKILL; on a loaded machine the worker
+            // may acknowledge in between, so kill fresh workers until one dies holding a batch.
+            var orphaned: [RedisReply] = []
+            for attempt in 1...5 where orphaned.isEmpty {
+                let doomed = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "500", "HEARTBEAT_TTL_MS": "1000"])
+                try await eventually("worker \(attempt) is storing, a batch in hand") {
+                    guard try await servers.count() >= 500 * attempt else { return false }
+                    return !(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []).isEmpty
+                }
+                doomed.kill(signal: SIGKILL)
+                _ = try await doomed.waitForExit(timeout: .seconds(5))
+                orphaned = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+            }
+            try #require(!orphaned.isEmpty, "no worker died holding a batch; recovery went untested")
+            #expect(try await servers.count() < total, "the workers finished before the kill; the test proved nothing")
 
-        let survivor = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "HEARTBEAT_TTL_MS": "1000"])
-        defer { survivor.kill(signal: SIGTERM) }
-        try await eventually("every event is stored", timeout: .seconds(60)) {
-            let stored = try await servers.count()
-            let queued = try await servers.length(keys.queue)
-            let processing = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-            return stored == total && queued == 0 && processing.isEmpty
+            let survivor = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "HEARTBEAT_TTL_MS": "1000"])
+            defer { survivor.kill(signal: SIGTERM) }
+            try await eventually("every event is stored", timeout: .seconds(60)) {
+                let stored = try await servers.count()
+                let queued = try await servers.length(keys.queue)
+                let processing = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                return stored == total && queued == 0 && processing.isEmpty
+            }
+            // `_id` is unique per (site, event id), so equal counts mean each event is stored exactly once.
+            #expect(try await servers.count(#"{"site_id": "kill"}"#) == total)
         }
-        // `_id` is the event id, so equal counts mean each event is stored exactly once.
-        #expect(try await servers.count(#"{"site_id": "kill"}"#) == total)
     }
 
     @Test func aPausedWorkerWhoseBatchWasRecoveredAcknowledgesNothingWhenItResumes() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let keys = servers.configuration.keys
-        let total = 5_000
-        for chunk in stride(from: 0, to: total, by: 1000) {
-            try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "zombie", id: "zombie-\($0)") })
-        }
-        let zombie = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "250", "HEARTBEAT_TTL_MS": "1000", "LOG_LEVEL": "error"])
-        defer { zombie.kill(signal: SIGKILL) }
-        // SIGSTOP it while it holds a batch (between two batches it holds nothing: try again).
-        var held = 0
-        for _ in 1...50 where held == 0 {
-            try await eventually("the worker is storing") { try await servers.count() > 0 }
-            zombie.kill(signal: SIGSTOP)
-            let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-            if let list = lists.first?.string { held = try await servers.length(list) }
-            if held == 0 { zombie.kill(signal: SIGCONT) }
-        }
-        try #require(held > 0, "never caught the worker holding a batch")
-        #expect(try await servers.count() < total, "the worker finished before the pause; the test proved nothing")
-        // Its heartbeat expires; another worker recovers the batch and stores everything.
-        try await servers.withWorkers(batchSize: 500, configure: { $0.recoveryInterval = .milliseconds(300) }) { _ in
-            try await eventually("the other worker recovers the batch and stores every event", timeout: .seconds(60)) {
-                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-                guard lists.isEmpty else { return false }
-                return try await servers.count() == total
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let total = 5_000
+            for chunk in stride(from: 0, to: total, by: 1000) {
+                try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "zombie", id: "zombie-\($0)") })
             }
+            let zombie = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "250", "HEARTBEAT_TTL_MS": "1000", "LOG_LEVEL": "error"])
+            defer { zombie.kill(signal: SIGKILL) }
+            // SIGSTOP it while it holds a batch (between two batches it holds nothing: try again).
+            var held = 0
+            for _ in 1...50 where held == 0 {
+                try await eventually("the worker is storing") { try await servers.count() > 0 }
+                zombie.kill(signal: SIGSTOP)
+                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                if let list = lists.first?.string { held = try await servers.length(list) }
+                if held == 0 { zombie.kill(signal: SIGCONT) }
+            }
+            try #require(held > 0, "never caught the worker holding a batch")
+            #expect(try await servers.count() < total, "the worker finished before the pause; the test proved nothing")
+            // Its heartbeat expires; another worker recovers the batch and stores everything.
+            try await servers.withWorkers(batchSize: 500, configure: { $0.recoveryInterval = .milliseconds(300) }) { _ in
+                try await eventually("the other worker recovers the batch and stores every event", timeout: .seconds(60)) {
+                    let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                    guard lists.isEmpty else { return false }
+                    return try await servers.count() == total
+                }
+            }
+            let fences = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []
+            #expect(fences.count == 1)
+            // The zombie resumes with the batch in memory: it stores duplicates (no-ops) and its
+            // acknowledgement is refused; it deletes nothing and files nothing.
+            zombie.kill(signal: SIGCONT)
+            try await eventually("the zombie learns it was fenced") {
+                (try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []).isEmpty
+            }
+            #expect(try await servers.count(#"{"site_id": "zombie"}"#) == total)
+            #expect(try await servers.length(keys.dead) == 0)
+            // And then it works as before.
+            try await servers.queue.enqueue((0..<10).map { payload(site: "zombie", id: "after-\($0)") })
+            try await eventually("the resumed worker stores new events") { try await servers.count() == total + 10 }
         }
-        let fences = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []
-        #expect(fences.count == 1)
-        // The zombie resumes with the batch in memory: it stores duplicates (no-ops) and its
-        // acknowledgement is refused; it deletes nothing and files nothing.
-        zombie.kill(signal: SIGCONT)
-        try await eventually("the zombie learns it was fenced") {
-            (try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []).isEmpty
-        }
-        #expect(try await servers.count(#"{"site_id": "zombie"}"#) == total)
-        #expect(try await servers.length(keys.dead) == 0)
-        // And then it works as before.
-        try await servers.queue.enqueue((0..<10).map { payload(site: "zombie", id: "after-\($0)") })
-        try await eventually("the resumed worker stores new events") { try await servers.count() == total + 10 }
     }
 
     @Test func eventsLeftInAProcessingListByALostClaimAreClaimedAgain() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let keys = servers.configuration.keys
-        // A claim moved "left" but its answer never arrived (a dropped connection).
-        _ = try await servers.redis.send(RedisCommand("RPUSH", [keys.processing("w1")], values: [Array("left".utf8)])).orThrow()
-        try await servers.queue.enqueue([Array("new".utf8)])
-        let claimed = try await servers.queue.claim(worker: "w1", max: 10, wait: .milliseconds(100))
-        #expect(claimed.map { String(decoding: $0, as: UTF8.self) } == ["left", "new"])
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            // A claim moved "left" but its answer never arrived (a dropped connection).
+            _ = try await servers.redis.send(RedisCommand("RPUSH", [keys.processing("w1")], values: [Array("left".utf8)])).orThrow()
+            try await servers.queue.enqueue([Array("new".utf8)])
+            let claimed = try await servers.queue.claim(worker: "w1", max: 10, wait: .milliseconds(100))
+            #expect(claimed.map { String(decoding: $0, as: UTF8.self) } == ["left", "new"])
+        }
     }
 
-    @Test func sigtermFinishesTheBatchAndExitsZero() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let keys = servers.configuration.keys
-        let worker = try WorkerProcess(servers, extra: [:])
-        try await eventually("the worker's heartbeat appears") {
-            !(try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "worker:*")).orThrow().elements ?? []).isEmpty
+    @Test func sigtermFinishesTheBatchInHandAndExitsZero() async throws {
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let total = 20_000
+            for chunk in stride(from: 0, to: total, by: 1000) {
+                try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "term", id: "term-\($0)") })
+            }
+            let worker = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "500"])
+            // Catch it holding a batch: SIGSTOP, look, SIGCONT if its processing list is empty.
+            var held: Set<String> = []
+            let deadline = ContinuousClock.now + .seconds(30)
+            while held.isEmpty && ContinuousClock.now < deadline {
+                try await eventually("the worker is storing") { try await servers.count() > 0 }
+                worker.kill(signal: SIGSTOP)
+                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                if let list = lists.first?.string {
+                    held = Set(try await Self.eventIDs(in: list, servers))
+                }
+                if held.isEmpty { worker.kill(signal: SIGCONT) }
+            }
+            try #require(!held.isEmpty, "never caught the worker holding a batch: the test would prove nothing")
+            worker.kill(signal: SIGTERM)
+            worker.kill(signal: SIGCONT)
+            let status = try await worker.waitForExit(timeout: .seconds(15))
+            #expect(status == 0)
+            #expect(try await servers.redis.send(RedisCommand("ZCARD", keys.workers)).orThrow().int == 0, "it left the registry")
+            #expect(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements == [])
+            // The batch in hand was stored, not handed back; whatever it did not claim is still queued.
+            #expect(held.isDisjoint(with: try await Self.eventIDs(in: keys.queue, servers)), "the batch in hand at SIGTERM was stored")
+            #expect(try await servers.length(keys.queue) + servers.count() == total)
         }
-        try await servers.queue.enqueue((0..<50).map { payload(site: "term", id: "term-\($0)") })
-        worker.kill(signal: SIGTERM)
-        let status = try await worker.waitForExit(timeout: .seconds(15))
-        #expect(status == 0)
-        #expect(try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "worker:*")).orThrow().elements == [])
-        #expect(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements == [])
-        // Whatever it did not claim is still queued; whatever it claimed is stored.
-        let stored = try await servers.count()
-        #expect(try await servers.length(keys.queue) + stored == 50)
+    }
+
+    /// The event ids of the payloads in a Redis list.
+    static func eventIDs(in list: String, _ servers: TestServers) async throws -> [String] {
+        let items = try await servers.redis.send(RedisCommand("LRANGE", list, "0", "-1")).orThrow().elements ?? []
+        return PayloadDecoder.decode(items.compactMap(\.bytes)).events.map(\.stored.event.eventID)
+    }
+
+    @Test func sigtermDuringAMongoOutageHandsTheBatchBackAndExitsWithinFiveSeconds() async throws {
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let mongo = try ServerProcess.nx()
+            try mongo.start()
+            defer { mongo.stop() }
+            let log = FileManager.default.temporaryDirectory.appendingPathComponent("worker-\(UUID().uuidString).log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            defer { try? FileManager.default.removeItem(at: log) }
+            let output = try FileHandle(forWritingTo: log)
+            defer { try? output.close() }
+            // Backoff sleeps of 20 s to a minute (decorrelated jitter never sleeps less than its base) and
+            // no circuit breaker: only shutdown can end the wait.
+            let worker = try WorkerProcess(servers, extra: [
+                "MONGO_URI": "mongodb://127.0.0.1:\(mongo.port)/outage?serverSelectionTimeoutMS=300&connectTimeoutMS=300",
+                "RETRY_STRATEGY": "decorrelated-jitter", "RETRY_BASE_MS": "20000", "RETRY_CAP_MS": "60000", "BREAKER_THRESHOLD": "1000",
+                "WORKER_BATCH_SIZE": "50",
+            ], output: output)
+            try await eventually("the worker registers") { try await servers.redis.send(RedisCommand("ZCARD", keys.workers)).orThrow().int == 1 }
+            mongo.stop()
+            try await servers.queue.enqueue((0..<20).map { payload(site: "outage", id: "outage-\($0)") })
+            try await eventually("the worker holds the batch and backs off after a failed store") {
+                let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                guard let list = lists.first?.string, try await servers.length(list) == 20 else { return false }
+                return text.contains("store failed; retrying the batch")
+            }
+            let signalled = ContinuousClock.now
+            worker.kill(signal: SIGTERM)
+            let status = try await worker.waitForExit(timeout: .seconds(10))
+            let took = ContinuousClock.now - signalled
+            #expect(status == 0)
+            #expect(took < .seconds(5), "exited \(took) after SIGTERM")
+            #expect(try await servers.length(keys.queue) == 20, "the unstored batch is back in the queue")
+            #expect(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements == [])
+            #expect(try await servers.redis.send(RedisCommand("ZCARD", keys.workers)).orThrow().int == 0)
+        }
     }
 
     @Test func redisDownMeansServiceUnavailableNeverAccepted() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let redisServer = try ServerProcess.redis()
-        let redis = RedisClient(configuration: RedisConfiguration(port: redisServer.port), maxConnections: 2, logger: servers.logger)
-        let queue = ReliableQueue(redis: redis, keys: servers.configuration.keys)
-        let dependencies = IngestDependencies(queue: queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2)
-        let body = ByteBuffer(string: #"{"site_id":"s","event_type":"click"}"#)
-        try await Application(router: buildRouter(dependencies)).test(.router) { client in
-            try await client.execute(uri: "/event", method: .post, body: body) { #expect($0.status == .accepted) }
+        try await TestServers.with { servers in
+            let redisServer = try ServerProcess.redis()
+            let redis = RedisClient(configuration: RedisConfiguration(port: redisServer.port), maxConnections: 2, logger: servers.logger)
+            let queue = ReliableQueue(redis: redis, keys: servers.configuration.keys)
+            let dependencies = IngestDependencies(queue: queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2)
+            let body = ByteBuffer(string: #"{"site_id":"s","event_type":"click"}"#)
+            try await Application(router: buildRouter(dependencies)).test(.router) { client in
+                try await client.execute(uri: "/event", method: .post, body: body) { #expect($0.status == .accepted) }
+                redisServer.stop()
+                try await client.execute(uri: "/event", method: .post, body: body) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(response.headers[.retryAfter] == "1")
+                    #expect(String(buffer: response.body).contains(#""code":"SERVICE_UNAVAILABLE""#))
+                }
+                try await client.execute(uri: "/healthz", method: .get) { response in
+                    #expect(response.status == .serviceUnavailable)
+                    #expect(String(buffer: response.body).contains(#""redis":"unreachable""#))
+                }
+                try redisServer.start()
+                try await eventually("ingest accepts again once Redis is back") {
+                    try await client.execute(uri: "/event", method: .post, body: body) { $0.status == .accepted }
+                }
+            }
             redisServer.stop()
-            try await client.execute(uri: "/event", method: .post, body: body) { response in
-                #expect(response.status == .serviceUnavailable)
-                #expect(response.headers[.retryAfter] == "1")
-                #expect(String(buffer: response.body).contains(#""code":"SERVICE_UNAVAILABLE""#))
-            }
-            try await client.execute(uri: "/healthz", method: .get) { response in
-                #expect(response.status == .serviceUnavailable)
-                #expect(String(buffer: response.body).contains(#""redis":"unreachable""#))
-            }
-            try redisServer.start()
-            try await eventually("ingest accepts again once Redis is back") {
-                try await client.execute(uri: "/event", method: .post, body: body) { $0.status == .accepted }
-            }
+            await redis.shutdown()
         }
-        redisServer.stop()
-        await redis.shutdown()
     }
 
     @Test func batchWaitsOutAMongoOutageAndIsStoredWhenItReturns() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let mongo = try ServerProcess.nx()
-        defer { mongo.stop() }
-        let store = try MongoStore(
-            uri: "mongodb://127.0.0.1:\(mongo.port)/outage?serverSelectionTimeoutMS=300", maxClients: 1, appName: "tests", logger: servers.logger)
-        defer { Task { await store.shutdown() } }
-        var configuration = servers.workerConfiguration()
-        configuration.breakerThreshold = 3
-        let worker = EventWorker(configuration: configuration, queue: servers.queue, store: store, logger: servers.logger)
-        let group = ServiceGroup(configuration: .init(services: [worker], logger: servers.logger))
-        let running = Task { try await group.run() }
-        try await servers.queue.enqueue((0..<10).map { payload(site: "outage", id: "outage-\($0)") })
-        let processing = servers.configuration.keys.processing(worker.workerIDs[0])
-        try await eventually("the worker holds the batch while MongoDB is away") { try await servers.length(processing) == 10 }
-        // Three failed attempts later the batch is still claimed, not dropped.
-        let retriesBefore = Self.storeRetries()
-        try await eventually("the worker retries with backoff") { Self.storeRetries() >= retriesBefore + 3 }
-        #expect(try await servers.length(processing) == 10)
-        // Three failures in a row open the breaker: new events wait in the queue, unclaimed.
-        try await eventually("the circuit breaker opens") { worker.breaker.isOpen }
-        try await servers.queue.enqueue((10..<20).map { payload(site: "outage", id: "outage-\($0)") })
-        let deadline = ContinuousClock.now + .milliseconds(500)
-        while ContinuousClock.now < deadline {
-            #expect(try await servers.length(servers.configuration.keys.queue) == 10, "claimed while the breaker was open")
-            try await Task.sleep(for: .milliseconds(50))
+        try await TestServers.with { servers in
+            let mongo = try ServerProcess.nx()
+            defer { mongo.stop() }
+            let store = try MongoStore(
+                uri: "mongodb://127.0.0.1:\(mongo.port)/outage?serverSelectionTimeoutMS=300", maxClients: 1, appName: "tests", logger: servers.logger)
+            var configuration = servers.workerConfiguration()
+            configuration.breakerThreshold = 3
+            let worker = EventWorker(configuration: configuration, queue: servers.queue, store: store, logger: servers.logger)
+            let group = ServiceGroup(configuration: .init(services: [worker], logger: servers.logger))
+            let running = Task { try await group.run() }
+            do {
+                try await servers.queue.enqueue((0..<10).map { payload(site: "outage", id: "outage-\($0)") })
+                let processing = servers.configuration.keys.processing(worker.workerIDs[0])
+                try await eventually("the worker holds the batch while MongoDB is away") { try await servers.length(processing) == 10 }
+                // Three failures in a row (this worker's own breaker counts them) open the breaker; the
+                // batch is still claimed, not dropped, and new events wait in the queue, unclaimed.
+                try await eventually("the circuit breaker opens") { worker.breaker.isOpen }
+                #expect(try await servers.length(processing) == 10)
+                try await servers.queue.enqueue((10..<20).map { payload(site: "outage", id: "outage-\($0)") })
+                let deadline = ContinuousClock.now + .milliseconds(500)
+                while ContinuousClock.now < deadline {
+                    #expect(try await servers.length(servers.configuration.keys.queue) == 10, "claimed while the breaker was open")
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                try mongo.start()
+                try await eventually("everything is stored once MongoDB is back") {
+                    guard try await servers.length(processing) == 0 else { return false }
+                    return try await servers.length(servers.configuration.keys.queue) == 0
+                }
+                #expect(!worker.breaker.isOpen)
+                let stored = try await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#)
+                #expect(stored.count == 20)
+            } catch {
+                await group.triggerGracefulShutdown()
+                _ = try? await running.value
+                await store.shutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await running.value
+            await store.shutdown()
         }
-        try mongo.start()
-        try await eventually("everything is stored once MongoDB is back") {
-            guard try await servers.length(processing) == 0 else { return false }
-            return try await servers.length(servers.configuration.keys.queue) == 0
-        }
-        #expect(!worker.breaker.isOpen)
-        let stored = try await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#)
-        #expect(stored.count == 20)
-        await group.triggerGracefulShutdown()
-        try await running.value
-    }
-
-    /// `worker_events_total{outcome="retry"}` from this process's metrics (all tests together).
-    static func storeRetries() -> Int {
-        let line = PrometheusSetup.text().split(separator: "\n").first { $0.hasPrefix(#"worker_events_total{outcome="retry"} "#) }
-        return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? 0
     }
 }

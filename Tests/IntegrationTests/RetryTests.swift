@@ -46,20 +46,20 @@ struct RetryTests {
     }
 
     @Test func retriesWaitInTheirSetUntilDueThenReturnToTheQueue() async throws {
-        let servers = try TestServers()
-        defer { Task { await servers.shutdown() } }
-        let keys = servers.configuration.keys
-        let worker = "w-retry"
-        _ = try await servers.redis.send(RedisCommand("RPUSH", [keys.processing(worker)], values: [Array("a".utf8), Array("b".utf8)])).orThrow()
-        let acknowledged = try await servers.queue.acknowledge(
-            worker: worker, deadLetters: [Array("dead".utf8)], retries: [(Array("b-retry".utf8), 5_000)])
-        #expect(acknowledged)
-        #expect(try await servers.length(keys.processing(worker)) == 0)
-        #expect(try await servers.length(keys.dead) == 1)
-        #expect(try await servers.queue.retryCount() == 1)
-        #expect(try await servers.queue.promoteDueRetries(now: 4_999) == 0)
-        #expect(try await servers.queue.promoteDueRetries(now: 5_000) == 1)
-        #expect(try await servers.redis.send(RedisCommand("LRANGE", keys.queue, "0", "-1")).orThrow().elements?.compactMap(\.string) == ["b-retry"])
-        #expect(try await servers.queue.retryCount() == 0)
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let worker = "w-retry"
+            _ = try await servers.redis.send(RedisCommand("RPUSH", [keys.processing(worker)], values: [Array("a".utf8), Array("b".utf8)])).orThrow()
+            let acknowledged = try await servers.queue.acknowledge(
+                worker: worker, deadLetters: [Array("dead".utf8)], retries: [(Array("b-retry".utf8), 5_000)])
+            #expect(acknowledged)
+            #expect(try await servers.length(keys.processing(worker)) == 0)
+            #expect(try await servers.length(keys.dead) == 1)
+            #expect(try await servers.queue.retryCount() == 1)
+            #expect(try await servers.queue.promoteDueRetries(now: 4_999) == 0)
+            #expect(try await servers.queue.promoteDueRetries(now: 5_000) == 1)
+            #expect(try await servers.redis.send(RedisCommand("LRANGE", keys.queue, "0", "-1")).orThrow().elements?.compactMap(\.string) == ["b-retry"])
+            #expect(try await servers.queue.retryCount() == 0)
+        }
     }
 }

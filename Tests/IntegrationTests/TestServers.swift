@@ -41,6 +41,20 @@ struct TestServers {
         queue = ReliableQueue(redis: redis, keys: configuration.keys)
     }
 
+    /// Runs `body` with a fresh namespace and closes its clients when it ends, awaited, thrown
+    /// or not: no teardown is left running after the test.
+    static func with<T>(_ body: (TestServers) async throws -> T) async throws -> T {
+        let servers = try TestServers()
+        do {
+            let result = try await body(servers)
+            await servers.shutdown()
+            return result
+        } catch {
+            await servers.shutdown()
+            throw error
+        }
+    }
+
     /// Worker settings for these servers; short waits so tests finish quickly.
     func workerConfiguration(batchSize: Int = 100, heartbeatTTL: Duration = .seconds(10)) -> WorkerConfiguration {
         var config = WorkerConfiguration(pipeline: configuration)

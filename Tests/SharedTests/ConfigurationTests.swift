@@ -60,6 +60,9 @@ struct ConfigurationTests {
         #expect(keys.processing("w1") == "et:processing:w1")
         #expect(keys.heartbeat("w1") == "et:worker:w1")
         #expect(keys.processingPattern == "et:processing:*")
+        #expect(keys.workers == "et:workers")
+        #expect(keys.throttleIndex == "et:throttle:keys")
+        #expect(keys.throttleDeferred(stream: "s:page_view", identity: "ab", day: 20_000) == "et:throttle:deferred:s:page_view:ab:20000")
         #expect(keys.workerID(fromProcessingKey: "et:processing:host-1-ab-0") == "host-1-ab-0")
         #expect(keys.workerID(fromProcessingKey: "et:queue") == nil)
     }

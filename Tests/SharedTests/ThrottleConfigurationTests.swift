@@ -44,6 +44,27 @@ struct ThrottleConfigurationTests {
         #expect(throws: (any Error).self) { try ThrottleRule.fromEnvironment(Environment(["THROTTLE_STRATEGY": "fixed-window"])) }
     }
 
+    @Test func everyThrottleNumberOutOfRangeIsRefusedNamingItsVariable() {
+        let base = ["THROTTLE_STRATEGY": "fixed-window", "THROTTLE_LIMIT": "5", "THROTTLE_WINDOW_MS": "60000"]
+        for (key, value) in [
+            ("THROTTLE_LIMIT", "0"), ("THROTTLE_WINDOW_MS", "-1"), ("THROTTLE_DEFER_INTERVAL_MS", "0"), ("THROTTLE_EXPIRE_MS", "99999999999"),
+        ] {
+            #expect {
+                try ThrottleRule.fromEnvironment(Environment(base.merging([key: value]) { _, new in new }))
+            } throws: { error in
+                "\(error)".contains(key)
+            }
+        }
+        let bucket = ["THROTTLE_STRATEGY": "token-bucket", "THROTTLE_BUCKET_SIZE": "10"]
+        for rate in ["0", "-2", "nan", "lots"] {
+            #expect {
+                try ThrottleRule.fromEnvironment(Environment(bucket.merging(["THROTTLE_REFILL_RATE": rate]) { _, new in new }))
+            } throws: { error in
+                "\(error)".contains("THROTTLE_REFILL_RATE")
+            }
+        }
+    }
+
     @Test func aStreamRuleBeatsItsSiteRuleWhichBeatsTheDefault() throws {
         let fixed = { (limit: Int) in ThrottleRule(strategy: .fixedWindow(limit: limit, window: .seconds(1))) }
         let settings = ThrottleSettings(defaultRule: fixed(1), rules: [

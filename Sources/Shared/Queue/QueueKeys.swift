@@ -16,14 +16,30 @@ public struct QueueKeys: Sendable, Equatable {
     public var dead: String { prefix + "dead" }
     /// What one worker has claimed and not yet acknowledged.
     public func processing(_ workerID: String) -> String { prefix + "processing:" + workerID }
-    /// The heartbeat of one worker; when it expires the worker is presumed dead.
+    /// The heartbeat key of one worker in versions before the registry; no longer written.
     public func heartbeat(_ workerID: String) -> String { prefix + "worker:" + workerID }
+    /// The worker registry: sorted set of worker id to heartbeat deadline (Redis time, Unix ms).
+    /// A worker whose deadline passed is presumed dead and its processing list is recovered.
+    public var workers: String { prefix + "workers" }
     /// Runtime throttle rules: hash of `site|event_type` (or `site|*`) to rule JSON.
     public var throttleConfig: String { prefix + "throttle:config" }
     /// Pipeline-wide throttle and rate-limit counters: hash of outcome to count.
     public var throttleStats: String { prefix + "throttle:stats" }
     /// Open deferral records by due time.
     public var throttleDue: String { prefix + "throttle:due" }
+    /// Every tracked throttle key (counters and deferral records) scored by its expiry, Unix ms:
+    /// the index `THROTTLE_MAX_KEYS` is checked against.
+    public var throttleIndex: String { prefix + "throttle:keys" }
+    /// Every tracked rate-limit key scored by its expiry, Unix ms: the index the rate-limit key cap is checked against.
+    public var rateLimitIndex: String { prefix + "throttle:rate-keys" }
+    /// The counter of one identity of a stream under one strategy function (`fixed`, `bucket`, `sliding`).
+    public func throttleState(function: String, stream: String, identity: String) -> String {
+        prefix + "throttle:state:" + function + ":" + stream + ":" + identity
+    }
+    /// The deferral record of one identity of a stream on one UTC day (days since 1970).
+    public func throttleDeferred(stream: String, identity: String, day: Int64) -> String {
+        prefix + "throttle:deferred:" + stream + ":" + identity + ":" + String(day)
+    }
     /// Runtime rate limits per site: hash of site to limits JSON.
     public var rateLimitConfig: String { prefix + "throttle:limits" }
     /// Set when another worker recovered `workerID`'s batch: that worker, if it was only paused

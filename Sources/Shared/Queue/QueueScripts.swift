@@ -1,10 +1,16 @@
 /// The Lua scripts of the reliable queue; each runs atomically inside Redis.
 enum QueueScripts {
-    /// KEYS: queue, processing. ARGV: max. Moves up to max items from the queue's right into
-    /// the processing list and returns the whole list, oldest first: items left there by a
-    /// claim whose answer was lost (a dropped connection) are claimed again, never orphaned.
+    /// KEYS: queue, processing, worker registry. ARGV: max, worker id, heartbeat TTL ms.
+    /// Registers the worker (deadline: Redis's now + TTL) unless it already is, so that no
+    /// processing list exists without a registry entry that recovery can find; then tops the
+    /// processing list up to max items from the queue's right and returns the whole list,
+    /// oldest first: items left there by a claim whose answer was lost (a dropped connection),
+    /// or by a batch given up after a lost throttle answer, are claimed again, never orphaned.
     static let claim = RedisScript("""
-        local items = tonumber(ARGV[1]) > 0 and redis.call('RPOP', KEYS[1], ARGV[1])
+        local time = redis.call('TIME')
+        redis.call('ZADD', KEYS[3], 'NX', tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[3]), ARGV[2])
+        local room = tonumber(ARGV[1]) - redis.call('LLEN', KEYS[2])
+        local items = room > 0 and redis.call('RPOP', KEYS[1], room)
         if items then
           for i = 1, #items, 1000 do
             redis.call('LPUSH', KEYS[2], unpack(items, i, math.min(i + 999, #items)))
@@ -14,6 +20,23 @@ enum QueueScripts {
         local oldest = {}
         for i = #all, 1, -1 do oldest[#oldest + 1] = all[i] end
         return oldest
+        """)
+
+    /// KEYS: worker registry. ARGV: heartbeat TTL ms, then worker ids. Sets each worker's
+    /// deadline to Redis's now + TTL (Redis's clock, so hosts' clock skew does not matter).
+    static let heartbeat = RedisScript("""
+        local time = redis.call('TIME')
+        local deadline = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[1])
+        for i = 2, #ARGV do redis.call('ZADD', KEYS[1], deadline, ARGV[i]) end
+        return deadline
+        """)
+
+    /// KEYS: worker registry. ARGV: max. Up to max workers whose deadline passed by Redis's
+    /// clock, and that clock (Unix ms), as {now, {ids…}}.
+    static let expired = RedisScript("""
+        local time = redis.call('TIME')
+        local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+        return {now, redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))}
         """)
 
     /// KEYS: processing, dead, fence, retry. ARGV: D, then D dead letters, then (due, payload)
@@ -32,19 +55,40 @@ enum QueueScripts {
         return redis.call('DEL', KEYS[1])
         """)
 
-    /// KEYS: processing, heartbeat, queue, fence. ARGV: "force" or nothing. If the heartbeat is
-    /// gone (or when forced, for a worker handing back its own batch), moves the processing list
-    /// back to the queue's right end (claimed next, in the original order); returns the number
-    /// moved, or -1 when the owner is alive. A recovered worker is fenced for a day, so that if
-    /// it was only paused it learns, at its next acknowledgement, that the batch is not its own.
+    /// KEYS: processing, worker registry, queue, fence. ARGV: worker id, "force" or nothing.
+    /// Unless forced (a worker handing back its own batch), does nothing and returns -1 while
+    /// the worker's deadline in the registry is still ahead of Redis's clock; otherwise removes
+    /// the worker from the registry, moves its processing list back to the queue's right end
+    /// (claimed next, in the original order) and returns the number moved. A recovered worker
+    /// is fenced for a day, so that if it was only paused it learns, at its next acknowledgement
+    /// or throttle decision, that the batch is not its own.
     static let recover = RedisScript("""
-        local forced = ARGV[1] == 'force'
-        if not forced and redis.call('EXISTS', KEYS[2]) == 1 then return -1 end
+        local forced = ARGV[2] == 'force'
+        if not forced then
+          local time = redis.call('TIME')
+          local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+          local deadline = tonumber(redis.call('ZSCORE', KEYS[2], ARGV[1]))
+          if deadline and deadline > now then return -1 end
+          redis.call('ZREM', KEYS[2], ARGV[1])
+        end
         local moved = 0
         while redis.call('LMOVE', KEYS[1], KEYS[3], 'LEFT', 'RIGHT') do
           moved = moved + 1
         end
         if moved > 0 and not forced then redis.call('SET', KEYS[4], '1', 'PX', 86400000) end
+        return moved
+        """)
+
+    /// KEYS: worker registry, queue, then one processing list per worker. ARGV: the worker ids.
+    /// A clean exit: moves whatever is left in each processing list back to the queue's right
+    /// end (a batch whose acknowledgement or release failed) and unregisters the worker, so no
+    /// processing list is left without a registry entry.
+    static let retire = RedisScript("""
+        local moved = 0
+        for i = 1, #ARGV do
+          while redis.call('LMOVE', KEYS[2 + i], KEYS[2], 'LEFT', 'RIGHT') do moved = moved + 1 end
+          redis.call('ZREM', KEYS[1], ARGV[i])
+        end
         return moved
         """)
 

@@ -1,6 +1,6 @@
 /// Redis's documented reliable-queue pattern: ingest LPUSHes to `queue`; a worker moves items
 /// atomically into its own processing list, stores them, and only then deletes the list. A
-/// processing list whose owner's heartbeat has expired is moved back to the queue.
+/// processing list whose owner's deadline in the worker registry has passed is moved back to the queue.
 public struct ReliableQueue: Sendable {
     /// The Redis client commands go through.
     public let redis: RedisClient
@@ -38,23 +38,27 @@ public struct ReliableQueue: Sendable {
         return Int(reply.int ?? 0)
     }
 
-    /// Moves up to `max` events into `worker`'s processing list and returns everything in it,
-    /// oldest first (leftovers of an earlier claim whose answer was lost included); waits up
-    /// to `wait` for the first when the queue is empty (an empty result then).
-    public func claim(worker: String, max: Int, wait: Duration) async throws(RedisError) -> [[UInt8]] {
+    /// Registers `worker` (deadline now + `ttl`) unless it is, tops its processing list up to
+    /// `max` events and returns everything in it, oldest first (leftovers of an earlier claim
+    /// whose answer was lost included); waits up to `wait` for the first when the queue is
+    /// empty (an empty result then).
+    public func claim(worker: String, max: Int, wait: Duration, ttl: Duration = .seconds(10)) async throws(RedisError) -> [[UInt8]] {
         let processing = keys.processing(worker)
-        let claimed = try await take(into: processing, max: max)
+        let claimed = try await take(worker: worker, max: max, ttl: ttl)
         if !claimed.isEmpty { return claimed }
+        // BLMOVE runs right after the claim script registered the worker (or found it registered).
         let first = try await redis.send(
             RedisCommand("BLMOVE", keys.queue, processing, "RIGHT", "LEFT", String(wait.totalSeconds)),
             extraTimeout: wait
         ).orThrow()
         guard first.bytes != nil else { return [] }
-        return try await take(into: processing, max: max - 1)
+        return try await take(worker: worker, max: max, ttl: ttl)
     }
 
-    private func take(into processing: String, max: Int) async throws(RedisError) -> [[UInt8]] {
-        let reply = try await redis.run(QueueScripts.claim, keys: [keys.queue, processing], arguments: [Array(String(max).utf8)])
+    private func take(worker: String, max: Int, ttl: Duration) async throws(RedisError) -> [[UInt8]] {
+        let reply = try await redis.run(
+            QueueScripts.claim, keys: [keys.queue, keys.processing(worker), keys.workers],
+            arguments: [Array(String(max).utf8), Array(worker.utf8), Array(String(ttl.totalMilliseconds).utf8)])
         return (reply.elements ?? []).compactMap(\.bytes)
     }
 
@@ -88,46 +92,64 @@ public struct ReliableQueue: Sendable {
     /// Hands `worker`'s unstored batch back to the queue, to be claimed next.
     public func release(worker: String) async throws(RedisError) {
         _ = try await redis.run(
-            QueueScripts.recover, keys: [keys.processing(worker), keys.heartbeat(worker), keys.queue, keys.fence(worker)],
-            arguments: [Array("force".utf8)])
+            QueueScripts.recover, keys: [keys.processing(worker), keys.workers, keys.queue, keys.fence(worker)],
+            arguments: [Array(worker.utf8), Array("force".utf8)])
     }
 
-    /// Marks each of `workers` alive for `ttl`, in one round trip.
-    public func heartbeat(workers: [String], ttl: Duration) async throws(RedisError) {
-        let millis = String(ttl.totalMilliseconds)
-        for reply in try await redis.pipeline(workers.map { RedisCommand("SET", keys.heartbeat($0), "1", "PX", millis) }) {
-            _ = try reply.orThrow()
-        }
+    /// Sets the registry deadline of each of `workers` to Redis's now + `ttl`, in one round
+    /// trip; returns that deadline (Unix ms, Redis's clock).
+    @discardableResult
+    public func heartbeat(workers: [String], ttl: Duration) async throws(RedisError) -> Int64 {
+        let reply = try await redis.run(
+            QueueScripts.heartbeat, keys: [keys.workers], arguments: [Array(String(ttl.totalMilliseconds).utf8)] + workers.map { Array($0.utf8) })
+        guard let deadline = reply.int else { throw .unexpectedReply("heartbeat answered \(reply)") }
+        return deadline
     }
 
-    /// Removes `worker`'s heartbeat at a clean exit, so nobody waits for it to expire.
-    public func retire(worker: String) async throws(RedisError) {
-        _ = try await redis.send(RedisCommand("DEL", keys.heartbeat(worker))).orThrow()
+    /// Removes `workers` from the registry at a clean exit, so nobody waits for them to expire,
+    /// moving back to the queue whatever their processing lists still hold; returns how many
+    /// events were moved.
+    @discardableResult
+    public func retire(workers: [String]) async throws(RedisError) -> Int {
+        guard !workers.isEmpty else { return 0 }
+        let reply = try await redis.run(
+            QueueScripts.retire, keys: [keys.workers, keys.queue] + workers.map(keys.processing), arguments: workers.map { Array($0.utf8) })
+        return Int(reply.int ?? 0)
     }
 
-    /// Moves every processing list whose worker's heartbeat is gone back to the queue, so
-    /// those events are claimed next; returns (lists recovered, events moved). Each list is
-    /// checked and moved in one Lua call, so two workers never both move the same list.
-    public func recoverAbandoned() async throws(RedisError) -> (lists: Int, events: Int) {
-        var cursor = "0"
+    /// Removes `worker` from the registry at a clean exit (see `retire(workers:)`).
+    @discardableResult
+    public func retire(worker: String) async throws(RedisError) -> Int {
+        try await retire(workers: [worker])
+    }
+
+    /// Moves the processing list of every worker whose registry deadline passed (Redis's
+    /// clock) back to the queue, so those events are claimed next; returns (lists recovered,
+    /// events moved). Costs one call per expired worker plus one per `page` of them, whatever
+    /// else Redis holds; each worker is checked, unregistered and moved in one Lua call, so two
+    /// recoverers never both move the same list and a worker that beat meanwhile is left alone.
+    public func recoverAbandoned(page: Int = 100) async throws(RedisError) -> (lists: Int, events: Int) {
         var lists = 0
         var events = 0
-        repeat {
-            let reply = try await redis.send(RedisCommand("SCAN", cursor, "MATCH", keys.processingPattern, "COUNT", "200")).orThrow()
-            guard let parts = reply.elements, parts.count == 2, let next = parts[0].string, let found = parts[1].elements else {
-                throw .unexpectedReply("SCAN answered \(reply)")
+        var seen = Set<String>()
+        while true {
+            let reply = try await redis.run(QueueScripts.expired, keys: [keys.workers], arguments: [Array(String(page).utf8)])
+            guard let parts = reply.elements, parts.count == 2, let found = parts[1].elements else {
+                throw .unexpectedReply("expired workers answered \(reply)")
             }
-            cursor = next
-            for key in found.compactMap(\.string) {
-                guard let worker = keys.workerID(fromProcessingKey: key) else { continue }
-                let moved = try await redis.run(QueueScripts.recover, keys: [key, keys.heartbeat(worker), keys.queue, keys.fence(worker)])
+            let workers = found.compactMap(\.string).filter { !seen.contains($0) }
+            for worker in workers {
+                seen.insert(worker)
+                let moved = try await redis.run(
+                    QueueScripts.recover, keys: [keys.processing(worker), keys.workers, keys.queue, keys.fence(worker)],
+                    arguments: [Array(worker.utf8)])
                 if let count = moved.int, count > 0 {
                     lists += 1
                     events += Int(count)
                 }
             }
-        } while cursor != "0"
-        return (lists, events)
+            if found.count < page || workers.isEmpty { return (lists, events) }
+        }
     }
 
     /// Up to `limit` dead letters, newest first (`limit` ≤ 0: all).

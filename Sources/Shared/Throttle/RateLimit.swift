@@ -132,11 +132,20 @@ public struct Admission: Sendable, Equatable {
 }
 
 extension ReliableQueue {
+    /// The default cap on tracked rate-limit keys.
+    public static let defaultMaxRateLimitKeys = 100_000
+
     /// Checks each item's rate limits and pushes the allowed ones, in one round trip; returns the
     /// decisions in order and the queue's length afterwards, or nil when the queue holds
-    /// `highWater` events or more (0: no mark) and nothing was checked or pushed.
-    public func enqueue(admitting items: [QueueItem], now: Int64, highWater: Int = 0) async throws(RedisError) -> (admissions: [Admission], depth: Int)? {
-        var arguments: [[UInt8]] = [Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(highWater).utf8)]
+    /// `highWater` events or more (0: no mark) and nothing was checked or pushed. At most
+    /// `maxKeys` rate-limit keys are tracked (0: no cap): past it an event whose key is not
+    /// tracked yet is admitted unchecked and counted as `rate_untracked`.
+    public func enqueue(
+        admitting items: [QueueItem], now: Int64, highWater: Int = 0, maxKeys: Int = ReliableQueue.defaultMaxRateLimitKeys
+    ) async throws(RedisError) -> (admissions: [Admission], depth: Int)? {
+        var arguments: [[UInt8]] = [
+            Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(highWater).utf8), Array(String(max(0, maxKeys)).utf8),
+        ]
         arguments.reserveCapacity(2 + items.count * 10)
         for item in items {
             arguments.append(item.payload)
@@ -149,7 +158,7 @@ extension ReliableQueue {
                 }
             }
         }
-        let reply = try await redis.run(ThrottleScripts.admit, keys: [keys.queue, keys.throttleStats], arguments: arguments)
+        let reply = try await redis.run(ThrottleScripts.admit, keys: [keys.queue, keys.throttleStats, keys.rateLimitIndex], arguments: arguments)
         if let parts = reply.elements, parts.first?.int == -1 { return nil }
         guard let parts = reply.elements, parts.count == 2, let depth = parts[0].int, let rows = parts[1].elements, rows.count == items.count else {
             throw .unexpectedReply("rate-limited push answered \(reply)")

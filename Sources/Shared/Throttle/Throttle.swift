@@ -10,8 +10,8 @@ public enum ThrottleOutcome: String, Sendable, CaseIterable {
     case alreadyDeferred = "already_deferred"
     /// Not tracked because the key cap was reached; stored as it is.
     case keyLimitReached = "key_limit_reached"
-    /// Its event id was already decided in this stream (a client retry, a redelivery): dropped,
-    /// as its first copy is stored or counted.
+    /// A second copy of an event id in the same batch, or of one among the last ids counted
+    /// into its open deferral record (a client retry): dropped, as its first copy is counted.
     case duplicate
 
     /// Whether the event itself is stored now.
@@ -48,32 +48,41 @@ public struct Throttle: Sendable {
         self.keys = keys
     }
 
+    /// How long a deferral record outlives its due time, so that a flush always comes first.
+    public static let recordMargin: Duration = .seconds(3600)
+
     /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list to `kept`
-    /// plus the candidates still to be stored. `batch` names this batch: a retry after a lost
-    /// answer gets the first answer back and changes nothing. Throws `.command("NOTOWNER …")`
-    /// when the batch was recovered by another worker (this one was fenced).
+    /// plus the candidates still to be stored (marked `"checked":true`). Not idempotent: after
+    /// a lost answer do not ask again for the same batch, re-read the processing list instead
+    /// (what was decided is marked and bypasses the throttle). `maxKeys` caps tracked counters
+    /// and records (0: no cap); `rememberedIDs` is how many event ids each deferral record
+    /// remembers to drop client retries. Throws `.command("NOTOWNER …")` when the batch was
+    /// recovered by another worker (this one was fenced).
     public func decide(
-        worker: String, batch: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int,
-        dedupWindow: Duration = .seconds(600), now: Int64
+        worker: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int, rememberedIDs: Int = ThrottleSettings.defaultRememberedIDs, now: Int64
     ) async throws(RedisError) -> [ThrottleOutcome] {
         var arguments: [[UInt8]] = [
-            Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(maxKeys).utf8),
-            Array(String(max(1, dedupWindow.totalMilliseconds)).utf8), Array(String(kept.count).utf8),
+            Array(String(now).utf8), Array(String(maxKeys).utf8), Array(String(max(0, rememberedIDs)).utf8),
+            Array(String(Self.recordMargin.totalMilliseconds).utf8), Array(String(kept.count).utf8),
         ]
         arguments += kept
+        var scriptKeys = [keys.processing(worker), keys.fence(worker), keys.throttleIndex, keys.throttleDue, keys.throttleStats]
         for candidate in candidates {
             let event = candidate.event
             let (function, first, second) = candidate.rule.strategy.scriptParameters
+            let stream = event.siteID + ":" + event.eventType
+            let identity = Self.identity(of: event)
+            scriptKeys += [
+                keys.throttleState(function: function, stream: stream, identity: identity),
+                keys.throttleDeferred(stream: stream, identity: identity, day: Self.day(of: event.timestamp)),
+            ]
             arguments += [
-                Array((event.siteID + ":" + event.eventType).utf8), Array(Self.identity(of: event).utf8),
-                Array(String(Self.day(of: event.timestamp)).utf8), Array(function.utf8),
-                Array(String(first).utf8), Array(String(second).utf8),
+                Array(stream.utf8), Array(function.utf8), Array(String(first).utf8), Array(String(second).utf8),
                 Array(String(candidate.rule.deferInterval.totalMilliseconds).utf8),
                 Array(String(candidate.rule.expireTime.totalMilliseconds).utf8), Array(event.eventID.utf8), candidate.payload,
             ]
         }
-        let reply = try await redis.run(
-            ThrottleScripts.decide, keys: [keys.processing(worker), keys.fence(worker), keys.prefix + "throttle:batch:" + batch], arguments: arguments)
+        let reply = try await redis.run(ThrottleScripts.decide, keys: scriptKeys, arguments: arguments)
         let outcomes = (reply.elements ?? []).compactMap { $0.string.flatMap(ThrottleOutcome.init(rawValue:)) }
         guard outcomes.count == candidates.count else { throw .unexpectedReply("throttle decided \(outcomes.count) of \(candidates.count) events") }
         return outcomes
@@ -82,7 +91,7 @@ public struct Throttle: Sendable {
     /// Queues the summaries of up to `max` deferrals due at `now`; returns how many.
     public func flushDue(now: Int64, max: Int = 100) async throws(RedisError) -> Int {
         let reply = try await redis.run(
-            ThrottleScripts.flushDue, keys: [keys.throttleDue, keys.queue, keys.throttleStats],
+            ThrottleScripts.flushDue, keys: [keys.throttleDue, keys.queue, keys.throttleStats, keys.throttleIndex],
             arguments: [Array(String(now).utf8), Array(String(max).utf8)])
         return Int(reply.int ?? 0)
     }

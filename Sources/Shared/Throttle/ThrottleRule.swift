@@ -74,23 +74,23 @@ public struct ThrottleRule: Sendable {
     /// `THROTTLE_DEFER_INTERVAL_MS`, `THROTTLE_EXPIRE_MS`.
     public static func fromEnvironment(_ environment: Environment) throws -> ThrottleRule? {
         guard let name = environment["THROTTLE_STRATEGY"], name != "off" else { return nil }
-        func int(_ key: String) throws -> Int? {
-            guard let text = environment[key] else { return nil }
-            guard let value = Int(text) else { throw ConfigurationError.invalid(key: key, value: text, expected: "an integer") }
-            return value
+        func int(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
+            guard environment[key] != nil else { return nil }
+            return try environment.int(key, default: range.lowerBound, in: range)
         }
         var refillRate: Double?
         if let text = environment["THROTTLE_REFILL_RATE"] {
-            guard let value = Double(text) else {
-                throw ConfigurationError.invalid(key: "THROTTLE_REFILL_RATE", value: text, expected: "tokens per second")
+            guard let value = Double(text), value.isFinite, value > 0, value <= 1_000_000 else {
+                throw ConfigurationError.invalid(key: "THROTTLE_REFILL_RATE", value: text, expected: "tokens per second, above 0 and at most 1000000")
             }
             refillRate = value
         }
+        let day = 86_400_000
         return try make(
-            strategy: name, limit: try int("THROTTLE_LIMIT"), window: try int("THROTTLE_WINDOW_MS").map { .milliseconds($0) },
-            bucketSize: try int("THROTTLE_BUCKET_SIZE"), refillRate: refillRate,
-            deferInterval: try int("THROTTLE_DEFER_INTERVAL_MS").map { .milliseconds($0) },
-            expireTime: try int("THROTTLE_EXPIRE_MS").map { .milliseconds($0) })
+            strategy: name, limit: try int("THROTTLE_LIMIT", 1...1_000_000_000), window: try int("THROTTLE_WINDOW_MS", 1...(366 * day)).map { .milliseconds($0) },
+            bucketSize: try int("THROTTLE_BUCKET_SIZE", 1...1_000_000_000), refillRate: refillRate,
+            deferInterval: try int("THROTTLE_DEFER_INTERVAL_MS", 1...(7 * day)).map { .milliseconds($0) },
+            expireTime: try int("THROTTLE_EXPIRE_MS", 1...(366 * day)).map { .milliseconds($0) })
     }
 
     private struct Record: Decodable {
@@ -155,21 +155,31 @@ public struct ThrottleScope: Sendable, Hashable, CustomStringConvertible {
 public struct ThrottleSettings: Sendable {
     /// Applies when no stream or site rule does; nil: throttling off by default.
     public var defaultRule: ThrottleRule?
-    /// Most tracked counters; 0 means no cap.
+    /// Most tracked counters and deferral records (the key index); 0 means no cap (tests only:
+    /// the configuration refuses 0).
     public var maxKeys: Int
     /// Rules set at runtime (`Worker throttle set`).
     public var rules: [ThrottleScope: ThrottleRule]
-    /// How long an event id is remembered per stream, so that a second copy is not counted twice.
-    public var dedupWindow: Duration
+    /// How many event ids each deferral record remembers, so that a client retry of one of
+    /// them is not counted twice.
+    public var rememberedIDs: Int
+
+    /// The default cap on tracked keys (`THROTTLE_MAX_KEYS`).
+    public static let defaultMaxKeys = 100_000
+    /// The default number of event ids a deferral record remembers (`THROTTLE_DEDUP_IDS`): 60
+    /// ids (120 hash fields) add at most about 10 KiB to a record, so even `defaultMaxKeys`
+    /// records all at their ring's size stay around 1 GiB.
+    public static let defaultRememberedIDs = 60
 
     /// Settings from their parts.
     public init(
-        defaultRule: ThrottleRule? = nil, maxKeys: Int = 0, rules: [ThrottleScope: ThrottleRule] = [:], dedupWindow: Duration = .seconds(600)
+        defaultRule: ThrottleRule? = nil, maxKeys: Int = ThrottleSettings.defaultMaxKeys, rules: [ThrottleScope: ThrottleRule] = [:],
+        rememberedIDs: Int = ThrottleSettings.defaultRememberedIDs
     ) {
         self.defaultRule = defaultRule
         self.maxKeys = maxKeys
         self.rules = rules
-        self.dedupWindow = dedupWindow
+        self.rememberedIDs = rememberedIDs
     }
 
     /// True when some event could be throttled.

@@ -2,32 +2,29 @@
 /// sees one count per stream. Times are Unix milliseconds passed in by the caller (the clock
 /// is injected: tests pass their own).
 enum ThrottleScripts {
-    /// KEYS: processing list, its owner's fence, this batch's answer (kept an hour).
-    /// ARGV: prefix, now, maxKeys, dedupMs, K, then K payloads to keep as they are, then 10
-    /// fields per event to decide: stream, hash, day, function, first, second, deferMs,
-    /// expireMs, event id, payload.
+    /// KEYS: processing list, its owner's fence, key index, due set, stats, then per event its
+    /// counter and its deferral record. ARGV: now, maxKeys (0: no cap), ids remembered per
+    /// record, record margin ms, K, then K payloads to keep as they are, then 8 fields per event:
+    /// stream, function, first, second, deferMs, expireMs, event id, payload.
     ///
     /// Decides each event in order and rewrites the processing list to what must still be
     /// stored: the kept payloads, and the immediate (or past the key cap) ones marked
-    /// `"checked":true` so that a batch recovered after a crash is not counted twice. Deferred
-    /// events open a record (one per stream, identity and UTC day, due after deferMs, in the
-    /// `due` set); ignored ones add to it. An event id seen in the stream within dedupMs is a
-    /// `duplicate`: neither stored nor counted again (its first copy was). Refuses with
-    /// NOTOWNER (clearing the fence) when the batch was recovered by another worker: this one
-    /// was paused past its heartbeat. Returns one outcome per event; run again for the same
-    /// batch (a lost answer), it returns the first answer and changes nothing.
+    /// `"checked":true` so that a batch recovered after a crash, or re-read after a lost
+    /// answer, is not counted twice. Deferred events open a record (one per stream, identity
+    /// and UTC day, due after deferMs, in the `due` set, living deferMs + margin so that the
+    /// flush always comes first); ignored ones add to it. Every counter and record is in the
+    /// key index with its expiry and counts against maxKeys. Dedup of client retries needs no
+    /// per-event key: a second copy of an id in the same call is a `duplicate`, and so is the
+    /// copy of an id among the last `ids` counted into the record it would be counted into
+    /// (a ring of `slot:<n>` → id and `id:<id>` fields in the record, gone with the record);
+    /// an older copy is counted again. Refuses with NOTOWNER (clearing the fence) when the
+    /// batch was recovered by another worker: this one was paused past its deadline.
     static let decide = RedisScript("""
-        local cached = redis.call('GET', KEYS[3])
-        if cached then
-          local outcomes = {}
-          for outcome in string.gmatch(cached, '[^,]+') do outcomes[#outcomes + 1] = outcome end
-          return outcomes
-        end
         if redis.call('DEL', KEYS[2]) == 1 then
           return redis.error_reply('NOTOWNER the batch was recovered by another worker while this one was paused')
         end
-        local prefix, now, maxKeys, dedupMs, kept = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
-        local index, due = prefix .. 'throttle:keys', prefix .. 'throttle:due'
+        local now, maxKeys, ring, margin, kept = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+        local index, due = KEYS[3], KEYS[4]
 
         local strategies = {}
         -- at most `limit` per epoch-aligned window
@@ -62,47 +59,69 @@ enum ThrottleScripts {
           redis.call('LPUSH', key, now)
           return true
         end
-
-        local survivors, outcomes, counts = {}, {}, {}
-        for i = 1, kept do survivors[i] = ARGV[5 + i] end
+        -- remembers `id` among the last `ring` ids counted into `record`
+        local function remember(record, id)
+          if ring <= 0 then return end
+          local n = redis.call('HINCRBY', record, 'ids', 1)
+          local slot = 'slot:' .. (n % ring)
+          local old = redis.call('HGET', record, slot)
+          if old then redis.call('HDEL', record, 'id:' .. old) end
+          redis.call('HSET', record, slot, id, 'id:' .. id, 1)
+        end
         local pruned = false
-        local i = 6 + kept
+        local function full()
+          if maxKeys <= 0 then return false end
+          if not pruned then
+            redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+            pruned = true
+          end
+          return redis.call('ZCARD', index) >= maxKeys
+        end
+
+        local survivors, outcomes, counts, seen = {}, {}, {}, {}
+        for i = 1, kept do survivors[i] = ARGV[5 + i] end
+        local i, e = 6 + kept, 0
         while i <= #ARGV do
-          local stream, hash, day, fn = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-          local first, second = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5])
-          local deferMs, expireMs, id, payload = tonumber(ARGV[i + 6]), tonumber(ARGV[i + 7]), ARGV[i + 8], ARGV[i + 9]
-          i = i + 10
-          local state = prefix .. 'throttle:state:' .. fn .. ':' .. stream .. ':' .. hash
-          local record = prefix .. 'throttle:deferred:' .. stream .. ':' .. hash .. ':' .. day
+          local stream, fn = ARGV[i], ARGV[i + 1]
+          local first, second = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
+          local deferMs, expireMs, id, payload = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
+          i = i + 8
+          local state, record = KEYS[6 + e * 2], KEYS[7 + e * 2]
+          e = e + 1
           local outcome
-          if not redis.call('SET', prefix .. 'throttle:seen:' .. stream .. ':' .. id, '1', 'NX', 'PX', dedupMs) then
+          if seen[stream .. '\\n' .. id] then
             outcome = 'duplicate'
           elseif redis.call('EXISTS', record) == 1 then
-            redis.call('HINCRBY', record, 'count', 1)
-            redis.call('PEXPIRE', state, expireMs)
-            if maxKeys > 0 then redis.call('ZADD', index, now + expireMs, state) end
-            outcome = 'already_deferred'
-          else
-            if maxKeys > 0 and redis.call('EXISTS', state) == 0 then
-              if not pruned then
-                redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
-                pruned = true
-              end
-              if redis.call('ZCARD', index) >= maxKeys then outcome = 'key_limit_reached' end
+            if redis.call('HEXISTS', record, 'id:' .. id) == 1 then
+              outcome = 'duplicate'
+            else
+              redis.call('HINCRBY', record, 'count', 1)
+              remember(record, id)
+              redis.call('PEXPIRE', state, expireMs)
+              if maxKeys > 0 then redis.call('ZADD', index, now + expireMs, state) end
+              outcome = 'already_deferred'
             end
+          else
+            if redis.call('EXISTS', state) == 0 and full() then outcome = 'key_limit_reached' end
             if not outcome then
               local allowed = strategies[fn](state, first, second)
               redis.call('PEXPIRE', state, expireMs)
               if maxKeys > 0 then redis.call('ZADD', index, now + expireMs, state) end
               if allowed then
                 outcome = 'immediate'
+              elseif full() then
+                outcome = 'key_limit_reached'
               else
                 redis.call('HSET', record, 'count', 1, 'payload', payload, 'opened', now)
+                remember(record, id)
+                redis.call('PEXPIRE', record, deferMs + margin)
+                if maxKeys > 0 then redis.call('ZADD', index, now + deferMs + margin, record) end
                 redis.call('ZADD', due, now + deferMs, record)
                 outcome = 'deferred'
               end
             end
           end
+          seen[stream .. '\\n' .. id] = true
           if outcome == 'immediate' or outcome == 'key_limit_reached' then
             survivors[#survivors + 1] = string.sub(payload, 1, -2) .. ',"checked":true}'
           end
@@ -113,14 +132,12 @@ enum ThrottleScripts {
         for j = 1, #survivors, 1000 do
           redis.call('RPUSH', KEYS[1], unpack(survivors, j, math.min(j + 999, #survivors)))
         end
-        local stats = prefix .. 'throttle:stats'
-        redis.call('HINCRBY', stats, 'tracked', #outcomes)
-        for name, n in pairs(counts) do redis.call('HINCRBY', stats, name, n) end
-        redis.call('SET', KEYS[3], table.concat(outcomes, ','), 'PX', 3600000)
+        redis.call('HINCRBY', KEYS[5], 'tracked', #outcomes)
+        for name, n in pairs(counts) do redis.call('HINCRBY', KEYS[5], name, n) end
         return outcomes
         """)
 
-    /// KEYS: due set, queue, stats. ARGV: now, max.
+    /// KEYS: due set, queue, stats, key index. ARGV: now, max.
     /// Takes up to max due deferral records and queues one summary per record: the deferred
     /// event's payload with `"count":N,"throttled":true` and a `summary_id` of its own (the
     /// record and when it opened), stored as the summary's `_id` so that it never collides
@@ -137,26 +154,35 @@ enum ThrottleScripts {
           end
           redis.call('DEL', record)
           redis.call('ZREM', KEYS[1], record)
+          redis.call('ZREM', KEYS[4], record)
         end
         if #records > 0 then redis.call('HINCRBY', KEYS[3], 'processed', #records) end
         return #records
         """)
 
-    /// KEYS: queue, stats. ARGV: prefix, now, high-water mark (0: none; at or above it nothing
-    /// is checked or pushed and the answer is {-1, {}}), then 10 fields per event: payload and, for the
-    /// site, user and address scopes in that order, key (empty: not limited), limit, period ms.
+    /// KEYS: queue, stats, rate-key index. ARGV: prefix, now, high-water mark (0: none; at or
+    /// above it nothing is checked or pushed and the answer is {-1, {}}), most tracked keys (0:
+    /// no cap), then 10 fields per event: payload and, for the site, user and address scopes in
+    /// that order, key (empty: not limited), limit, period ms.
     ///
     /// Rate limits and the enqueue in one round trip. Each event is checked against every
     /// limited scope (GCRA: theoretical arrival time per key, burst = limit); it is pushed only
     /// if all allow, and only then are its keys advanced. Returns the queue length, then per
     /// event {allowed (1/0), refusing scope index or -1, retry after ms, limit, remaining, reset ms}
     /// for the most restrictive scope (limit 0: no scope limited).
+    ///
+    /// Every key lives until its GCRA state is back to "fully available" (PX) and is in the
+    /// index with that expiry. The index is pruned once per call; when it holds maxKeys live
+    /// keys a key that is not tracked yet stays untracked: its event is admitted (fail open,
+    /// never a wrong 429) and counted as `rate_untracked` in the stats hash.
     static let admit = RedisScript("""
-        local prefix, now, highWater = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+        local prefix, now, highWater, maxKeys = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
         if highWater > 0 and redis.call('LLEN', KEYS[1]) >= highWater then return {-1, {}} end
         local scopes = {'site', 'user', 'address'}
         local results, pushes, refused = {}, {}, {}
-        local i = 4
+        local tracked, untracked = -1, 0
+        if maxKeys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
+        local i = 5
         while i <= #ARGV do
           local payload = ARGV[i]
           local deny, tightest, updates = nil, nil, {}
@@ -166,14 +192,15 @@ enum ThrottleScripts {
               local limit, period = tonumber(ARGV[i + 2 + s * 3]), tonumber(ARGV[i + 3 + s * 3])
               local full = prefix .. 'throttle:rate:' .. key
               local interval = period / limit
-              local tat = math.max(tonumber(redis.call('GET', full)) or now, now)
+              local stored = tonumber(redis.call('GET', full))
+              local tat = math.max(stored or now, now)
               local next = tat + interval
               if next - now > period + 0.000001 then  -- tolerance: period/limit is rarely exact
                 local retry = next - now - period
                 if not deny or retry > deny[2] then deny = {s, retry, limit} end
               else
                 local remaining = math.floor((period - (next - now)) / interval + 0.000001)
-                updates[#updates + 1] = {full, next}
+                updates[#updates + 1] = {full, next, stored == nil}
                 if not tightest or remaining < tightest[2] then tightest = {limit, remaining, next - now} end
               end
             end
@@ -183,7 +210,21 @@ enum ThrottleScripts {
             refused[scopes[deny[1] + 1]] = (refused[scopes[deny[1] + 1]] or 0) + 1
           else
             for _, update in ipairs(updates) do
-              redis.call('SET', update[1], string.format('%.17g', update[2]), 'PX', math.ceil(update[2] - now) + 1)
+              local track = true
+              if maxKeys > 0 and update[3] then
+                if tracked < 0 then tracked = redis.call('ZCARD', KEYS[3]) end
+                if tracked >= maxKeys then
+                  track = false
+                  untracked = untracked + 1
+                else
+                  tracked = tracked + 1
+                end
+              end
+              if track then
+                local ttl = math.ceil(update[2] - now) + 1
+                redis.call('SET', update[1], string.format('%.17g', update[2]), 'PX', ttl)
+                if maxKeys > 0 then redis.call('ZADD', KEYS[3], now + ttl, update[1]) end
+              end
             end
             pushes[#pushes + 1] = payload
             if tightest then
@@ -198,6 +239,7 @@ enum ThrottleScripts {
           redis.call('LPUSH', KEYS[1], unpack(pushes, j, math.min(j + 999, #pushes)))
         end
         for scope, n in pairs(refused) do redis.call('HINCRBY', KEYS[2], 'rate_limited:' .. scope, n) end
+        if untracked > 0 then redis.call('HINCRBY', KEYS[2], 'rate_untracked', untracked) end
         return {redis.call('LLEN', KEYS[1]), results}
         """)
 }
