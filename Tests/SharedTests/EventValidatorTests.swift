@@ -166,8 +166,16 @@ struct EventValidatorTests {
     }
 
     @Test func queuePayloadDecodesToTheSameEvent() throws {
-        let event = try validate(#"{"site_id":"s","event_type":"page_view","path":"/a\"b\\c\u0001","userid":"ü","props":{"n":1,"d":-2.5e-7,"b":false,"s":"x\ny"}}"#)
+        let event = try validate(#"{"site_id":"s","event_type":"page_view","path":"/a\"b\\c","userid":"ü\u0001","props":{"n":1,"d":-2.5e-7,"b":false,"s":"x\ny"}}"#)
         let decoded = try JSONDecoder().decode(Event.self, from: Data(event.queuePayload))
         #expect(decoded == event)
+    }
+
+    @Test func aPathWithControlCharactersIsRefused() {
+        for path in [#"/a\nb"#, #"/a\u0000"#, #"/\u007f"#, #"/tab\there"#] {
+            #expect(throws: ValidationError.self, "\(path)") {
+                try validate(#"{"site_id":"s","event_type":"page_view","path":"\#(path)"}"#)
+            }
+        }
     }
 }
