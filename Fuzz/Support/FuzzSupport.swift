@@ -14,18 +14,3 @@ func fuzzFail(_ message: @autoclosure () -> String, file: StaticString = #fileID
 func fuzzCheck(_ condition: Bool, _ message: @autoclosure () -> String, file: StaticString = #fileID, line: UInt = #line) {
     if !condition { fuzzFail(message(), file: file, line: line) }
 }
-
-#if FUZZ_PROPVALUE_JSON
-// `PropValue.json` lives in Sources/Shared/Throttle/Throttle.swift, which needs Redis; the
-// same four lines, so the event target can build `Event.queuePayload` without it.
-extension PropValue {
-    public var json: JSONValue {
-        switch self {
-        case .string(let v): .string(v)
-        case .int(let v): .int(Int(v))
-        case .double(let v): .double(v)
-        case .bool(let v): .bool(v)
-        }
-    }
-}
-#endif

@@ -21,6 +21,8 @@ struct IngestDependencies: Sendable {
     var queueMax = 0
     /// Most events waiting for a group commit; past it ingest answers 503 at once.
     var maxWaitingEvents = 50_000
+    /// Most rate-limit keys tracked in Redis; past it new keys are admitted untracked.
+    var maxRateLimitKeys = ReliableQueue.defaultMaxRateLimitKeys
     /// Who may read `/metrics` (loopback only unless a token is set).
     var metricsAccess = MetricsAccess(token: nil)
     /// `/stats` queries at once and queued; past it 503 at once.
@@ -53,6 +55,7 @@ struct IngestDependencies: Sendable {
                 trustedProxies: configuration.trustedProxies, logger: logger))
         dependencies.queueMax = configuration.queueMax
         dependencies.maxWaitingEvents = configuration.maxWaitingEvents
+        dependencies.maxRateLimitKeys = configuration.maxRateLimitKeys
         dependencies.metricsAccess = MetricsAccess(token: configuration.metricsToken)
         dependencies.statsGate = BoundedGate(
             maxRunning: configuration.mongoClients, maxWaiting: configuration.statsMaxWaiting, maxWait: configuration.statsMaxWait)
@@ -81,7 +84,7 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
     EventController(
         enqueuer: Enqueuer(
             queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight, highWater: dependencies.queueMax,
-            maxWaitingEvents: dependencies.maxWaitingEvents),
+            maxWaitingEvents: dependencies.maxWaitingEvents, maxRateLimitKeys: dependencies.maxRateLimitKeys),
         limits: dependencies.limits)
         .addRoutes(to: ingest)
     StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime).addRoutes(to: router)

@@ -34,9 +34,12 @@ final class Enqueuer: Sendable {
 
     /// Coalesces pushes to `queue`, at most `maxInFlight` at once; refuses them while the queue
     /// holds `highWater` events or more (0: never), and while `maxWaitingEvents` wait already.
-    convenience init(queue: ReliableQueue, maxInFlight: Int, highWater: Int = 0, maxEventsPerPush: Int = 5000, maxWaitingEvents: Int = 50_000) {
+    convenience init(
+        queue: ReliableQueue, maxInFlight: Int, highWater: Int = 0, maxEventsPerPush: Int = 5000, maxWaitingEvents: Int = 50_000,
+        maxRateLimitKeys: Int = ReliableQueue.defaultMaxRateLimitKeys
+    ) {
         self.init(maxInFlight: maxInFlight, maxEventsPerPush: maxEventsPerPush, maxWaitingEvents: maxWaitingEvents) { items in
-            await Self.push(items, to: queue, highWater: highWater)
+            await Self.push(items, to: queue, highWater: highWater, maxRateLimitKeys: maxRateLimitKeys)
         }
     }
 
@@ -111,14 +114,14 @@ final class Enqueuer: Sendable {
 
     /// One push for all of `items`: a plain bounded `LPUSH` when no rate limit applies, else the
     /// script that checks the limits and pushes; the decisions in order.
-    private static func push(_ items: [QueueItem], to queue: ReliableQueue, highWater: Int) async -> Result<[Admission], EnqueueError> {
+    private static func push(_ items: [QueueItem], to queue: ReliableQueue, highWater: Int, maxRateLimitKeys: Int) async -> Result<[Admission], EnqueueError> {
         do {
             if items.allSatisfy(\.limits.isEmpty) {
                 guard let depth = try await queue.enqueue(items.map(\.payload), highWater: highWater) else { return .failure(.queueFull) }
                 IngestMetrics.queueDepth.record(depth)
                 return .success(Array(repeating: .unlimited, count: items.count))
             }
-            guard let (admissions, depth) = try await queue.enqueue(admitting: items, now: Timestamp.nowMillis(), highWater: highWater) else {
+            guard let (admissions, depth) = try await queue.enqueue(admitting: items, now: Timestamp.nowMillis(), highWater: highWater, maxKeys: maxRateLimitKeys) else {
                 return .failure(.queueFull)
             }
             IngestMetrics.queueDepth.record(depth)

@@ -29,6 +29,8 @@ struct IngestConfiguration: Sendable {
     var httpMaxConnections = 2048
     /// Most events waiting for a group commit (`INGEST_MAX_WAITING`); past it: 503 at once.
     var maxWaitingEvents = 50_000
+    /// Most rate-limit keys tracked in Redis (`RATE_LIMIT_MAX_KEYS`).
+    var maxRateLimitKeys = ReliableQueue.defaultMaxRateLimitKeys
     /// `/stats` queries waiting for a turn (`STATS_MAX_WAITING`); past it: 503 at once.
     var statsMaxWaiting = 32
     /// Longest a `/stats` query or health check waits for a turn (`STATS_MAX_WAIT_MS`).
@@ -39,7 +41,7 @@ struct IngestConfiguration: Sendable {
     var metricsToken: String?
 
     /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`,
-    /// `TRUST_PROXY`, `HTTP_*`, `INGEST_MAX_WAITING`, `STATS_*`, `METRICS_TOKEN` and the shared
+    /// `TRUST_PROXY`, `HTTP_*`, `INGEST_MAX_WAITING`, `RATE_LIMIT_MAX_KEYS`, `STATS_*`, `METRICS_TOKEN` and the shared
     /// variables; every number is checked against its range, and an error names the variable.
     init(environment: Environment) throws {
         pipeline = try PipelineConfiguration(environment: environment)
@@ -59,6 +61,7 @@ struct IngestConfiguration: Sendable {
         httpMaxConnections = try environment.int("HTTP_MAX_CONNECTIONS", default: 2048, in: 1...1_000_000)
         maxWaitingEvents = try environment.int(
             "INGEST_MAX_WAITING", default: 50_000, in: EventValidator.maxBatchCount...100_000_000)
+        maxRateLimitKeys = try environment.int("RATE_LIMIT_MAX_KEYS", default: ReliableQueue.defaultMaxRateLimitKeys, in: 1...100_000_000)
         statsMaxWaiting = try environment.int("STATS_MAX_WAITING", default: 32, in: 0...10_000)
         statsMaxWait = try environment.milliseconds("STATS_MAX_WAIT_MS", default: 2000, in: 1...60_000)
         statsMaxTime = try environment.milliseconds("STATS_MAX_TIME_MS", default: 10_000, in: 1...600_000)

@@ -9,7 +9,7 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Worker",
         abstract: "Claims events from the Redis queue and stores them in MongoDB.",
-        subcommands: [RunCommand.self, ThrottleCommand.self, LimitsCommand.self, DeadCommand.self],
+        subcommands: [RunCommand.self, ThrottleCommand.self, LimitsCommand.self, DeadCommand.self, RecoverCommand.self],
         defaultSubcommand: RunCommand.self)
 }
 

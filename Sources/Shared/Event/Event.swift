@@ -85,3 +85,15 @@ public enum PropValue: Sendable, Equatable, Codable {
         }
     }
 }
+
+extension PropValue {
+    /// The value as JSON.
+    public var json: JSONValue {
+        switch self {
+        case .string(let v): .string(v)
+        case .int(let v): .int(Int(v))
+        case .double(let v): .double(v)
+        case .bool(let v): .bool(v)
+        }
+    }
+}

@@ -151,15 +151,3 @@ public struct Throttle: Sendable {
         timestamp >= 0 ? timestamp / 86_400_000 : (timestamp - 86_399_999) / 86_400_000
     }
 }
-
-extension PropValue {
-    /// The value as JSON.
-    public var json: JSONValue {
-        switch self {
-        case .string(let v): .string(v)
-        case .int(let v): .int(Int(v))
-        case .double(let v): .double(v)
-        case .bool(let v): .bool(v)
-        }
-    }
-}
