@@ -32,6 +32,7 @@ HOST = "127.0.0.1"
 PREFIX = "hostile:"
 IDLE_MS = READ_MS = 1000   # the main API's HTTP_IDLE_TIMEOUT_MS / HTTP_READ_TIMEOUT_MS
 CAP_CONNECTIONS = 100      # HTTP_MAX_CONNECTIONS of the second API (the connection flood)
+PER_ADDRESS = 10           # HTTP_MAX_CONNECTIONS_PER_ADDRESS of the third API (no proxy in front)
 CLOSED, SILENT = "closed", "silent"   # no answer: the server closed / still open at the deadline
 
 
@@ -64,15 +65,19 @@ class Servers:
                    QUEUE_PREFIX=PREFIX, LOG_LEVEL="error", HOST=HOST, TRUST_PROXY="1")
         for key in [k for k in env if k.startswith("RATE_LIMIT_")]:
             del env[key]
-        self.api_port, self.flood_port = free_port(), free_port()
+        self.api_port, self.flood_port, self.per_address_port = free_port(), free_port(), free_port()
         self.api = self.spawn([os.path.join(bins, "IngestAPI"), "--port", str(self.api_port)], "api.log",
                               dict(env, HTTP_IDLE_TIMEOUT_MS=str(IDLE_MS), HTTP_READ_TIMEOUT_MS=str(READ_MS),
                                    HTTP_MAX_CONNECTIONS=str(CAP_CONNECTIONS)))
         self.flood_api = self.spawn([os.path.join(bins, "IngestAPI"), "--port", str(self.flood_port)], "flood-api.log",
                                     dict(env, HTTP_IDLE_TIMEOUT_MS="30000", HTTP_READ_TIMEOUT_MS="30000",
                                          HTTP_MAX_CONNECTIONS=str(CAP_CONNECTIONS)))
+        self.per_address_api = self.spawn([os.path.join(bins, "IngestAPI"), "--port", str(self.per_address_port)], "per-address-api.log",
+                                          dict({k: v for k, v in env.items() if k != "TRUST_PROXY"},
+                                               HTTP_MAX_CONNECTIONS_PER_ADDRESS=str(PER_ADDRESS)))
         wait_port(self.api_port)
         wait_port(self.flood_port)
+        wait_port(self.per_address_port)
 
     def spawn(self, argv, log, env=None):
         # cwd: the temporary directory, so no developer's .env is read
@@ -513,6 +518,34 @@ def build_cases(ev):
                 s.close()
     cases.append(Case(f"{3 * CAP_CONNECTIONS} idle connections, cap {CAP_CONNECTIONS}", {202}, flood, valid=True))
 
+    # One address holding its share of connections (third API: HTTP_MAX_CONNECTIONS_PER_ADDRESS=10,
+    # no proxy): the next connection from it is closed at once, and served again once one closes.
+    def per_address(ctx):
+        port = ctx.servers.per_address_port
+        held = [socket.create_connection((HOST, port), timeout=2) for _ in range(PER_ADDRESS)]
+        try:
+            for s in held:   # an answer on each proves the server counts it (keep-alive keeps it open)
+                if not exchange(port, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", timeout=3, sock=s).responses:
+                    return Outcome(), "a connection within the cap was not served"
+            event_id, body = ctx.events.body("per-address")
+            over = exchange(port, request(b"POST", b"/event", body, [J]), timeout=3)
+            ctx.events.note(over, [event_id])
+            if over.responses:
+                return over, f"connection {PER_ADDRESS + 1} from one address was served"
+            held.pop().close()
+            for _ in range(50):   # the server forgets the closed connection as soon as it sees the FIN
+                event_id, body = ctx.events.body("per-address")
+                outcome = exchange(port, request(b"POST", b"/event", body, [J]), timeout=3)
+                ctx.events.note(outcome, [event_id])
+                if outcome.first == 202:
+                    return outcome, None
+                time.sleep(0.05)
+            return outcome, "no connection was served again after one closed"
+        finally:
+            for s in held:
+                s.close()
+    cases.append(Case(f"{PER_ADDRESS + 1} connections from one address, cap {PER_ADDRESS} per address", {202}, per_address, valid=True))
+
     # X-Forwarded-For garbage (TRUST_PROXY=1): the address is only a rate-limit key; the event stays valid.
     for name, value in [("garbage", b"garbage"), ("empty entries", b", , ,,"), ("unclosed bracket", b"[::1"),
                         ("port overflow", b"1.2.3.4:999999"), ("NUL", b"1.2.3.4\x00"), ("non-ASCII", b"\xff\xfe"),
@@ -607,7 +640,8 @@ def main():
                     problems.append(f"5xx: {status} {body[:120]!r}")
                 if 200 <= status < 300 and not case.valid:
                     problems.append(f"2xx for an invalid request: {status} {body[:120]!r}")
-            for name, proc in [("IngestAPI", servers.api), ("IngestAPI (flood)", servers.flood_api)]:
+            for name, proc in [("IngestAPI", servers.api), ("IngestAPI (flood)", servers.flood_api),
+                               ("IngestAPI (per address)", servers.per_address_api)]:
                 if proc.poll() is not None:
                     problems.append(f"{name} exited with {proc.returncode}")
             if not problems:

@@ -116,7 +116,7 @@ private func referenceHops(_ values: [String]) -> [String] {
 private func checkForwarded(_ values: [String], _ hops: [String], _ trusted: Int) {
     let got = ClientAddress.forwarded(values, trustedProxies: trusted)
     let expected: ClientAddress?
-    if trusted <= 0 || hops.count > ClientAddress.maxForwardedHops || hops.count < trusted {
+    if trusted <= 0 || trusted > ClientAddress.maxForwardedHops || hops.count < trusted {
         expected = nil
     } else {
         expected = ClientAddress(hops[hops.count - trusted])

@@ -32,15 +32,16 @@ struct APIError: HTTPResponseError {
     }
 
     /// 503 `OUTCOME_UNKNOWN`: Redis took the push but did not confirm it, so the events may be
-    /// queued. The answer names their ids: resending with the same `event_id`s stores them once.
-    static func outcomeUnknown(eventIDs: [String]) -> APIError {
+    /// queued. The answer names each one's index in the request and its id: resending them with
+    /// those `event_id`s stores each once.
+    static func outcomeUnknown(events: [(index: Int, eventID: String)]) -> APIError {
         var error = APIError(
             status: .serviceUnavailable,
             detail: ValidationError(
                 code: "OUTCOME_UNKNOWN",
-                message: "the queue did not confirm in time: the events may or may not have been accepted; resend them with the same event_id (listed in event_ids), which stores each at most once"),
+                message: "the queue did not confirm in time: the events may or may not have been accepted; resend them with the event_id listed for their index in events, which stores each at most once"),
             headers: [.retryAfter: "1"])
-        error.extra = [("event_ids", .array(eventIDs.map(JSONValue.string)))]
+        error.extra = [("events", .array(events.map { .object([("index", .int($0.index)), ("event_id", .string($0.eventID))]) }))]
         return error
     }
 

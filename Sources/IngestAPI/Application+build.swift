@@ -19,16 +19,16 @@ struct IngestDependencies: Sendable {
     let limits: RateLimitPolicy
     /// The queue's high-water mark (0: none).
     var queueMax = 0
-    /// Most events waiting for a group commit; past it ingest answers 503 at once.
-    var maxWaitingEvents = 50_000
+    /// Most payload bytes waiting for a group commit; past it ingest answers 503 at once.
+    var maxWaitingBytes = 64 << 20
     /// Most rate-limit keys tracked in Redis; past it new keys are admitted untracked.
     var maxRateLimitKeys = ReliableQueue.defaultMaxRateLimitKeys
     /// Who may read `/metrics` (loopback only unless a token is set).
     var metricsAccess = MetricsAccess(token: nil)
     /// `/stats` queries at once and queued; past it 503 at once.
     var statsGate = BoundedGate(maxRunning: 4, maxWaiting: 32, maxWait: .seconds(2))
-    /// `/healthz` and `/metrics` checks at once and queued.
-    var healthGate = BoundedGate(maxRunning: 4, maxWaiting: 16, maxWait: .seconds(1))
+    /// `/metrics` scrapes at once and queued.
+    var metricsGate = BoundedGate(maxRunning: 2, maxWaiting: 8, maxWait: .seconds(1))
     /// Longest a `/stats` aggregation may run in MongoDB (`maxTimeMS`).
     var statsMaxTime: Duration = .seconds(10)
 
@@ -54,12 +54,12 @@ struct IngestDependencies: Sendable {
                 defaults: configuration.rateLimits, store: RateLimitStore(redis: redis, keys: keys),
                 trustedProxies: configuration.trustedProxies, logger: logger))
         dependencies.queueMax = configuration.queueMax
-        dependencies.maxWaitingEvents = configuration.maxWaitingEvents
+        dependencies.maxWaitingBytes = configuration.maxWaitingBytes
         dependencies.maxRateLimitKeys = configuration.maxRateLimitKeys
-        dependencies.metricsAccess = MetricsAccess(token: configuration.metricsToken)
+        dependencies.metricsAccess = MetricsAccess(token: configuration.metricsToken, behindProxy: configuration.trustedProxies > 0)
+        // One MongoDB client (and store thread) stays free of /stats, for the health check's ping.
         dependencies.statsGate = BoundedGate(
-            maxRunning: configuration.mongoClients, maxWaiting: configuration.statsMaxWaiting, maxWait: configuration.statsMaxWait)
-        dependencies.healthGate = BoundedGate(maxRunning: 4, maxWaiting: 16, maxWait: configuration.statsMaxWait)
+            maxRunning: max(1, configuration.mongoClients - 1), maxWaiting: configuration.statsMaxWaiting, maxWait: configuration.statsMaxWait)
         dependencies.statsMaxTime = configuration.statsMaxTime
         return dependencies
     }
@@ -81,28 +81,31 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
     ]))
     let ingest = router.group()
         .add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.post, .options], maxAge: .seconds(86_400)))
+        .add(middleware: JSONErrorMiddleware(routes: [:]))  // errors answered as JSON before CORS adds its headers
     EventController(
         enqueuer: Enqueuer(
             queue: dependencies.queue, maxInFlight: dependencies.maxPushesInFlight, highWater: dependencies.queueMax,
-            maxWaitingEvents: dependencies.maxWaitingEvents, maxRateLimitKeys: dependencies.maxRateLimitKeys),
+            maxWaitingBytes: dependencies.maxWaitingBytes, maxRateLimitKeys: dependencies.maxRateLimitKeys),
         limits: dependencies.limits)
         .addRoutes(to: ingest)
     StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime).addRoutes(to: router)
     HealthController(
-        queue: dependencies.queue, store: dependencies.store, registry: dependencies.registry, queueMax: dependencies.queueMax,
-        gate: dependencies.healthGate, metricsAccess: dependencies.metricsAccess)
+        queue: dependencies.queue, registry: dependencies.registry, queueMax: dependencies.queueMax,
+        check: HealthCheck(queue: dependencies.queue, store: dependencies.store),
+        metricsGate: dependencies.metricsGate, metricsAccess: dependencies.metricsAccess)
         .addRoutes(to: router)
     return router
 }
 
-/// The application: the router on `host:port` with idle and read timeouts and a cap on open
-/// connections, stopping on SIGTERM/SIGINT.
+/// The application: the router on `host:port` with idle and read timeouts and caps on open
+/// connections, in all and per client address, stopping on SIGTERM/SIGINT.
 func buildApplication(_ configuration: IngestConfiguration, dependencies: IngestDependencies, logger: Logger) -> some ApplicationProtocol {
     let readTimeout = TimeAmount.nanoseconds(configuration.httpReadTimeout.totalNanoseconds)
+    let perAddress = configuration.httpMaxConnectionsPerAddress > 0 ? ConnectionsPerAddress(limit: configuration.httpMaxConnectionsPerAddress) : nil
     return Application(
         router: buildRouter(dependencies),
         server: .http1(configuration: .init(
-            additionalChannelHandlers: [RequestReadTimeout(timeout: readTimeout)],
+            additionalChannelHandlers: [RequestReadTimeout(timeout: readTimeout)] + (perAddress.map { [ConnectionsPerAddressHandler(table: $0)] } ?? []),
             idleTimeout: .nanoseconds(configuration.httpIdleTimeout.totalNanoseconds))),
         configuration: .init(
             address: .hostname(configuration.host, port: configuration.port), serverName: nil,

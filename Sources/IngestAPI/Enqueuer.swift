@@ -8,7 +8,7 @@ import Shared
 /// and each request is answered only after Redis confirmed the push holding its events. With
 /// `maxInFlight` pushes outstanding, new arrivals wait and go out together in the next push,
 /// so under load the Redis round trips per request fall towards zero. The waiting list is
-/// bounded (`maxWaitingEvents`): past it a request is refused at once (`.overloaded`), never
+/// bounded in bytes (`maxWaitingBytes`): past it a request is refused at once (`.overloaded`), never
 /// left to grow memory.
 final class Enqueuer: Sendable {
     /// One push: Redis's decision for each item in order, or why none was decided.
@@ -17,7 +17,7 @@ final class Enqueuer: Sendable {
     private let push: Push
     private let maxInFlight: Int
     private let maxEventsPerPush: Int
-    private let maxWaitingEvents: Int
+    private let maxWaitingBytes: Int
     private let state = NIOLockedValueBox(State())
     private let latency = Timer(label: "ingest_enqueue_duration_seconds", preferredDisplayUnit: .seconds)
 
@@ -28,27 +28,27 @@ final class Enqueuer: Sendable {
 
     private struct State {
         var waiting: [Waiter] = []
-        var waitingEvents = 0
+        var waitingBytes = 0
         var inFlight = 0
     }
 
     /// Coalesces pushes to `queue`, at most `maxInFlight` at once; refuses them while the queue
-    /// holds `highWater` events or more (0: never), and while `maxWaitingEvents` wait already.
+    /// holds `highWater` events or more (0: never), and while `maxWaitingBytes` of payloads wait already.
     convenience init(
-        queue: ReliableQueue, maxInFlight: Int, highWater: Int = 0, maxEventsPerPush: Int = 5000, maxWaitingEvents: Int = 50_000,
+        queue: ReliableQueue, maxInFlight: Int, highWater: Int = 0, maxEventsPerPush: Int = 5000, maxWaitingBytes: Int = 64 << 20,
         maxRateLimitKeys: Int = ReliableQueue.defaultMaxRateLimitKeys
     ) {
-        self.init(maxInFlight: maxInFlight, maxEventsPerPush: maxEventsPerPush, maxWaitingEvents: maxWaitingEvents) { items in
+        self.init(maxInFlight: maxInFlight, maxEventsPerPush: maxEventsPerPush, maxWaitingBytes: maxWaitingBytes) { items in
             await Self.push(items, to: queue, highWater: highWater, maxRateLimitKeys: maxRateLimitKeys)
         }
     }
 
     /// Coalesces calls of `push` (tests pass their own to check the slicing).
-    init(maxInFlight: Int, maxEventsPerPush: Int = 5000, maxWaitingEvents: Int = 50_000, push: @escaping Push) {
+    init(maxInFlight: Int, maxEventsPerPush: Int = 5000, maxWaitingBytes: Int = 64 << 20, push: @escaping Push) {
         self.push = push
         self.maxInFlight = max(1, maxInFlight)
         self.maxEventsPerPush = max(1, maxEventsPerPush)
-        self.maxWaitingEvents = max(1, maxWaitingEvents)
+        self.maxWaitingBytes = max(1, maxWaitingBytes)
     }
 
     /// Returns once Redis has decided every item (queued, or refused by a rate limit), in order.
@@ -57,11 +57,13 @@ final class Enqueuer: Sendable {
     /// not confirm (see `RedisError.mayHaveRun` for whether the events may be queued anyway).
     func enqueue(_ items: [QueueItem]) async throws(EnqueueError) -> [Admission] {
         let start = ContinuousClock.now
+        let bytes = items.reduce(0) { $0 + $1.payload.count }
         let result = await withCheckedContinuation { continuation in
             let action: Action = state.withLockedValue { state in
-                guard state.waitingEvents == 0 || state.waitingEvents + items.count <= maxWaitingEvents else { return .refuse }
+                // Over the budget a request is refused, unless nothing waits: one request always gets its turn.
+                guard state.waitingBytes == 0 || state.waitingBytes + bytes <= maxWaitingBytes else { return .refuse }
                 state.waiting.append(Waiter(items: items, continuation: continuation))
-                state.waitingEvents += items.count
+                state.waitingBytes += bytes
                 guard state.inFlight < maxInFlight else { return .wait }
                 state.inFlight += 1
                 return .flush
@@ -93,7 +95,7 @@ final class Enqueuer: Sendable {
                     count += waiter.items.count
                     taken += 1
                 }
-                state.waitingEvents -= count
+                state.waitingBytes -= state.waiting.prefix(taken).reduce(0) { total, waiter in waiter.items.reduce(total) { $0 + $1.payload.count } }
                 defer { state.waiting.removeFirst(taken) }
                 return Array(state.waiting.prefix(taken))
             }
@@ -145,6 +147,6 @@ enum EnqueueError: Error {
     case redis(RedisError)
     /// The queue is at its high-water mark (`QUEUE_MAX`): workers are behind.
     case queueFull
-    /// Too many events already wait for a push (`INGEST_MAX_WAITING`): refused before queueing.
+    /// Too many events already wait for a push (`INGEST_MAX_WAITING_BYTES`): refused before queueing.
     case overloaded
 }

@@ -30,7 +30,7 @@ struct EventController: Sendable {
             IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
-        guard let admission = try await enqueue([event], request: request, context: context).first else {
+        guard let admission = try await enqueue([(0, event)], request: request, context: context).first else {
             throw APIError.unavailable("the queue gave no decision for the event; retry later")
         }
         guard admission.allowed else { throw APIError.rateLimited(admission) }
@@ -63,7 +63,7 @@ struct EventController: Sendable {
         var queued = 0
         var lastRefusal: Admission?
         if !events.isEmpty {
-            let admissions = try await enqueue(events.map(\.event), request: request, context: context)
+            let admissions = try await enqueue(events, request: request, context: context)
             for (item, admission) in zip(events, admissions) {
                 if admission.allowed {
                     queued += 1
@@ -85,8 +85,9 @@ struct EventController: Sendable {
     /// Queues the events (those the rate limits allow) in one group-committed push. 503 when
     /// the queue cannot take them: `QUEUE_FULL` and `OVERLOADED` mean nothing was queued;
     /// `OUTCOME_UNKNOWN` means Redis may have queued them without confirming, and the answer
-    /// lists their event ids so a resend with the same ids is stored once.
-    private func enqueue(_ events: [Event], request: Request, context: IngestRequestContext) async throws -> [Admission] {
+    /// lists each one's index in the request and event id, so a resend under those ids is stored once.
+    private func enqueue(_ indexed: [(index: Int, event: Event)], request: Request, context: IngestRequestContext) async throws -> [Admission] {
+        let events = indexed.map(\.event)
         let items = limits.items(for: events, address: limits.clientAddress(request, peer: context.remoteAddress))
         do {
             let admissions = try await enqueuer.enqueue(items)
@@ -107,7 +108,7 @@ struct EventController: Sendable {
         } catch .redis(let error) where error.mayHaveRun {
             context.logger.warning("queue push unconfirmed; the events may be queued", metadata: ["error": "\(error)", "events": "\(events.count)"])
             IngestMetrics.rejected(code: "OUTCOME_UNKNOWN", count: events.count)
-            throw APIError.outcomeUnknown(eventIDs: events.map(\.eventID))
+            throw APIError.outcomeUnknown(events: indexed.map { ($0.index, $0.event.eventID) })
         } catch .redis(let error) {
             context.logger.warning("queue unavailable; nothing was queued", metadata: ["error": "\(error)"])
             IngestMetrics.rejected(code: "SERVICE_UNAVAILABLE", count: events.count)

@@ -4,6 +4,12 @@ import Hummingbird
 extension HTTPFields.Element.Name {
     /// `X-Forwarded-For`, believed only behind `TRUST_PROXY`.
     static let xForwardedFor = Self("X-Forwarded-For")!
+    /// `Forwarded` (RFC 7239).
+    static let forwarded = Self("Forwarded")!
+    /// `X-Real-IP`, as nginx setups often send it.
+    static let xRealIP = Self("X-Real-IP")!
+    /// Headers only a proxy adds: a request with any of them came through one.
+    static let proxyHeaders: [Self] = [.xForwardedFor, .forwarded, .xRealIP]
     /// `RateLimit-Limit` (IETF draft RateLimit header fields).
     static let rateLimitLimit = Self("RateLimit-Limit")!
     /// `RateLimit-Remaining`.

@@ -27,8 +27,11 @@ struct IngestConfiguration: Sendable {
     var httpReadTimeout: Duration = .seconds(10)
     /// Most open client connections; past it new ones wait in the kernel's accept queue.
     var httpMaxConnections = 2048
-    /// Most events waiting for a group commit (`INGEST_MAX_WAITING`); past it: 503 at once.
-    var maxWaitingEvents = 50_000
+    /// Most open connections from one client address, IPv6 by /64 (`HTTP_MAX_CONNECTIONS_PER_ADDRESS`;
+    /// 0: no such cap, the default behind a proxy, where every connection comes from the proxy).
+    var httpMaxConnectionsPerAddress = 256
+    /// Most payload bytes waiting for a group commit (`INGEST_MAX_WAITING_BYTES`); past it: 503 at once.
+    var maxWaitingBytes = 64 << 20
     /// Most rate-limit keys tracked in Redis (`RATE_LIMIT_MAX_KEYS`).
     var maxRateLimitKeys = ReliableQueue.defaultMaxRateLimitKeys
     /// `/stats` queries waiting for a turn (`STATS_MAX_WAITING`); past it: 503 at once.
@@ -41,7 +44,7 @@ struct IngestConfiguration: Sendable {
     var metricsToken: String?
 
     /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`,
-    /// `TRUST_PROXY`, `HTTP_*`, `INGEST_MAX_WAITING`, `RATE_LIMIT_MAX_KEYS`, `STATS_*`, `METRICS_TOKEN` and the shared
+    /// `TRUST_PROXY`, `HTTP_*`, `INGEST_MAX_WAITING_BYTES`, `RATE_LIMIT_MAX_KEYS`, `STATS_*`, `METRICS_TOKEN` and the shared
     /// variables; every number is checked against its range, and an error names the variable.
     init(environment: Environment) throws {
         pipeline = try PipelineConfiguration(environment: environment)
@@ -59,8 +62,10 @@ struct IngestConfiguration: Sendable {
         httpIdleTimeout = try environment.milliseconds("HTTP_IDLE_TIMEOUT_MS", default: 30_000, in: 100...3_600_000)
         httpReadTimeout = try environment.milliseconds("HTTP_READ_TIMEOUT_MS", default: 10_000, in: 100...600_000)
         httpMaxConnections = try environment.int("HTTP_MAX_CONNECTIONS", default: 2048, in: 1...1_000_000)
-        maxWaitingEvents = try environment.int(
-            "INGEST_MAX_WAITING", default: 50_000, in: EventValidator.maxBatchCount...100_000_000)
+        httpMaxConnectionsPerAddress = try environment.int(
+            "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default: trustedProxies > 0 ? 0 : 256, in: 0...1_000_000)
+        maxWaitingBytes = try environment.int(
+            "INGEST_MAX_WAITING_BYTES", default: 64 << 20, in: EventValidator.maxBatchBytes...(16 << 30))
         maxRateLimitKeys = try environment.int("RATE_LIMIT_MAX_KEYS", default: ReliableQueue.defaultMaxRateLimitKeys, in: 1...100_000_000)
         statsMaxWaiting = try environment.int("STATS_MAX_WAITING", default: 32, in: 0...10_000)
         statsMaxWait = try environment.milliseconds("STATS_MAX_WAIT_MS", default: 2000, in: 1...60_000)

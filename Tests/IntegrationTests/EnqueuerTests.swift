@@ -17,7 +17,7 @@ struct EnqueuerTests {
 
     @Test func concurrentRequestsEachGetTheirOwnDecisionsInOrder() async throws {
         let pushes = NIOLockedValueBox<[Int]>([])
-        let enqueuer = Enqueuer(maxInFlight: 2, maxEventsPerPush: 7, maxWaitingEvents: 100_000) { items in
+        let enqueuer = Enqueuer(maxInFlight: 2, maxEventsPerPush: 7, maxWaitingBytes: 1 << 20) { items in
             pushes.withLockedValue { $0.append(items.count) }
             await Task.yield()
             return .success(Self.echo(items))
@@ -49,7 +49,7 @@ struct EnqueuerTests {
     @Test func pastTheWaitingLimitARequestIsRefusedAtOnce() async throws {
         let gate = AsyncStream<Void>.makeStream()
         let started = AsyncStream<Void>.makeStream()
-        let enqueuer = Enqueuer(maxInFlight: 1, maxWaitingEvents: 3) { items in
+        let enqueuer = Enqueuer(maxInFlight: 1, maxWaitingBytes: 3) { items in  // payloads of one byte: three events
             started.continuation.yield()
             for await _ in gate.stream {}
             return .success(Self.echo(items))

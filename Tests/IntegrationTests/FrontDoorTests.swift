@@ -83,13 +83,31 @@ struct FrontDoorTests {
         #expect(!access.allows(peer: "127.0.0.1", authorization: nil, forwarded: true))
         #expect(!access.allows(peer: "203.0.113.7", authorization: nil, forwarded: false))
         #expect(!access.allows(peer: nil, authorization: nil, forwarded: false))
+        let behindProxy = MetricsAccess(token: nil, behindProxy: true)
+        #expect(!behindProxy.allows(peer: "127.0.0.1", authorization: nil, forwarded: false), "behind a proxy every client looks local")
+        #expect(MetricsAccess(token: "t", behindProxy: true).allows(peer: "203.0.113.7", authorization: "Bearer t", forwarded: true))
+    }
+
+    /// A load balancer reads any 503 from `/healthz` as "take me out": a flood of probes must
+    /// get the health as it is, never a refusal for being many.
+    @Test func aFloodOfHealthProbesIsAnsweredNotRefused() async throws {
+        try await withClient { client, _ in
+            try await withThrowingTaskGroup(of: HTTPResponse.Status.self) { group in
+                for _ in 0..<200 {
+                    group.addTask { try await client.execute(uri: "/healthz", method: .get) { $0.status } }
+                }
+                var statuses: [HTTPResponse.Status] = []
+                for try await status in group { statuses.append(status) }
+                #expect(statuses.count == 200)
+                #expect(statuses.allSatisfy { $0 == .ok }, "\(Set(statuses.map(\.code)))")
+            }
+        }
     }
 
     @Test func aRedisThatCannotBeReachedGets503WithoutItsAddressAndNothingIsClaimedAccepted() async throws {
         let servers = try TestServers()
-        let closed = try ServerProcess.redis()
+        let closed = try ClosedPort()  // bound, never listening: refuses connections, and no other test can take it
         let port = closed.port
-        closed.stop()
         var configuration = servers.configuration.redis
         configuration.port = port
         let redis = RedisClient(configuration: configuration, maxConnections: 1, logger: servers.logger)
@@ -107,6 +125,7 @@ struct FrontDoorTests {
         }
         await redis.shutdown()
         await servers.shutdown()
+        closed.close()
     }
 
     /// Redis runs the push but its answer never arrives (a proxy swallows it). The client must
@@ -129,7 +148,8 @@ struct FrontDoorTests {
                 #expect(response.status == .serviceUnavailable)
                 let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
                 #expect((answer?["error"] as? [String: Any])?["code"] as? String == "OUTCOME_UNKNOWN")
-                #expect(answer?["event_ids"] as? [String] == ["retry-me-1"])
+                let events = answer?["events"] as? [[String: Any]]
+                #expect(events?.count == 1 && events?.first?["index"] as? Int == 0 && events?.first?["event_id"] as? String == "retry-me-1")
             }
         }
         let queued = try await servers.redis.send(RedisCommand("LRANGE", servers.configuration.keys.queue, "0", "-1")).orThrow().elements ?? []
@@ -139,4 +159,29 @@ struct FrontDoorTests {
         await redis.shutdown()
         await servers.shutdown()
     }
+}
+
+/// A loopback port held bound but not listening: every connection to it is refused at once.
+final class ClosedPort: Sendable {
+    /// The port.
+    let port: Int
+    private let fd: Int32
+
+    /// Binds a free loopback port.
+    init() throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound else { throw TestSetupError("no free port to hold closed") }
+        self.fd = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Releases the port.
+    func close() { Glibc.close(fd) }
 }

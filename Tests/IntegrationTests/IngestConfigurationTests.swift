@@ -8,7 +8,7 @@ struct IngestConfigurationTests {
     @Test(arguments: [
         ("PORT", "0"), ("PORT", "70000"), ("REDIS_CONNECTIONS", "0"), ("MONGO_CLIENTS", "-1"), ("QUEUE_MAX", "-5"),
         ("HTTP_IDLE_TIMEOUT_MS", "0"), ("HTTP_READ_TIMEOUT_MS", "1"), ("HTTP_MAX_CONNECTIONS", "0"),
-        ("INGEST_MAX_WAITING", "10"), ("STATS_MAX_TIME_MS", "0"), ("TRUST_PROXY", "1000"),
+        ("INGEST_MAX_WAITING_BYTES", "10"), ("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "-1"), ("STATS_MAX_TIME_MS", "0"), ("TRUST_PROXY", "1000"),
         ("REDIS_READ_TIMEOUT_MS", "0"), ("REDIS_CONNECT_TIMEOUT_MS", "abc"), ("QUEUE_PREFIX", "et :"),
     ])
     func anOutOfRangeNumberIsRefusedNamingItsVariable(key: String, value: String) {
@@ -23,7 +23,9 @@ struct IngestConfigurationTests {
     @Test func theDefaultsAreInRange() throws {
         let configuration = try IngestConfiguration(environment: Environment([:]))
         #expect(configuration.httpMaxConnections == 2048)
-        #expect(configuration.maxWaitingEvents >= EventValidator.maxBatchCount)
+        #expect(configuration.maxWaitingBytes >= EventValidator.maxBatchBytes)
+        #expect(configuration.httpMaxConnectionsPerAddress == 256)
+        #expect(try IngestConfiguration(environment: Environment(["TRUST_PROXY": "1"])).httpMaxConnectionsPerAddress == 0)
         #expect(configuration.metricsToken == nil)
     }
 }

@@ -106,10 +106,13 @@ struct RequestHeadTests {
         #expect(ClientAddress.forwarded(["1.2.3.4\u{0}, 5.6.7.8"], trustedProxies: 2) == nil)
     }
 
-    @Test func forwardedRefusesOverlongChains() {
-        let hops = (0..<ClientAddress.maxForwardedHops).map { "10.0.0.\($0)" }
-        #expect(ClientAddress.forwarded([hops.joined(separator: ",")], trustedProxies: 1) == .v4(10, 0, 0, 63))
-        #expect(ClientAddress.forwarded([(hops + ["10.0.1.1"]).joined(separator: ",")], trustedProxies: 1) == nil)
+    /// A client that pads the header with entries of its own choosing still gets the entry our
+    /// proxy appended: padding must not move it into another rate-limit bucket.
+    @Test func forwardedIgnoresAnyPaddingBeforeTheTrustedEntries() {
+        let padding = (0..<500).map { "10.0.\($0 / 256).\($0 % 256)" }
+        #expect(ClientAddress.forwarded([(padding + ["198.51.100.9"]).joined(separator: ",")], trustedProxies: 1) == .v4(198, 51, 100, 9))
+        #expect(ClientAddress.forwarded(padding + ["198.51.100.9, 10.9.9.9"], trustedProxies: 2) == .v4(198, 51, 100, 9))
+        #expect(ClientAddress.forwarded(["198.51.100.9"], trustedProxies: ClientAddress.maxForwardedHops + 1) == nil)
     }
 }
 

@@ -54,11 +54,9 @@ public final class BoundedGate: Sendable {
             state.nextID += 1
             return state.nextID
         }
-        let timer = Task { [maxWait] in
-            try? await Task.sleep(for: maxWait)
-            if !Task.isCancelled { self.abandon(id, because: Refusal.waitedTooLong) }
-        }
-        defer { timer.cancel() }
+        // Started only once the waiter is in line, so it can never fire too early to find it.
+        let timer = NIOLockedValueBox<Task<Void, Never>?>(nil)
+        defer { timer.withLockedValue { $0?.cancel() } }
         try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 // One decision under the lock: a turn freed in between cannot be missed.
@@ -75,7 +73,14 @@ public final class BoundedGate: Sendable {
                 switch decision {
                 case .run: continuation.resume()
                 case .refuse(let error): continuation.resume(throwing: error)
-                case .queued: break  // resumed by `release`, `abandon` or the timer
+                case .queued:  // resumed by `release`, by cancellation, or here when the wait is too long
+                    let maxWait = self.maxWait
+                    timer.withLockedValue {
+                        $0 = Task {
+                            try? await Task.sleep(for: maxWait)
+                            if !Task.isCancelled { self.abandon(id, because: Refusal.waitedTooLong) }
+                        }
+                    }
                 }
             }
         } onCancel: {

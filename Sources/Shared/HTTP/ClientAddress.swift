@@ -11,7 +11,7 @@ public enum ClientAddress: Sendable, Equatable {
     /// An IPv6 address, sixteen bytes (IPv4-mapped ones are read as `.v4`).
     case v6([UInt8])
 
-    /// Most `X-Forwarded-For` entries looked at; a longer chain is refused as a whole.
+    /// Most proxies `TRUST_PROXY` may name: how far from the right of `X-Forwarded-For` we read.
     public static let maxForwardedHops = 64
 
     /// Parses `1.2.3.4`, `1.2.3.4:port`, `::1`, `[::1]` or `[::1]:port`; nil for anything else.
@@ -53,21 +53,21 @@ public enum ClientAddress: Sendable, Equatable {
     }
 
     /// The client behind `trustedProxies` proxies of ours: the `trustedProxies`-th entry from the
-    /// right of the `X-Forwarded-For` values (the one our own outermost proxy appended). Nil
-    /// when the chain is shorter, longer than `maxForwardedHops`, or that entry is no address.
+    /// right of the `X-Forwarded-For` values (the one our own outermost proxy appended). Read from
+    /// the right, so entries a client puts in front (any number of them) are never looked at.
+    /// Nil when the chain is shorter, `trustedProxies` is out of range, or that entry is no address.
     public static func forwarded(_ headerValues: [String], trustedProxies: Int) -> ClientAddress? {
-        guard trustedProxies > 0 else { return nil }
-        var hops: [Substring] = []
-        for value in headerValues {
-            for entry in value.split(separator: ",", omittingEmptySubsequences: false) {
+        guard (1...maxForwardedHops).contains(trustedProxies) else { return nil }
+        var seen = 0
+        for value in headerValues.reversed() {
+            for entry in value.split(separator: ",", omittingEmptySubsequences: false).reversed() {
                 let isBlank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
                 guard let first = entry.firstIndex(where: { !isBlank($0) }), let last = entry.lastIndex(where: { !isBlank($0) }) else { continue }
-                hops.append(entry[first...last])
-                guard hops.count <= maxForwardedHops else { return nil }
+                seen += 1
+                if seen == trustedProxies { return ClientAddress(entry[first...last]) }
             }
         }
-        guard hops.count >= trustedProxies else { return nil }
-        return ClientAddress(hops[hops.count - trustedProxies])
+        return nil
     }
 
     private static func isPort(_ text: Substring) -> Bool {

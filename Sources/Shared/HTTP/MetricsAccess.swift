@@ -1,15 +1,18 @@
 import Crypto
 
 /// Who may read `/metrics`: with `METRICS_TOKEN` set, whoever sends `Authorization: Bearer
-/// <token>`; without it, only a client on the loopback interface whose request did not come
-/// through a proxy (no `X-Forwarded-For`), so a reverse proxy on the same machine does not
-/// open it to the internet.
+/// <token>`; without it, only a client on the loopback interface whose request carries no
+/// proxy header (`X-Forwarded-For`, `Forwarded`, `X-Real-IP`), and nobody at all when the
+/// process was told it runs behind a proxy (`TRUST_PROXY`): a reverse proxy on the same
+/// machine, which makes every client look local, must not open it to the internet.
 public struct MetricsAccess: Sendable {
     private let tokenDigest: [UInt8]?
+    private let behindProxy: Bool
 
-    /// Access by `token`, or loopback only when nil or empty.
-    public init(token: String?) {
+    /// Access by `token`; without one, loopback only, and not at all `behindProxy`.
+    public init(token: String?, behindProxy: Bool = false) {
         tokenDigest = token.flatMap { $0.isEmpty ? nil : Array(SHA256.hash(data: Array($0.utf8))) }
+        self.behindProxy = behindProxy
     }
 
     /// Whether this request may read the metrics.
@@ -20,7 +23,7 @@ public struct MetricsAccess: Sendable {
             // Digests of equal length, compared in constant time.
             return zip(offered, tokenDigest).reduce(0) { $0 | ($1.0 ^ $1.1) } == 0
         }
-        guard !forwarded, let peer, let address = ClientAddress(peer) else { return false }
+        guard !behindProxy, !forwarded, let peer, let address = ClientAddress(peer) else { return false }
         return address.isLoopback
     }
 }

@@ -33,11 +33,11 @@ extension MongoStore {
     /// document refused permanently is reported by index; a transient failure throws, and then
     /// the whole call may be retried (what was inserted turns into duplicates).
     ///
-    /// When the whole bulk fails for a reason that is neither transient nor about the connection
-    /// (a document libmongoc cannot send, a whole-command refusal), the batch is bisected until
-    /// the documents responsible are found: they are reported by index, the rest are stored. If
-    /// no document gets stored and none is refused for what it is, the failure is not about the
-    /// documents and it is thrown, so the batch stays in Redis.
+    /// When the whole bulk is refused for what a document is (libmongoc cannot encode or send
+    /// it: too large, invalid BSON), the batch is bisected until the documents responsible are
+    /// found: they are reported by index, the rest are stored. Any other failure of the whole
+    /// bulk (authentication, an unknown code) is not a document's fault: it is thrown without
+    /// bisecting, so a misconfigured server is not hammered and the batch stays in Redis.
     public func insert(_ events: [StoredEvent]) async throws(MongoError) -> InsertReport {
         guard !events.isEmpty else { return InsertReport(inserted: 0, duplicates: 0, failures: [:]) }
         let pool = self.pool
@@ -48,7 +48,7 @@ extension MongoStore {
                 let all = Array(events.indices)
                 let first = try bulk.run(all)
                 guard let failure = first.failure else { return first.report }
-                guard failure.domain != MONGOC_ERROR_CLIENT.rawValue else { throw failure }  // authentication, TLS: no document's fault
+                guard failure.kind == .refusedDocument else { throw failure }
                 let isolated = try bulk.isolate(all, failure: failure, first: first.report)
                 if isolated.inserted + isolated.duplicates == 0, !isolated.failures.values.contains(where: \.isPermanentForDocument) {
                     throw failure
