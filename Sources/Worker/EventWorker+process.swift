@@ -34,7 +34,12 @@ extension EventWorker {
             if breaker.isOpen {
                 // MongoDB keeps failing: probe with a ping at backoff intervals, not with the batch.
                 do {
-                    try await store.ping()
+                    guard let pinged = await unlessShutdown({ [store] () async throws(MongoError) in try await store.ping() }) else {
+                        logger.warning("shutting down while MongoDB is away; handing the batch back to the queue", metadata: ["worker": "\(worker)"])
+                        await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                        return true
+                    }
+                    try pinged.get()
                     if breaker.recordSuccess() {
                         WorkerMetrics.breaker(open: false)
                         logger.notice("MongoDB answers again; circuit breaker closed, claiming resumes", metadata: ["worker": "\(worker)"])
@@ -49,7 +54,12 @@ extension EventWorker {
                 }
             }
             do {
-                let report = try await store.insert(events)
+                guard let inserted = await unlessShutdown({ [store] () async throws(MongoError) -> InsertReport in try await store.insert(events) }) else {
+                    logger.warning("shutting down with an insert unanswered; handing the batch back to the queue", metadata: ["worker": "\(worker)"])
+                    await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                    return true
+                }
+                let report = try inserted.get()
                 _ = breaker.recordSuccess()
                 let now = clock()
                 for (index, failure) in report.failures.sorted(by: { $0.key < $1.key }) {

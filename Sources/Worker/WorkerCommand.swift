@@ -63,6 +63,6 @@ struct RunCommand: AsyncParsableCommand {
         try await group.run()
         await redis.shutdown()
         await heartbeatRedis.shutdown()
-        await store.shutdown()
+        await store.shutdown(waitingAtMost: .seconds(1))  // a hung insert was abandoned at shutdown: no use waiting for it
     }
 }

@@ -104,6 +104,12 @@ final class ServerProcess: @unchecked Sendable {
         throw TestSetupError("\(executable) did not start on port \(port)")
     }
 
+    /// Sends `signal` (SIGSTOP: a hung server that accepts and never answers; SIGCONT: back).
+    func send(_ signal: Int32) {
+        guard let process, process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+    }
+
     /// Stops it and waits until the port is closed.
     func stop() {
         guard let process, process.isRunning else { return }

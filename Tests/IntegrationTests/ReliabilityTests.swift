@@ -224,6 +224,37 @@ import Testing
         }
     }
 
+    /// A hung MongoDB (it accepts and never answers) holds an insert for libmongoc's socket
+    /// timeout (30 s by default): SIGTERM must not wait for it.
+    @Test func sigtermWhileMongoHangsMidInsertHandsTheBatchBackAndExitsWithinFiveSeconds() async throws {
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let mongo = try ServerProcess.nx()
+            try mongo.start()
+            defer { mongo.stop() }
+            let worker = try WorkerProcess(servers, extra: [
+                "MONGO_URI": "mongodb://127.0.0.1:\(mongo.port)/hung", "WORKER_BATCH_SIZE": "50",
+            ])
+            try await eventually("the worker registers") { try await servers.redis.send(RedisCommand("ZCARD", keys.workers)).orThrow().int == 1 }
+            mongo.send(SIGSTOP)
+            try await servers.queue.enqueue((0..<20).map { payload(site: "hung", id: "hung-\($0)") })
+            // Claimed means the insert follows at once (no throttle): it is then waiting on the hung server.
+            try await eventually("the worker holds the batch") {
+                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                guard let list = lists.first?.string else { return false }
+                return try await servers.length(list) == 20
+            }
+            let signalled = ContinuousClock.now
+            worker.kill(signal: SIGTERM)
+            let status = try await worker.waitForExit(timeout: .seconds(40))
+            let took = ContinuousClock.now - signalled
+            mongo.send(SIGCONT)
+            #expect(status == 0)
+            #expect(took < .seconds(5), "exited \(took) after SIGTERM")
+            #expect(try await servers.length(keys.queue) == 20, "the unstored batch is back in the queue")
+        }
+    }
+
     @Test func redisDownMeansServiceUnavailableNeverAccepted() async throws {
         try await TestServers.with { servers in
             let redisServer = try ServerProcess.redis()

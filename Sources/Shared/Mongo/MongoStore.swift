@@ -33,9 +33,11 @@ public final class MongoStore: Sendable {
         threads.start()
     }
 
-    /// Stops the threads; in-flight calls finish first.
-    public func shutdown() async {
-        try? await threads.shutdownGracefully()
+    /// Stops the threads, waiting at most `limit` for calls in flight (a hung server holds one
+    /// for up to its socket timeout); past it the process goes on without them.
+    public func shutdown(waitingAtMost limit: Duration = .seconds(2)) async {
+        let threads = self.threads
+        _ = try? await withDeadline(limit) { try await threads.shutdownGracefully() }
     }
 
     /// Runs blocking libmongoc work on the store's threads.
