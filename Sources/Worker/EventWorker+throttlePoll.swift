@@ -19,15 +19,20 @@ extension EventWorker {
         }
     }
 
-    /// Queues every due summary, in calls of 100, at most 5,000 per poll: a deferral record
-    /// lives only `Throttle.recordMargin` past its due time, so the flush must keep up.
+    /// Queues every due summary, in calls of 100, at most 5,000 per poll (a deferral record
+    /// lives `Throttle.recordMargin` past its due time, so a backlog is worked off in time).
     func flushDueSummaries() async {
         var total = 0
         do {
             while total < 5_000, !Task.isCancelled {
                 let flushed = try await throttleState.flushDue(now: clock(), max: 100)
-                total += flushed
-                if flushed < 100 { break }
+                total += flushed.queued + flushed.lost
+                if flushed.lost > 0 {
+                    logger.error("deferral records expired before their summary was queued; their counts are lost (throttle:stats summary_lost)", metadata: [
+                        "records": "\(flushed.lost)",
+                    ])
+                }
+                if flushed.queued + flushed.lost < 100 { break }
             }
         } catch {
             logger.warning("could not queue due throttle summaries", metadata: ["error": "\(error)"])

@@ -97,11 +97,11 @@ import Testing
             #expect(try await holder.decide(Self.events(5, prefix: "a"), rule: rule, now: t0)
                 == [.immediate, .immediate, .immediate, .deferred, .alreadyDeferred])
             try await holder.acknowledge()
-            #expect(try await holder.throttle.flushDue(now: t0 + 100) == 1)
+            #expect(try await holder.throttle.flushDue(now: t0 + 100).queued == 1)
             // 400 ms later: 0.8 of a token, still deferred; 500 ms: one token back.
             #expect(try await holder.decide([Self.event("b0")], rule: rule, now: t0 + 400) == [.deferred])
             try await holder.acknowledge()
-            #expect(try await holder.throttle.flushDue(now: t0 + 500) == 1)
+            #expect(try await holder.throttle.flushDue(now: t0 + 500).queued == 1)
             #expect(try await holder.decide(Self.events(2, prefix: "c"), rule: rule, now: t0 + 900) == [.immediate, .deferred])
         }
     }
@@ -112,7 +112,7 @@ import Testing
             let rule = ThrottleRule(strategy: .fixedWindow(limit: 2, window: .seconds(1)), deferInterval: .milliseconds(1))
             #expect(try await holder.decide(Self.events(3, prefix: "a"), rule: rule, now: 5_999) == [.immediate, .immediate, .deferred])
             try await holder.acknowledge()
-            #expect(try await holder.throttle.flushDue(now: 6_000) == 1)
+            #expect(try await holder.throttle.flushDue(now: 6_000).queued == 1)
             #expect(try await holder.decide(Self.events(3, prefix: "b"), rule: rule, now: 6_000) == [.immediate, .immediate, .deferred])
         }
     }
@@ -125,7 +125,7 @@ import Testing
             #expect(try await holder.decide([Self.event("b")], rule: rule, now: 10_500) == [.immediate])
             #expect(try await holder.decide([Self.event("c")], rule: rule, now: 10_999) == [.deferred])
             try await holder.acknowledge()
-            #expect(try await holder.throttle.flushDue(now: 11_000) == 1)
+            #expect(try await holder.throttle.flushDue(now: 11_000).queued == 1)
             // At 11 000 the event of 10 000 has left the window; the one of 10 500 has not.
             #expect(try await holder.decide([Self.event("d")], rule: rule, now: 11_000) == [.immediate])
             #expect(try await holder.decide([Self.event("e")], rule: rule, now: 11_001) == [.deferred])
@@ -142,7 +142,7 @@ import Testing
             #expect(try await holder.decide(monday + tuesday, rule: rule, now: 5_000)
                 == [.immediate, .deferred, .alreadyDeferred, .deferred, .alreadyDeferred])
             // Two records, one per day, each standing for two events.
-            #expect(try await holder.throttle.flushDue(now: 5_000 + 60_000) == 2)
+            #expect(try await holder.throttle.flushDue(now: 5_000 + 60_000).queued == 2)
             let queued = try await servers.redis.send(RedisCommand("LRANGE", servers.configuration.keys.queue, "0", "-1")).orThrow().elements!.map { $0.string! }
             #expect(queued.count == 2)
             #expect(queued.allSatisfy { $0.contains(#","count":2,"throttled":true,"summary_id":"#) })
@@ -262,7 +262,7 @@ import Testing
                 [Self.event("e1"), Self.event("e1"), Self.event("e2"), Self.event("e2"), Self.event("e3"), Self.event("e3")], rule: rule, now: 1_000)
             #expect(outcomes == [.immediate, .duplicate, .deferred, .duplicate, .alreadyDeferred, .duplicate])
             #expect(try await holder.processing().count == 1)
-            #expect(try await holder.throttle.flushDue(now: 1_000 + 3_600_000) == 1)
+            #expect(try await holder.throttle.flushDue(now: 1_000 + 3_600_000).queued == 1)
             let summary = try #require(try await servers.redis.send(RedisCommand("LINDEX", servers.configuration.keys.queue, "0")).orThrow().string)
             // e2 and e3: two events, stored under an id of its own, not e2's.
             #expect(summary.contains(#""count":2,"throttled":true,"summary_id":"summary:"#))
@@ -288,11 +288,11 @@ import Testing
         }
     }
 
-    @Test func aClientRetryIsDroppedWhileItsRecordRemembersItsIDAndCountedPastThat() async throws {
+    @Test func aClientRetryIsDroppedWhileItsIdentityRemembersItsIDAndCountedPastThat() async throws {
         try await TestServers.with { servers in
             let holder = try await Holder(servers)
             let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)))
-            // The record remembers the last two ids counted into it.
+            // The identity remembers the last two ids counted for it.
             #expect(try await holder.decide(Self.events(3), rule: rule, now: 1_000, rememberedIDs: 2) == [.immediate, .deferred, .alreadyDeferred])
             #expect(try await holder.decide([Self.event("e2")], rule: rule, now: 1_001, rememberedIDs: 2) == [.duplicate])
             #expect(try await holder.decide([Self.event("e1")], rule: rule, now: 1_002, rememberedIDs: 2) == [.duplicate])
@@ -300,7 +300,7 @@ import Testing
             // e1 is now the third id back: forgotten, so its retry is counted again.
             #expect(try await holder.decide([Self.event("e1")], rule: rule, now: 1_004, rememberedIDs: 2) == [.alreadyDeferred])
             try await holder.acknowledge()
-            #expect(try await holder.throttle.flushDue(now: 1_000 + 3_600_000) == 1)
+            #expect(try await holder.throttle.flushDue(now: 1_000 + 3_600_000).queued == 1)
             let summary = try #require(try await servers.redis.send(RedisCommand("LINDEX", servers.configuration.keys.queue, "0")).orThrow().string)
             #expect(summary.contains(#""count":4,"throttled":true"#), "e1, e2, e3 and the forgotten retry of e1")
         }
@@ -314,14 +314,14 @@ import Testing
             #expect(try await holder.decide(Self.events(3), rule: rule, now: 1_000, maxKeys: 10) == [.immediate, .deferred, .alreadyDeferred])
             let all = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "throttle:*")).orThrow().elements?.compactMap(\.string) ?? []
             #expect(!all.contains { $0.contains("throttle:seen:") || $0.contains("throttle:batch:") }, "no key per event or per batch: \(all)")
-            for key in all where key.contains("throttle:state:") || key.contains("throttle:deferred:") {
+            for key in all where key.contains("throttle:state:") || key.contains("throttle:deferred:") || key.contains("throttle:ids:") {
                 let ttl = try await servers.redis.send(RedisCommand("PTTL", key)).orThrow().int ?? -1
                 #expect(ttl > 0, "\(key) has no TTL")
                 if key.contains("deferred") { #expect(ttl <= 60_000 + Throttle.recordMargin.totalMilliseconds) }
             }
             #expect(try await servers.redis.send(RedisCommand("ZCARD", keys.throttleIndex)).orThrow().int == 2, "the counter and the record")
             try await holder.acknowledge()
-            #expect(try await holder.throttle.flushDue(now: 61_000) == 1)
+            #expect(try await holder.throttle.flushDue(now: 61_000).queued == 1)
             #expect(try await servers.redis.send(RedisCommand("ZCARD", keys.throttleIndex)).orThrow().int == 1, "a flushed record leaves the index")
             // At the cap (the counter alone), a record cannot be opened: the event is stored as it is.
             #expect(try await holder.decide(Self.events(2, prefix: "x"), rule: rule, now: 61_000, maxKeys: 1) == [.immediate, .keyLimitReached])
@@ -373,6 +373,40 @@ struct DeadLetterToolTests {
             let item = try #require(PayloadDecoder.decode([queued]).events.first)
             #expect(item.stored.count == 5 && item.stored.throttled && item.stored.event.eventID == "summary:x:1")
             #expect(item.attempts == 0)
+        }
+    }
+
+    /// A client that retries after a timeout while its stream is over the limit: the first copy
+    /// was stored, so the retry must not be counted into the summary as one more event.
+    @Test func aRetryOfAStoredEventIsNotCountedAgain() async throws {
+        try await TestServers.with { servers in
+            let holder = try await ThrottleTests.Holder(servers)
+            let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)))
+            #expect(try await holder.decide([ThrottleTests.event("e0")], rule: rule, now: 1_000) == [.immediate])
+            #expect(try await holder.decide([ThrottleTests.event("e0"), ThrottleTests.event("e1")], rule: rule, now: 1_001) == [.duplicate, .deferred])
+            try await holder.acknowledge()
+            #expect(try await holder.throttle.flushDue(now: 1_001 + 3_600_000).queued == 1)
+            let summary = try #require(try await servers.redis.send(RedisCommand("LINDEX", servers.configuration.keys.queue, "0")).orThrow().string)
+            #expect(summary.contains(#""count":1,"throttled":true"#), "only e1 is in the summary: \(summary)")
+        }
+    }
+
+    /// A deferral record that is gone when its summary is due (all workers away for days, or a
+    /// Redis restored from an old file) is reported, never dropped in silence.
+    @Test func aRecordGoneBeforeItsFlushIsCountedAsLost() async throws {
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            let holder = try await ThrottleTests.Holder(servers)
+            let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)), deferInterval: .seconds(60))
+            #expect(try await holder.decide(ThrottleTests.events(3), rule: rule, now: 1_000) == [.immediate, .deferred, .alreadyDeferred])
+            try await holder.acknowledge()
+            let records = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "throttle:deferred:*")).orThrow().elements?.compactMap(\.string) ?? []
+            #expect(records.count == 1)
+            for record in records { _ = try await servers.redis.send(RedisCommand("DEL", record)).orThrow() }
+            let flushed = try await holder.throttle.flushDue(now: 61_000)
+            #expect(flushed.queued == 0 && flushed.lost == 1)
+            #expect(try await holder.throttle.counters()["summary_lost"] == 1)
+            #expect(try await servers.length(keys.queue) == 0)
         }
     }
 }

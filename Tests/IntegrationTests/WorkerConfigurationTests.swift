@@ -54,3 +54,21 @@ struct WorkerConfigurationTests {
         #expect(configuration.recoveryInterval == .milliseconds(1000))
     }
 }
+
+/// The default throttle rule from the environment: an error names the variable to fix.
+struct ThrottleEnvironmentTests {
+    @Test(arguments: [
+        (["THROTTLE_STRATEGY": "fixed-windw"], "THROTTLE_STRATEGY"),
+        (["THROTTLE_STRATEGY": "fixed-window", "THROTTLE_LIMIT": "5"], "THROTTLE_WINDOW_MS"),
+        (["THROTTLE_STRATEGY": "token-bucket", "THROTTLE_BUCKET_SIZE": "5"], "THROTTLE_REFILL_RATE"),
+        (["THROTTLE_STRATEGY": "sliding-window", "THROTTLE_LIMIT": "1000000", "THROTTLE_WINDOW_MS": "1000"], "THROTTLE_LIMIT"),
+    ])
+    func aBadDefaultRuleNamesItsVariable(values: [String: String], key: String) {
+        do {
+            _ = try ThrottleRule.fromEnvironment(Environment(values))
+            Issue.record("\(values) was accepted")
+        } catch {
+            #expect("\(error)".contains(key), "\(error)")
+        }
+    }
+}

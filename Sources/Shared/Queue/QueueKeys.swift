@@ -40,6 +40,11 @@ public struct QueueKeys: Sendable, Equatable {
     public func throttleDeferred(stream: String, identity: String, day: Int64) -> String {
         prefix + "throttle:deferred:" + stream + ":" + identity + ":" + String(day)
     }
+    /// The last event ids counted for one identity of a stream (a list, newest first): a client's
+    /// retry of one of them is dropped instead of counted twice. Lives as long as the counter.
+    public func throttleIDs(stream: String, identity: String) -> String {
+        prefix + "throttle:ids:" + stream + ":" + identity
+    }
     /// Runtime rate limits per site: hash of site to limits JSON.
     public var rateLimitConfig: String { prefix + "throttle:limits" }
     /// Set when another worker recovered `workerID`'s batch: that worker, if it was only paused

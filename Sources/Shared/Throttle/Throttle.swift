@@ -48,15 +48,16 @@ public struct Throttle: Sendable {
         self.keys = keys
     }
 
-    /// How long a deferral record outlives its due time, so that a flush always comes first.
-    public static let recordMargin: Duration = .seconds(3600)
+    /// How long a deferral record outlives its due time, so that a flush always comes first,
+    /// even after every worker was away for days; the key cap, not this, bounds the records.
+    public static let recordMargin: Duration = .seconds(7 * 86_400)
 
     /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list to `kept`
     /// plus the candidates still to be stored (marked `"checked":true`). Not idempotent: after
     /// a lost answer do not ask again for the same batch, re-read the processing list instead
     /// (what was decided is marked and bypasses the throttle). `maxKeys` caps tracked counters
     /// and records (0: no cap); `rememberedIDs` is how many event ids each deferral record
-    /// remembers to drop client retries. Throws `.command("NOTOWNER …")` when the batch was
+    /// remembers per identity to drop client retries. Throws `.command("NOTOWNER …")` when the batch was
     /// recovered by another worker (this one was fenced).
     public func decide(
         worker: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int, rememberedIDs: Int = ThrottleSettings.defaultRememberedIDs, now: Int64
@@ -75,6 +76,7 @@ public struct Throttle: Sendable {
             scriptKeys += [
                 keys.throttleState(function: function, stream: stream, identity: identity),
                 keys.throttleDeferred(stream: stream, identity: identity, day: Self.day(of: event.timestamp)),
+                keys.throttleIDs(stream: stream, identity: identity),
             ]
             arguments += [
                 Array(stream.utf8), Array(function.utf8), Array(String(first).utf8), Array(String(second).utf8),
@@ -89,11 +91,14 @@ public struct Throttle: Sendable {
     }
 
     /// Queues the summaries of up to `max` deferrals due at `now`; returns how many.
-    public func flushDue(now: Int64, max: Int = 100) async throws(RedisError) -> Int {
+    public func flushDue(now: Int64, max: Int = 100) async throws(RedisError) -> (queued: Int, lost: Int) {
         let reply = try await redis.run(
             ThrottleScripts.flushDue, keys: [keys.throttleDue, keys.queue, keys.throttleStats, keys.throttleIndex],
             arguments: [Array(String(now).utf8), Array(String(max).utf8)])
-        return Int(reply.int ?? 0)
+        guard let parts = reply.elements, parts.count == 2, let queued = parts[0].int, let lost = parts[1].int else {
+            throw .unexpectedReply("flush of due summaries answered \(reply)")
+        }
+        return (Int(queued), Int(lost))
     }
 
     /// The rules set at runtime; an unreadable rule is reported to `invalid` and skipped.

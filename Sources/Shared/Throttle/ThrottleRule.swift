@@ -17,6 +17,9 @@ public struct ThrottleRule: Sendable {
         self.expireTime = expireTime
     }
 
+    /// The largest `limit` of a sliding window (its log holds one entry per allowed event).
+    public static let maxSlidingLimit = 10_000
+
     /// Builds a rule from configuration values, naming the first one that is missing or out of range.
     public static func make(
         strategy name: String, limit: Int?, window: Duration?, bucketSize: Int?, refillRate: Double?,
@@ -35,7 +38,12 @@ public struct ThrottleRule: Sendable {
         let strategy: any ThrottleStrategy
         switch name {
         case "fixed-window": strategy = .fixedWindow(limit: try positive(limit, "limit"), window: try positive(window, "window"))
-        case "sliding-window": strategy = .slidingWindow(limit: try positive(limit, "limit"), window: try positive(window, "window"))
+        case "sliding-window":
+            // The window is a log of one entry per allowed event, trimmed inside one Lua call: a cap
+            // keeps that call short (Redis runs nothing else meanwhile) and the state small.
+            let limit = try positive(limit, "limit")
+            guard limit <= maxSlidingLimit else { throw .invalid("limit", "must be at most \(maxSlidingLimit) for sliding-window; use fixed-window or token-bucket for more") }
+            strategy = .slidingWindow(limit: limit, window: try positive(window, "window"))
         case "token-bucket":
             guard let refillRate else { throw .missing("refill-rate", strategy: name) }
             guard refillRate > 0, refillRate.isFinite else { throw .invalid("refill-rate", "must be a positive number of tokens per second") }
@@ -86,12 +94,24 @@ public struct ThrottleRule: Sendable {
             refillRate = value
         }
         let day = 86_400_000
-        return try make(
-            strategy: name, limit: try int("THROTTLE_LIMIT", 1...1_000_000_000), window: try int("THROTTLE_WINDOW_MS", 1...(366 * day)).map { .milliseconds($0) },
-            bucketSize: try int("THROTTLE_BUCKET_SIZE", 1...1_000_000_000), refillRate: refillRate,
-            deferInterval: try int("THROTTLE_DEFER_INTERVAL_MS", 1...(7 * day)).map { .milliseconds($0) },
-            expireTime: try int("THROTTLE_EXPIRE_MS", 1...(366 * day)).map { .milliseconds($0) })
+        do {
+            return try make(
+                strategy: name, limit: try int("THROTTLE_LIMIT", 1...1_000_000_000), window: try int("THROTTLE_WINDOW_MS", 1...(366 * day)).map { .milliseconds($0) },
+                bucketSize: try int("THROTTLE_BUCKET_SIZE", 1...1_000_000_000), refillRate: refillRate,
+                deferInterval: try int("THROTTLE_DEFER_INTERVAL_MS", 1...(7 * day)).map { .milliseconds($0) },
+                expireTime: try int("THROTTLE_EXPIRE_MS", 1...(366 * day)).map { .milliseconds($0) })
+        } catch let error as ThrottleRuleError {
+            // The rule speaks of its command-line fields; here the person is editing the environment.
+            let key = environmentNames[error.field] ?? "THROTTLE_STRATEGY"
+            throw ConfigurationError.invalid(key: key, value: environment[key] ?? "(unset)", expected: "set for THROTTLE_STRATEGY=\(name): \(error)")
+        }
     }
+
+    /// The environment variable behind each field of a rule.
+    private static let environmentNames = [
+        "strategy": "THROTTLE_STRATEGY", "limit": "THROTTLE_LIMIT", "window": "THROTTLE_WINDOW_MS", "bucket-size": "THROTTLE_BUCKET_SIZE",
+        "refill-rate": "THROTTLE_REFILL_RATE", "defer-interval": "THROTTLE_DEFER_INTERVAL_MS", "expire": "THROTTLE_EXPIRE_MS",
+    ]
 
     private struct Record: Decodable {
         var strategy: String
@@ -114,6 +134,13 @@ public enum ThrottleRuleError: Error, CustomStringConvertible, Equatable {
     case missing(String, strategy: String)
     /// A parameter is out of range or unknown.
     case invalid(String, String)
+
+    /// The field at fault (`limit`, `window`, …).
+    public var field: String {
+        switch self {
+        case .missing(let field, _), .invalid(let field, _): field
+        }
+    }
 
     /// What to fix.
     public var description: String {

@@ -3,9 +3,9 @@
 /// is injected: tests pass their own).
 enum ThrottleScripts {
     /// KEYS: processing list, its owner's fence, key index, due set, stats, then per event its
-    /// counter and its deferral record. ARGV: now, maxKeys (0: no cap), ids remembered per
-    /// record, record margin ms, K, then K payloads to keep as they are, then 8 fields per event:
-    /// stream, function, first, second, deferMs, expireMs, event id, payload.
+    /// counter, its deferral record and its list of recent ids. ARGV: now, maxKeys (0: no cap),
+    /// ids remembered per identity, record margin ms, K, then K payloads to keep as they are,
+    /// then 8 fields per event: stream, function, first, second, deferMs, expireMs, event id, payload.
     ///
     /// Decides each event in order and rewrites the processing list to what must still be
     /// stored: the kept payloads, and the immediate (or past the key cap) ones marked
@@ -14,10 +14,10 @@ enum ThrottleScripts {
     /// and UTC day, due after deferMs, in the `due` set, living deferMs + margin so that the
     /// flush always comes first); ignored ones add to it. Every counter and record is in the
     /// key index with its expiry and counts against maxKeys. Dedup of client retries needs no
-    /// per-event key: a second copy of an id in the same call is a `duplicate`, and so is the
-    /// copy of an id among the last `ids` counted into the record it would be counted into
-    /// (a ring of `slot:<n>` → id and `id:<id>` fields in the record, gone with the record);
-    /// an older copy is counted again. Refuses with NOTOWNER (clearing the fence) when the
+    /// per-event key: a second copy of an id in the same call is a `duplicate`, and so is a copy
+    /// of one of the last `ids` ids counted for its identity (stored, deferred or counted into a
+    /// record: a capped list living as long as the identity's counter); an older copy is counted
+    /// again. Refuses with NOTOWNER (clearing the fence) when the
     /// batch was recovered by another worker: this one was paused past its deadline.
     static let decide = RedisScript("""
         if redis.call('DEL', KEYS[2]) == 1 then
@@ -59,14 +59,12 @@ enum ThrottleScripts {
           redis.call('LPUSH', key, now)
           return true
         end
-        -- remembers `id` among the last `ring` ids counted into `record`
-        local function remember(record, id)
+        -- remembers `id` among the last `ring` ids counted for an identity
+        local function remember(ids, id, expireMs)
           if ring <= 0 then return end
-          local n = redis.call('HINCRBY', record, 'ids', 1)
-          local slot = 'slot:' .. (n % ring)
-          local old = redis.call('HGET', record, slot)
-          if old then redis.call('HDEL', record, 'id:' .. old) end
-          redis.call('HSET', record, slot, id, 'id:' .. id, 1)
+          redis.call('LPUSH', ids, id)
+          redis.call('LTRIM', ids, 0, ring - 1)
+          redis.call('PEXPIRE', ids, expireMs)
         end
         local pruned = false
         local function full()
@@ -86,21 +84,17 @@ enum ThrottleScripts {
           local first, second = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
           local deferMs, expireMs, id, payload = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
           i = i + 8
-          local state, record = KEYS[6 + e * 2], KEYS[7 + e * 2]
+          local state, record, ids = KEYS[6 + e * 3], KEYS[7 + e * 3], KEYS[8 + e * 3]
           e = e + 1
           local outcome
-          if seen[stream .. '\\n' .. id] then
+          if seen[stream .. '\\n' .. id] or (ring > 0 and redis.call('LPOS', ids, id)) then
             outcome = 'duplicate'
           elseif redis.call('EXISTS', record) == 1 then
-            if redis.call('HEXISTS', record, 'id:' .. id) == 1 then
-              outcome = 'duplicate'
-            else
-              redis.call('HINCRBY', record, 'count', 1)
-              remember(record, id)
-              redis.call('PEXPIRE', state, expireMs)
-              if maxKeys > 0 then redis.call('ZADD', index, now + expireMs, state) end
-              outcome = 'already_deferred'
-            end
+            redis.call('HINCRBY', record, 'count', 1)
+            remember(ids, id, expireMs)
+            redis.call('PEXPIRE', state, expireMs)
+            if maxKeys > 0 then redis.call('ZADD', index, now + expireMs, state) end
+            outcome = 'already_deferred'
           else
             if redis.call('EXISTS', state) == 0 and full() then outcome = 'key_limit_reached' end
             if not outcome then
@@ -108,12 +102,13 @@ enum ThrottleScripts {
               redis.call('PEXPIRE', state, expireMs)
               if maxKeys > 0 then redis.call('ZADD', index, now + expireMs, state) end
               if allowed then
+                remember(ids, id, expireMs)
                 outcome = 'immediate'
               elseif full() then
                 outcome = 'key_limit_reached'
               else
                 redis.call('HSET', record, 'count', 1, 'payload', payload, 'opened', now)
-                remember(record, id)
+                remember(ids, id, expireMs)
                 redis.call('PEXPIRE', record, deferMs + margin)
                 if maxKeys > 0 then redis.call('ZADD', index, now + deferMs + margin, record) end
                 redis.call('ZADD', due, now + deferMs, record)
@@ -142,12 +137,17 @@ enum ThrottleScripts {
     /// event's payload with `"count":N,"throttled":true` and a `summary_id` of its own (the
     /// record and when it opened), stored as the summary's `_id` so that it never collides
     /// with an event's. Atomic, so exactly one worker queues each summary; the summary then
-    /// goes through the reliable queue like any event.
+    /// goes through the reliable queue like any event. A record already gone (expired after
+    /// days without a flush, or lost with a Redis restored from an old file) is counted as
+    /// `summary_lost`, never silently. Returns {queued, lost}.
     static let flushDue = RedisScript("""
         local records = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+        local queued, lost = 0, 0
         for _, record in ipairs(records) do
           local fields = redis.call('HMGET', record, 'payload', 'count', 'opened')
+          if not fields[1] then lost = lost + 1 end
           if fields[1] then
+            queued = queued + 1
             local id = 'summary:' .. record .. ':' .. (fields[3] or '0')
             redis.call('LPUSH', KEYS[2], string.sub(fields[1], 1, -2) .. ',"count":' .. (fields[2] or '1')
               .. ',"throttled":true,"summary_id":' .. cjson.encode(id) .. '}')
@@ -156,8 +156,9 @@ enum ThrottleScripts {
           redis.call('ZREM', KEYS[1], record)
           redis.call('ZREM', KEYS[4], record)
         end
-        if #records > 0 then redis.call('HINCRBY', KEYS[3], 'processed', #records) end
-        return #records
+        if queued > 0 then redis.call('HINCRBY', KEYS[3], 'processed', queued) end
+        if lost > 0 then redis.call('HINCRBY', KEYS[3], 'summary_lost', lost) end
+        return {queued, lost}
         """)
 
     /// KEYS: queue, stats, rate-key index. ARGV: prefix, now, high-water mark (0: none; at or
