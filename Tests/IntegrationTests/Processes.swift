@@ -39,8 +39,20 @@ final class WorkerProcess: Sendable {
         return process.terminationStatus
     }
 
+    /// SIGTERM, then waits for the exit (SIGKILL after `timeout`): nothing outlives the test.
+    func stop(timeout: Duration = .seconds(10)) async {
+        kill(signal: SIGTERM)
+        kill(signal: SIGCONT)  // a stopped process acts on SIGTERM only once it runs
+        if (try? await waitForExit(timeout: timeout)) == nil { kill(signal: SIGKILL) }
+        process.waitUntilExit()
+    }
+
     deinit {
-        if process.isRunning { Foundation.kill(process.processIdentifier, SIGKILL) }
+        // A test that threw before `stop()`: the process dies with the test, and is reaped here.
+        if process.isRunning {
+            Foundation.kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
     }
 
     /// Runs `Worker arguments…` (an admin command) to its end; its exit status and output.

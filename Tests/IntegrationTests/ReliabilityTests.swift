@@ -79,7 +79,6 @@ import Testing
             #expect(try await servers.count() < total, "the workers finished before the kill; the test proved nothing")
 
             let survivor = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "HEARTBEAT_TTL_MS": "1000"])
-            defer { survivor.kill(signal: SIGTERM) }
             try await eventually("every event is stored", timeout: .seconds(60)) {
                 let stored = try await servers.count()
                 let queued = try await servers.length(keys.queue)
@@ -88,6 +87,7 @@ import Testing
             }
             // `_id` is unique per (site, event id), so equal counts mean each event is stored exactly once.
             #expect(try await servers.count(#"{"site_id": "kill"}"#) == total)
+            await survivor.stop()
         }
     }
 
@@ -99,7 +99,6 @@ import Testing
                 try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "zombie", id: "zombie-\($0)") })
             }
             let zombie = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "250", "HEARTBEAT_TTL_MS": "1000", "LOG_LEVEL": "error"])
-            defer { zombie.kill(signal: SIGKILL) }
             // SIGSTOP it while it holds a batch (between two batches it holds nothing: try again).
             var held = 0
             for _ in 1...50 where held == 0 {
@@ -132,6 +131,22 @@ import Testing
             // And then it works as before.
             try await servers.queue.enqueue((0..<10).map { payload(site: "zombie", id: "after-\($0)") })
             try await eventually("the resumed worker stores new events") { try await servers.count() == total + 10 }
+            await zombie.stop()
+        }
+    }
+
+    /// A worker whose acknowledgement's answer was lost sends it again: its dead letters and
+    /// retries must be filed once.
+    @Test func anAcknowledgementSentTwiceFilesItsDeadLettersOnce() async throws {
+        try await TestServers.with { servers in
+            let keys = servers.configuration.keys
+            _ = try await servers.redis.send(RedisCommand("RPUSH", keys.processing("w1"), "poison")).orThrow()
+            try await servers.queue.heartbeat(workers: ["w1"], ttl: .seconds(60))
+            let dead = [Array(#"{"raw":"poison"}"#.utf8)]
+            #expect(try await servers.queue.acknowledge(worker: "w1", deadLetters: dead, retries: [(Array("r".utf8), 5)]))
+            #expect(try await servers.queue.acknowledge(worker: "w1", deadLetters: dead, retries: [(Array("r".utf8), 5)]))
+            #expect(try await servers.length(keys.dead) == 1)
+            #expect(try await servers.queue.retryCount() == 1)
         }
     }
 

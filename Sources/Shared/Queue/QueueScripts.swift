@@ -45,6 +45,9 @@ enum QueueScripts {
     /// was recovered by another worker while it was paused), clearing the fence.
     static let acknowledge = RedisScript("""
         if redis.call('DEL', KEYS[3]) == 1 then return -1 end
+        -- No list: this acknowledgement already ran and its answer was lost; filing again would
+        -- duplicate its dead letters and retries.
+        if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
         local dead = tonumber(ARGV[1])
         for i = 2, dead + 1 do
           redis.call('LPUSH', KEYS[2], ARGV[i])
