@@ -40,7 +40,10 @@ struct RunCommand: AsyncParsableCommand {
         let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.concurrency + 1, logger: logger)
         // Heartbeats get a connection of their own: a blocking claim or a slow script on the
         // shared pool must never make this process look dead to its peers.
-        let heartbeatRedis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: 1, logger: logger)
+        // A beat that takes longer than a quarter of the TTL is given up, so the next one is still in time.
+        var heartbeatConfiguration = configuration.pipeline.redis
+        heartbeatConfiguration.readTimeout = min(heartbeatConfiguration.readTimeout, configuration.heartbeatTTL / 4)
+        let heartbeatRedis = RedisClient(configuration: heartbeatConfiguration, maxConnections: 1, logger: logger)
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.concurrency, appName: "Worker", logger: logger)
         let worker = EventWorker(
             configuration: configuration, queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store, logger: logger,
