@@ -36,8 +36,8 @@ struct DeadlineTests {
 }
 
 struct BoundedGateTests {
-    @Test func pastRunningAndWaitingACallerIsRefusedAtOnce() async throws {
-        let gate = BoundedGate(maxRunning: 1, maxWaiting: 1, maxWait: .seconds(30))
+    /// Takes the gate's only turn until `release` finishes; returns once the turn is taken.
+    static func occupy(_ gate: BoundedGate) async -> (holder: Task<Void, any Error>, release: AsyncStream<Void>.Continuation) {
         let release = AsyncStream<Void>.makeStream()
         let entered = AsyncStream<Void>.makeStream()
         let holder = Task {
@@ -47,6 +47,12 @@ struct BoundedGateTests {
             }
         }
         for await _ in entered.stream { break }
+        return (holder, release.continuation)
+    }
+
+    @Test func pastRunningAndWaitingACallerIsRefusedAtOnce() async throws {
+        let gate = BoundedGate(maxRunning: 1, maxWaiting: 1, maxWait: .seconds(30))
+        let (holder, release) = await Self.occupy(gate)
         // Two more callers: one takes the only place in line, the other is refused at once.
         // While the holder runs, only a refusal can finish.
         let finished = AsyncStream<Result<Int, any Error>>.makeStream()
@@ -60,10 +66,10 @@ struct BoundedGateTests {
         let first = await results.next()
         guard case .failure(let error) = first, case .full = error as? BoundedGate.Refusal else {
             Issue.record("expected an immediate refusal, got \(String(describing: first))")
-            release.continuation.finish()
+            release.finish()
             return
         }
-        release.continuation.finish()
+        release.finish()
         try await holder.value
         let second = await results.next()
         #expect([7, 8].contains((try? second?.get()) ?? 0))
@@ -72,17 +78,9 @@ struct BoundedGateTests {
 
     @Test func aWaiterWhoseTurnDoesNotComeGivesUp() async throws {
         let gate = BoundedGate(maxRunning: 1, maxWaiting: 4, maxWait: .milliseconds(100))
-        let release = AsyncStream<Void>.makeStream()
-        let entered = AsyncStream<Void>.makeStream()
-        let holder = Task {
-            try await gate.run {
-                entered.continuation.yield()
-                for await _ in release.stream {}
-            }
-        }
-        for await _ in entered.stream { break }
+        let (holder, release) = await Self.occupy(gate)
         await #expect(throws: BoundedGate.Refusal.waitedTooLong) { try await gate.run { 1 } }
-        release.continuation.finish()
+        release.finish()
         try await holder.value
         #expect(try await gate.run { 2 } == 2)
     }
