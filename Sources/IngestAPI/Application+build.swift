@@ -59,7 +59,7 @@ struct IngestDependencies: Sendable {
         dependencies.metricsAccess = MetricsAccess(token: configuration.metricsToken, behindProxy: configuration.trustedProxies > 0)
         // One MongoDB client (and store thread) stays free of /stats, for the health check's ping.
         dependencies.statsGate = BoundedGate(
-            maxRunning: max(1, configuration.mongoClients - 1), maxWaiting: configuration.statsMaxWaiting, maxWait: configuration.statsMaxWait)
+            maxRunning: configuration.mongoClients - 1, maxWaiting: configuration.statsMaxWaiting, maxWait: configuration.statsMaxWait)
         dependencies.statsMaxTime = configuration.statsMaxTime
         return dependencies
     }

@@ -51,7 +51,7 @@ struct IngestConfiguration: Sendable {
         host = environment["HOST"] ?? "127.0.0.1"
         port = try environment.int("PORT", default: 3000, in: 1...65_535)
         redisConnections = try environment.int("REDIS_CONNECTIONS", default: 4, in: 1...256)
-        mongoClients = try environment.int("MONGO_CLIENTS", default: 4, in: 1...256)
+        mongoClients = try environment.int("MONGO_CLIENTS", default: 4, in: 2...256)  // one stays free of /stats for health
         rateLimits = try RateLimits(environment: environment)
         queueMax = try environment.int("QUEUE_MAX", default: 1_000_000, in: 0...1_000_000_000)
         switch environment["TRUST_PROXY"]?.lowercased() {

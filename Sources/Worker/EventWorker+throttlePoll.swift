@@ -26,7 +26,7 @@ extension EventWorker {
         do {
             while total < 5_000, !Task.isCancelled {
                 let flushed = try await throttleState.flushDue(now: clock(), max: 100)
-                total += flushed.queued + flushed.lost
+                total += flushed.queued
                 if flushed.lost > 0 {
                     logger.error("deferral records expired before their summary was queued; their counts are lost (throttle:stats summary_lost)", metadata: [
                         "records": "\(flushed.lost)",

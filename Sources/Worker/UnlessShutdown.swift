@@ -10,32 +10,40 @@ func unlessShutdown<T: Sendable, E: Error>(
     grace: Duration = .seconds(2), _ work: @escaping @Sendable () async throws(E) -> T
 ) async -> Result<T, E>? {
     let race = NIOLockedValueBox(ShutdownRace<T, E>())
-    return await withGracefulShutdownHandler {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, E>?, Never>) in
-            let shutdownFirst = race.withLockedValue { race -> Bool in  // the grace ran out before the work began
-                if race.shutdown { return true }
-                race.continuation = continuation
-                return false
+    /// Gives up on the work now: shutdown's grace ran out, or the caller was cancelled.
+    @Sendable func abandon() {
+        let waiting = race.withLockedValue { race -> CheckedContinuation<Result<T, E>?, Never>? in
+            race.shutdown = true
+            return race.take()
+        }
+        waiting?.resume(returning: nil)
+    }
+    return await withTaskCancellationHandler {
+        await withGracefulShutdownHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Result<T, E>?, Never>) in
+                let abandonedFirst = race.withLockedValue { race -> Bool in  // the grace ran out before the work began
+                    if race.shutdown { return true }
+                    race.continuation = continuation
+                    return false
+                }
+                if abandonedFirst {
+                    continuation.resume(returning: nil)
+                    return
+                }
+                Task {
+                    let result: Result<T, E>
+                    do throws(E) { result = .success(try await work()) } catch { result = .failure(error) }
+                    race.withLockedValue { $0.take() }?.resume(returning: result)
+                }
             }
-            if shutdownFirst {
-                continuation.resume(returning: nil)
-                return
-            }
+        } onGracefulShutdown: {
             Task {
-                let result: Result<T, E>
-                do throws(E) { result = .success(try await work()) } catch { result = .failure(error) }
-                race.withLockedValue { $0.take() }?.resume(returning: result)
+                try? await Task.sleep(for: grace)
+                abandon()
             }
         }
-    } onGracefulShutdown: {
-        Task {
-            try? await Task.sleep(for: grace)
-            let waiting = race.withLockedValue { race -> CheckedContinuation<Result<T, E>?, Never>? in
-                race.shutdown = true
-                return race.take()
-            }
-            waiting?.resume(returning: nil)
-        }
+    } onCancel: {
+        abandon()  // cancelled without a graceful shutdown (a failing sibling service): no grace
     }
 }
 

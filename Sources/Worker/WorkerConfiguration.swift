@@ -68,7 +68,7 @@ struct WorkerConfiguration: Sendable {
         recoveryInterval = heartbeatTTL / 2
         throttleDefault = try ThrottleRule.fromEnvironment(environment)
         throttleMaxKeys = try environment.int("THROTTLE_MAX_KEYS", default: throttleMaxKeys, in: 1...100_000_000)
-        throttleRememberedIDs = try environment.int("THROTTLE_DEDUP_IDS", default: throttleRememberedIDs, in: 0...10_000)
+        throttleRememberedIDs = try environment.int("THROTTLE_DEDUP_IDS", default: throttleRememberedIDs, in: 0...1_000)
         throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500, in: 10...60_000)
         metricsHost = environment["WORKER_METRICS_HOST"] ?? metricsHost
         metricsToken = environment["METRICS_TOKEN"]

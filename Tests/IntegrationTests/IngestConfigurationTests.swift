@@ -6,7 +6,7 @@ import Testing
 /// IngestAPI refuses to start on a number out of range, and says which variable to fix.
 struct IngestConfigurationTests {
     @Test(arguments: [
-        ("PORT", "0"), ("PORT", "70000"), ("REDIS_CONNECTIONS", "0"), ("MONGO_CLIENTS", "-1"), ("QUEUE_MAX", "-5"),
+        ("PORT", "0"), ("PORT", "70000"), ("REDIS_CONNECTIONS", "0"), ("MONGO_CLIENTS", "1"), ("QUEUE_MAX", "-5"),
         ("HTTP_IDLE_TIMEOUT_MS", "0"), ("HTTP_READ_TIMEOUT_MS", "1"), ("HTTP_MAX_CONNECTIONS", "0"),
         ("INGEST_MAX_WAITING_BYTES", "10"), ("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "-1"), ("STATS_MAX_TIME_MS", "0"), ("TRUST_PROXY", "1000"),
         ("REDIS_READ_TIMEOUT_MS", "0"), ("REDIS_CONNECT_TIMEOUT_MS", "abc"), ("QUEUE_PREFIX", "et :"),

@@ -100,6 +100,8 @@ struct BulkInsert {
         for half in [Array(pending[..<middle]), Array(pending[middle...])] {
             let outcome = try run(half)
             if let halfFailure = outcome.failure {
+                // Refused for a reason that is no document's (permissions revoked meanwhile): stop.
+                guard halfFailure.kind == .refusedDocument else { throw halfFailure }
                 report.merge(try isolate(half, failure: halfFailure, first: outcome.report))
             } else {
                 report.merge(outcome.report)

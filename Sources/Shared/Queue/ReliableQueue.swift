@@ -32,6 +32,15 @@ public struct ReliableQueue: Sendable {
         return pushed == 1 ? Int(length) : nil
     }
 
+    /// The queue's depth and the number of dead letters, in one round trip (health checks).
+    public func depthAndDeadLetters() async throws(RedisError) -> (depth: Int, deadLetters: Int) {
+        let replies = try await redis.pipeline([RedisCommand("LLEN", keys.queue), RedisCommand("LLEN", keys.dead)])
+        guard replies.count == 2, let depth = try replies[0].orThrow().int, let dead = try replies[1].orThrow().int else {
+            throw .unexpectedReply("LLEN answered \(replies)")
+        }
+        return (Int(depth), Int(dead))
+    }
+
     /// The number of events waiting in the queue.
     public func depth() async throws(RedisError) -> Int {
         let reply = try await redis.send(RedisCommand("LLEN", keys.queue)).orThrow()
