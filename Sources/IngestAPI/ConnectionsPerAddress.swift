@@ -34,8 +34,6 @@ final class ConnectionsPerAddress: Sendable {
         }
     }
 
-    /// Connections open now from `key`.
-    func count(_ key: String) -> Int { open.withLockedValue { $0[key, default: 0] } }
 }
 
 /// Closes a new connection whose address already has its share open.
