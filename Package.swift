@@ -30,11 +30,23 @@ let package = Package(
             pkgConfig: "libmongoc-1.0",
             providers: [.apt(["libmongoc-dev", "libbson-dev"])]
         ),
+        .systemLibrary(
+            name: "CGeoIP",
+            pkgConfig: "geoip",
+            providers: [.apt(["libgeoip-dev", "geoip-database"])]
+        ),
+        .systemLibrary(
+            name: "CMaxMindDB",
+            pkgConfig: "libmaxminddb",
+            providers: [.apt(["libmaxminddb-dev"])]
+        ),
         .target(
             name: "Shared",
             dependencies: [
                 "CHiredis",
                 "CMongoC",
+                "CGeoIP",
+                "CMaxMindDB",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -54,7 +66,9 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            ]
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            resources: [.embedInCode("Tracker/script.js")]
         ),
         .executableTarget(
             name: "Worker",

@@ -77,7 +77,7 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
     let router = Router(context: IngestRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: JSONErrorMiddleware(routes: [
-        "/event": [.post, .options], "/events": [.post, .options], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
+        "/event": [.post, .options], "/events": [.post, .options], "/api/event": [.post, .options], "/js/script.js": [.get, .head], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
     ]))
     let ingest = router.group()
         .add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.post, .options], maxAge: .seconds(86_400)))
@@ -88,6 +88,7 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
             maxWaitingBytes: dependencies.maxWaitingBytes, maxRateLimitKeys: dependencies.maxRateLimitKeys),
         limits: dependencies.limits)
         .addRoutes(to: ingest)
+    TrackerController().addRoutes(to: router)
     StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime).addRoutes(to: router)
     HealthController(
         queue: dependencies.queue, registry: dependencies.registry, queueMax: dependencies.queueMax,
@@ -133,6 +134,11 @@ enum IngestMetrics {
     /// Counts an event refused by the rate limit of `scope`.
     static func rateLimited(_ scope: RateLimitScope) {
         Counter(label: "rate_limited_total", dimensions: [("scope", scope.rawValue)]).increment()
+    }
+
+    /// Counts `count` events accepted and not queued: `bot` (by user agent), `engagement`.
+    static func dropped(reason: String, count: Int = 1) {
+        Counter(label: "events_dropped_total", dimensions: [("reason", reason)]).increment(by: count)
     }
 
     /// Counts `count` events refused with `code` (validation, size, media type, Redis down).

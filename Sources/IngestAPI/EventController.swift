@@ -15,7 +15,8 @@ struct EventController: Sendable {
     func addRoutes(to router: some RouterMethods<IngestRequestContext>) {
         router.post("/event") { request, context in try await self.ingestOne(request, context: context) }
         router.post("/events") { request, context in try await self.ingestBatch(request, context: context) }
-        for path in ["/event", "/events"] {
+        router.post("/api/event") { request, context in try await self.ingestPlausible(request, context: context) }
+        for path in ["/event", "/events", "/api/event"] {
             router.on(RouterPath(path), method: .options) { _, _ in Response(status: .noContent) }
         }
     }
@@ -23,13 +24,21 @@ struct EventController: Sendable {
     /// One event: 202 once queued, 429 when a rate limit refuses it.
     func ingestOne(_ request: Request, context: IngestRequestContext) async throws -> Response {
         let body = try await Self.readJSONBody(request, limit: EventValidator.maxEventBytes)
-        let event: Event
+        var event: Event
         do {
             event = try validator.validateEvent(body.readableBytesView, now: Self.nowMillis())
         } catch {
             IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
+        let client = clientContext(request, context: context)
+        if client.isBot {
+            IngestMetrics.dropped(reason: "bot")
+            return JSONBody.response(
+                .accepted, .object([("success", .bool(true)), ("event_id", .string(event.eventID)), ("dropped", .string("bot"))]),
+                headers: [.pipelineDropped: "bot"])
+        }
+        event.client = client.context
         guard let admission = try await enqueue([(0, event)], request: request, context: context).first else {
             throw APIError.unavailable("the queue gave no decision for the event; retry later")
         }
@@ -43,22 +52,32 @@ struct EventController: Sendable {
     /// invalid are listed by index. 429 when every event was refused by a rate limit.
     func ingestBatch(_ request: Request, context: IngestRequestContext) async throws -> Response {
         let body = try await Self.readJSONBody(request, limit: EventValidator.maxBatchBytes)
-        let results: [Result<Event, ValidationError>]
+        var results: [Result<Event, ValidationError>]
         do {
             results = try validator.validateBatch(body.readableBytesView, now: Self.nowMillis())
         } catch {
             IngestMetrics.rejected(code: error.code)
             throw APIError.invalid(error)
         }
+        let client = clientContext(request, context: context)
         var events: [(index: Int, event: Event)] = []
         var rejected: [(index: Int, error: JSONValue)] = []
         for (index, result) in results.enumerated() {
             switch result {
-            case .success(let event): events.append((index, event))
+            case .success(var event):
+                event.client = client.context
+                events.append((index, event))
             case .failure(let error):
                 IngestMetrics.rejected(code: error.code)
                 rejected.append((index, error.json))
             }
+        }
+        if client.isBot {
+            IngestMetrics.dropped(reason: "bot", count: events.count)
+            return JSONBody.response(.accepted, .object([
+                ("success", .bool(true)), ("accepted", .int(0)), ("dropped", .int(events.count)),
+                ("rejected", .array(rejected.map { .object([("index", .int($0.index)), ("error", $0.error)]) })),
+            ]), headers: [.pipelineDropped: "bot"])
         }
         var queued = 0
         var lastRefusal: Admission?
@@ -86,9 +105,9 @@ struct EventController: Sendable {
     /// the queue cannot take them: `QUEUE_FULL` and `OVERLOADED` mean nothing was queued;
     /// `OUTCOME_UNKNOWN` means Redis may have queued them without confirming, and the answer
     /// lists each one's index in the request and event id, so a resend under those ids is stored once.
-    private func enqueue(_ indexed: [(index: Int, event: Event)], request: Request, context: IngestRequestContext) async throws -> [Admission] {
+    func enqueue(_ indexed: [(index: Int, event: Event)], request: Request, context: IngestRequestContext) async throws -> [Admission] {
         let events = indexed.map(\.event)
-        let items = limits.items(for: events, address: limits.clientAddress(request, peer: context.remoteAddress))
+        let items = limits.items(for: events, address: limits.clientAddress(request, peer: context.remoteAddress)?.rateLimitKey)
         do {
             let admissions = try await enqueuer.enqueue(items)
             let allowed = admissions.filter(\.allowed).count

@@ -14,6 +14,10 @@ extension HTTPFields.Element.Name {
     static let rateLimitLimit = Self("RateLimit-Limit")!
     /// `RateLimit-Remaining`.
     static let rateLimitRemaining = Self("RateLimit-Remaining")!
+    /// `X-Pipeline-Dropped`: why an accepted event was not queued (`bot`).
+    static let pipelineDropped = Self("X-Pipeline-Dropped")!
+    /// `X-Plausible-Dropped: 1`, as Plausible says an event was dropped.
+    static let plausibleDropped = Self("X-Plausible-Dropped")!
     /// `RateLimit-Reset`, in seconds.
     static let rateLimitReset = Self("RateLimit-Reset")!
 }

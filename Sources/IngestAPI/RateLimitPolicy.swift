@@ -59,15 +59,15 @@ final class RateLimitPolicy: Sendable {
         }
     }
 
-    /// The key the client's address is rate-limited under (IPv6 by /64): the socket peer, or
+    /// The client's address (rate-limited by `rateLimitKey`, IPv6 by /64): the socket peer, or
     /// with `TRUST_PROXY=n` the n-th entry from the right of `X-Forwarded-For` (the one our own
     /// proxy added), never one the client wrote. A header too short or malformed for that falls
     /// back to the socket peer.
-    func clientAddress(_ request: Request, peer: SocketAddress?) -> String? {
+    func clientAddress(_ request: Request, peer: SocketAddress?) -> ClientAddress? {
         let socket = peer?.ipAddress.flatMap { ClientAddress($0) }
-        guard trustedProxies > 0 else { return socket?.rateLimitKey }
+        guard trustedProxies > 0 else { return socket }
         let forwarded = ClientAddress.forwarded(request.headers[values: .xForwardedFor], trustedProxies: trustedProxies)
-        return (forwarded ?? socket)?.rateLimitKey
+        return forwarded ?? socket
     }
 }
 

@@ -10,7 +10,15 @@ extension EventWorker {
     /// queue instead. Returns false when the caller should back off before its next claim (the
     /// throttle decision failed and the batch was given up; see `throttle`).
     func process(_ payloads: [[UInt8]], worker: String) async -> Bool {
-        let decoded = PayloadDecoder.decode(payloads)
+        var decoded = PayloadDecoder.decode(payloads)
+        do {
+            decoded.events = try await enrich(decoded.events)
+        } catch {
+            // Like a failed throttle decision: give the batch up and claim it again after a
+            // backoff; salts and visits in Redis make the second pass give the same answer.
+            logger.warning("visit enrichment failed; giving the batch up to claim it again", metadata: ["worker": "\(worker)", "error": "\(error)"])
+            return false
+        }
         var deadLetters = decoded.undecodable.map { item in
             DeadLetter(payload: payloads[item.index], reason: item.reason, code: "UNDECODABLE", worker: worker).encoded
         }
@@ -72,7 +80,7 @@ extension EventWorker {
                             "worker": "\(worker)", "event_id": "\(item.stored.event.eventID)", "attempts": "\(item.attempts + 1)", "error": "\(failure)",
                         ])
                         deadLetters.append(DeadLetter(
-                            payload: payloads[item.index], eventID: item.stored.event.eventID, reason: failure.message,
+                            payload: item.payload(withAttempts: false), eventID: item.stored.event.eventID, reason: failure.message,
                             code: "MONGO_\(failure.code)", attempts: item.attempts + 1, worker: worker, firstFailedAt: item.firstFailedAt).encoded)
                     case .retry(let delay):
                         logger.warning("event refused by the store for an unknown reason; retrying it alone later", metadata: [

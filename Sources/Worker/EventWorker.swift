@@ -30,13 +30,17 @@ struct EventWorker: Service {
     let heartbeats: HeartbeatService
     /// Recovers the batches of workers whose registry deadline passed.
     let recovery: RecoveryService
+    /// Visitor salts and open visits in Redis (same connection pool as the queue).
+    let visits: VisitTracker
+    /// Countries by address; nil when no database could be opened (events then have none).
+    let countries: CountryDatabase?
 
     /// A worker over the given clients; ids are unique per process and per loop. Heartbeats go
     /// through `heartbeatRedis` when given (a client of their own, so that no claim, store or
     /// recovery can hold them up), else through the queue's client.
     init(
         configuration: WorkerConfiguration, queue: ReliableQueue, store: MongoStore, logger: Logger, heartbeatRedis: RedisClient? = nil,
-        clock: @escaping @Sendable () -> Int64 = Timestamp.nowMillis
+        countries: CountryDatabase? = nil, clock: @escaping @Sendable () -> Int64 = Timestamp.nowMillis
     ) {
         self.configuration = configuration
         self.queue = queue
@@ -44,6 +48,8 @@ struct EventWorker: Service {
         self.logger = logger
         self.clock = clock
         self.throttleState = Throttle(redis: queue.redis, keys: queue.keys)
+        self.visits = VisitTracker(redis: queue.redis, keys: queue.keys, maxPerBucket: configuration.visitsMaxPerBucket)
+        self.countries = countries
         self.throttleSettings = NIOLockedValueBox(ThrottleSettings(
             defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys, rememberedIDs: configuration.throttleRememberedIDs))
         let base = Self.processID()

@@ -45,9 +45,18 @@ struct RunCommand: AsyncParsableCommand {
         heartbeatConfiguration.readTimeout = min(heartbeatConfiguration.readTimeout, configuration.heartbeatTTL / 4)
         let heartbeatRedis = RedisClient(configuration: heartbeatConfiguration, maxConnections: 1, logger: logger)
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.concurrency, appName: "Worker", logger: logger)
+        let countries: CountryDatabase?
+        do {
+            countries = try CountryDatabase(configuration.countrySource)
+        } catch {
+            // A database named by GEOIP_DB must open; Debian's default is only missed.
+            if case .maxMind = configuration.countrySource { throw error }
+            logger.warning("no country database; events are stored without a country", metadata: ["error": "\(error)"])
+            countries = nil
+        }
         let worker = EventWorker(
             configuration: configuration, queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store, logger: logger,
-            heartbeatRedis: heartbeatRedis)
+            heartbeatRedis: heartbeatRedis, countries: countries)
         do {
             try await store.ensureIndexes()
         } catch {
@@ -56,6 +65,7 @@ struct RunCommand: AsyncParsableCommand {
         logger.info("worker starting", metadata: [
             "workers": "\(worker.workerIDs.joined(separator: ","))", "batch_size": "\(configuration.batchSize)",
             "redis": "\(configuration.pipeline.redis.displayName)", "mongo.database": "\(store.databaseName)",
+            "countries": "\(countries?.description ?? "none")",
         ])
         var services: [any Service] = [worker]
         if let port = configuration.metricsPort { services.append(WorkerMetrics.server(

@@ -40,6 +40,10 @@ struct WorkerConfiguration: Sendable {
     var metricsHost = "127.0.0.1"
     /// Bearer token for `/metrics` (`METRICS_TOKEN`); unset: loopback clients only.
     var metricsToken: String?
+    /// Where countries come from: `GEOIP_DB` (a MaxMind `.mmdb`), else Debian's `geoip-database`.
+    var countrySource: CountryDatabase.Source = CountryDatabase.debianDefault
+    /// Most visits tracked per 30-minute bucket (`VISITS_MAX_PER_BUCKET`), all sites together.
+    var visitsMaxPerBucket = 500_000
 
     /// Defaults around an explicit pipeline configuration (tests use this).
     init(pipeline: PipelineConfiguration) {
@@ -48,7 +52,7 @@ struct WorkerConfiguration: Sendable {
 
     /// Reads `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `RETRY_BASE_MS`, `RETRY_CAP_MS`,
     /// `RETRY_STRATEGY`, `RETRY_MAX_ATTEMPTS`, `BREAKER_THRESHOLD`, `HEARTBEAT_TTL_MS`, `THROTTLE_*`,
-    /// `WORKER_METRICS_PORT` and the shared variables; every number is range-checked and an
+    /// `WORKER_METRICS_PORT`, `GEOIP_DB`, `VISITS_MAX_PER_BUCKET` and the shared variables; every number is range-checked and an
     /// error names the variable.
     init(environment: Environment) throws {
         self.init(pipeline: try PipelineConfiguration(environment: environment))
@@ -70,6 +74,8 @@ struct WorkerConfiguration: Sendable {
         throttleMaxKeys = try environment.int("THROTTLE_MAX_KEYS", default: throttleMaxKeys, in: 1...100_000_000)
         throttleRememberedIDs = try environment.int("THROTTLE_DEDUP_IDS", default: throttleRememberedIDs, in: 0...1_000)
         throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500, in: 10...60_000)
+        if let path = environment["GEOIP_DB"], !path.isEmpty { countrySource = .maxMind(path: path) }
+        visitsMaxPerBucket = try environment.int("VISITS_MAX_PER_BUCKET", default: visitsMaxPerBucket, in: 1...100_000_000)
         metricsHost = environment["WORKER_METRICS_HOST"] ?? metricsHost
         metricsToken = environment["METRICS_TOKEN"]
         if environment["WORKER_METRICS_PORT"] != nil { metricsPort = try environment.int("WORKER_METRICS_PORT", default: 0, in: 1...65_535) }

@@ -39,6 +39,12 @@ enum WorkerMetrics {
         counter("worker_events_total", [("outcome", outcome)]).increment(by: count)
     }
 
+    /// Counts an event placed in a visit statelessly because the visit table was full
+    /// (`VISITS_MAX_PER_BUCKET`).
+    static func visitUntracked() {
+        counter("visits_untracked_total").increment()
+    }
+
     /// Records the circuit breaker opening or closing.
     static func breaker(open: Bool) {
         _ = PrometheusSetup.registry

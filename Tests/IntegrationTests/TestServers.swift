@@ -19,6 +19,9 @@ struct TestServers {
         return (redis, mongo)
     }
 
+    /// Debian's GeoIP databases, as a worker opens them by default (scripts/setup installs them).
+    static let countries = try? CountryDatabase(CountryDatabase.debianDefault)
+
     let configuration: PipelineConfiguration
     let redis: RedisClient
     let store: MongoStore
@@ -82,7 +85,9 @@ struct TestServers {
         var configuration = workerConfiguration(batchSize: batchSize)
         configuration.throttlePollInterval = .milliseconds(100)
         configure(&configuration)
-        let workers = (0..<count).map { _ in EventWorker(configuration: configuration, queue: queue, store: store, logger: logger) }
+        let workers = (0..<count).map { _ in
+            EventWorker(configuration: configuration, queue: queue, store: store, logger: logger, countries: Self.countries)
+        }
         let group = ServiceGroup(configuration: .init(services: workers, logger: logger))
         let running = Task { try await group.run() }
         do {

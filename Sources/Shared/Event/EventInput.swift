@@ -13,6 +13,9 @@ struct EventInput: Decodable {
     /// The first problem found while decoding, reported before any rule is checked.
     var problem: ValidationError?
 
+    /// Empty input, for callers that fill the fields from another format.
+    init() {}
+
     private struct Key: CodingKey {
         var stringValue: String
         var intValue: Int? { nil }

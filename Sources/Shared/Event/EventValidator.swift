@@ -58,6 +58,9 @@ public struct EventValidator: Sendable {
         if let props = event.props { members.append(("props", .object(props.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) }))) }
         var checked = try validateEvent(JSONValue.object(members).bytes, now: max(event.receivedAt, event.timestamp))
         checked.receivedAt = event.receivedAt
+        checked.name = event.name
+        checked.client = event.client
+        checked.visit = event.visit
         return checked
     }
 

@@ -125,6 +125,16 @@ extension Event {
         if let props {
             members.append(("props", .object(props.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })))
         }
+        if let name { members.append(("name", .string(name))) }
+        if let client {
+            var context: [(String, JSONValue)] = []
+            if let ip = client.ip { context.append(("ip", .string(ip))) }
+            if let ua = client.ua { context.append(("ua", .string(ua))) }
+            if let url = client.url { context.append(("url", .string(url))) }
+            if let ref = client.ref { context.append(("ref", .string(ref))) }
+            members.append(("client", .object(context)))
+        }
+        if let visit { members.append(("visit", .object(visit.members))) }
         return JSONValue.object(members + extra).bytes
     }
 }

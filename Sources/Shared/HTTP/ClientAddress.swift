@@ -52,6 +52,21 @@ public enum ClientAddress: Sendable, Equatable {
         }
     }
 
+    /// The whole address in canonical text (`inet_ntop`): an input of the visitor hash and the
+    /// country lookup, never stored.
+    public var text: String {
+        switch self {
+        case .v4(let a, let b, let c, let d): return "\(a).\(b).\(c).\(d)"
+        case .v6(let bytes):
+            var output = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            let written = bytes.withUnsafeBytes { source in
+                output.withUnsafeMutableBufferPointer { inet_ntop(AF_INET6, source.baseAddress, $0.baseAddress, socklen_t(INET6_ADDRSTRLEN)) }
+            }
+            guard written != nil else { return "" }
+            return String(decoding: output.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
+    }
+
     /// The client behind `trustedProxies` proxies of ours: the `trustedProxies`-th entry from the
     /// right of the `X-Forwarded-For` values (the one our own outermost proxy appended). Read from
     /// the right, so entries a client puts in front (any number of them) are never looked at.

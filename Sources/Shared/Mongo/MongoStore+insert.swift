@@ -91,6 +91,14 @@ extension MongoStore {
             }
             document.append("props", nested)
         }
+        if let name = event.name { document.append("name", name) }
+        if let visit = event.visit {
+            document.append("visitor_id", visit.visitorID)
+            document.append("session_id", visit.sessionID)
+            for (key, value) in visit.members.dropFirst(2) {
+                if case .string(let text) = value { document.append(key, text) }
+            }
+        }
         return document
     }
 }

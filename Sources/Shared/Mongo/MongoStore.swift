@@ -56,12 +56,16 @@ public final class MongoStore: Sendable {
         try await command(#"{"ping": 1}"#, database: "admin", context: "ping")
     }
 
-    /// Creates the indexes `/stats` and the worker rely on; safe to call at every start.
+    /// Creates the indexes `/stats` and dashboards rely on (by time, type, visit, page and
+    /// source within a site); safe to call at every start.
     public func ensureIndexes() async throws(MongoError) {
         let command = """
             {"createIndexes": "\(Self.collectionName)", "indexes": [
               {"key": {"site_id": 1, "timestamp": 1}, "name": "site_id_1_timestamp_1"},
-              {"key": {"site_id": 1, "event_type": 1, "timestamp": 1}, "name": "site_id_1_event_type_1_timestamp_1"}
+              {"key": {"site_id": 1, "event_type": 1, "timestamp": 1}, "name": "site_id_1_event_type_1_timestamp_1"},
+              {"key": {"site_id": 1, "session_id": 1, "timestamp": 1}, "name": "site_id_1_session_id_1_timestamp_1"},
+              {"key": {"site_id": 1, "path": 1, "timestamp": 1}, "name": "site_id_1_path_1_timestamp_1"},
+              {"key": {"site_id": 1, "source": 1, "timestamp": 1}, "name": "site_id_1_source_1_timestamp_1"}
             ]}
             """
         try await self.command(command, database: nil, context: "createIndexes")

@@ -47,6 +47,12 @@ public struct QueueKeys: Sendable, Equatable {
     }
     /// Runtime rate limits per site: hash of site to limits JSON.
     public var rateLimitConfig: String { prefix + "throttle:limits" }
+    /// The visitor-hash salt of one UTC day (days since 1970): random, made by the first worker
+    /// that needs it, kept until 48 hours after its day ended.
+    public func salt(day: Int64) -> String { prefix + "salt:" + String(day) }
+    /// The open visits of one 30-minute bucket of event time: hash of `site|visitor` to the
+    /// visit's id, first and last event time and its source. Expires; capped by field count.
+    public func visits(bucket: Int64) -> String { prefix + "visit:" + String(bucket) }
     /// Set when another worker recovered `workerID`'s batch: that worker, if it was only paused
     /// (a zombie), must not acknowledge or throttle the batch it still holds in memory.
     public func fence(_ workerID: String) -> String { prefix + "fenced:" + workerID }

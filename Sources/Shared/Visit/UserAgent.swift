@@ -1,0 +1,624 @@
+// User-agent classification: browser, system and device from ordered tables of tokens, and a
+// cheap bot check. Names follow Plausible Analytics' dashboards ("Chrome", "Mac", "GNU/Linux" …).
+//
+// Everything works on the first `UserAgentClassifier.scanLimit` UTF-8 bytes, lowercased ASCII,
+// with one pass per call over those bytes: the tokens of all tables are indexed by their first
+// byte, so each input byte is compared only with the tokens that start with it.
+
+/// The kind of device a user agent runs on, as dashboards group it.
+public enum DeviceKind: String, Sendable, Equatable {
+    case desktop = "Desktop", mobile = "Mobile", tablet = "Tablet"
+}
+
+/// What a user agent says about the browser, the operating system and the device.
+public struct UserAgentInfo: Sendable, Equatable {
+    /// The browser, e.g. "Chrome"; "" when unknown.
+    public var browser: String
+    /// The browser's "major.minor" (or "major" when that is all there is), e.g. "120.0"; "" when unknown.
+    public var browserVersion: String
+    /// The operating system, e.g. "Windows"; "" when unknown.
+    public var os: String
+    /// The system's version: "10" for Windows 10 and 11, "10.15" for macOS, "17.1" for iOS, "14" for Android; "" when unknown.
+    public var osVersion: String
+    /// Desktop, mobile or tablet; desktop when nothing says otherwise.
+    public var device: DeviceKind
+
+    /// A description from its parts.
+    public init(browser: String, browserVersion: String, os: String, osVersion: String, device: DeviceKind) {
+        self.browser = browser
+        self.browserVersion = browserVersion
+        self.os = os
+        self.osVersion = osVersion
+        self.device = device
+    }
+}
+
+/// Classifies user-agent strings with ordered tables of patterns; never traps on any input.
+public enum UserAgentClassifier {
+    /// The most UTF-8 bytes of a user agent either function looks at.
+    static let scanLimit = 512
+
+    /// The browser, system and device a user agent names. Input is untrusted and may be any bytes/length: look at most at the first 512 UTF-8 bytes.
+    public static func classify(_ userAgent: String) -> UserAgentInfo {
+        withScannedBytes(userAgent) { tables.classify($0) }
+    }
+
+    /// True when the user agent is a crawler, bot, monitor, preview fetcher or headless/automated browser.
+    public static func isBot(_ userAgent: String) -> Bool {
+        withScannedBytes(userAgent) { bots.matches($0) }
+    }
+
+    /// Calls `body` with the first `scanLimit` UTF-8 bytes, copying only strings that are not stored as UTF-8.
+    @inline(__always)
+    private static func withScannedBytes<R>(_ string: String, _ body: (UnsafeBufferPointer<UInt8>) -> R) -> R {
+        if let result = string.utf8.withContiguousStorageIfAvailable({ body(UnsafeBufferPointer(rebasing: $0.prefix(scanLimit))) }) {
+            return result
+        }
+        return Array(string.utf8.prefix(scanLimit)).withUnsafeBufferPointer(body)
+    }
+}
+
+// MARK: - Tables
+
+extension UserAgentClassifier {
+    /// Where a rule reads its version number.
+    enum VersionSource: Sendable {
+        /// The rule gives no version.
+        case noVersion
+        /// Right after the rule's own token ("chrome/" → "120.0").
+        case afterToken
+        /// Right after another token, e.g. Safari's "version/".
+        case after(String)
+        /// After "windows nt ", turned into the release name ("6.1" → "7").
+        case windowsNT
+    }
+
+    /// One row of the browser or system table: the first row whose token is present (with all of
+    /// `requires` and none of `excludes`) names the browser or system.
+    struct Rule: Sendable {
+        /// Lowercase token to find.
+        let token: String
+        /// The name reported.
+        let name: String
+        /// Where the version is.
+        let version: VersionSource
+        /// Tokens that must also be present.
+        let requires: [String]
+        /// Tokens that must be absent.
+        let excludes: [String]
+
+        /// A row; see the properties.
+        init(_ token: String, _ name: String, _ version: VersionSource = .noVersion, requires: [String] = [], excludes: [String] = []) {
+            self.token = token
+            self.name = name
+            self.version = version
+            self.requires = requires
+            self.excludes = excludes
+        }
+    }
+
+    /// One row of the device table: the first row whose token is present (and none of `excludes`) decides.
+    struct DeviceRule: Sendable {
+        /// Lowercase token to find.
+        let token: String
+        /// The kind reported.
+        let kind: DeviceKind
+        /// Tokens that must be absent.
+        let excludes: [String]
+
+        /// A row; see the properties.
+        init(_ token: String, _ kind: DeviceKind, excludes: [String] = []) {
+            self.token = token
+            self.kind = kind
+            self.excludes = excludes
+        }
+    }
+
+    /// Browsers, most specific first. In-app browsers wrap a WebView whose user agent also says
+    /// Safari or Chrome, and Chromium/WebKit derivatives append their own token, so both come
+    /// before Chrome, the Android WebView and Safari. Names follow Plausible's dashboards.
+    static let browserRules: [Rule] = [
+        // In-app browsers: the app's own version when its token carries one, else "".
+        Rule("instagram ", "Instagram", .afterToken),
+        Rule("fban/", "Facebook", .after("fbav/")),
+        Rule("fb_iab/", "Facebook", .after("fbav/")),
+        Rule("fbav/", "Facebook", .afterToken),
+        Rule("musical_ly", "TikTok", .after("app_version/"), requires: ["app_version/"]),  // Android: "app_version/32.5.3"
+        Rule("musical_ly_", "TikTok", .afterToken),  // iOS: "musical_ly_32.5.0"
+        Rule("bytedancewebview", "TikTok", .after("app_version/")),
+        Rule("tiktok", "TikTok", .after("app_version/")),
+        Rule("snapchat", "Snapchat", .afterToken),
+        Rule("linkedinapp", "LinkedIn", .afterToken),  // "[LinkedInApp]/9.29.2346"
+        Rule("pinterest", "Pinterest", .afterToken),  // "[Pinterest/iOS]": no version
+        Rule("twitter for iphone", "Twitter", .afterToken),
+        Rule("twitter for ipad", "Twitter", .afterToken),
+        Rule("twitterandroid", "Twitter", .afterToken),
+        Rule("micromessenger/", "WeChat", .afterToken),
+        Rule("gsa/", "Google App", .afterToken),
+        // Browsers that say who they are next to a Chrome, Safari or Firefox token.
+        Rule("edg/", "Microsoft Edge", .afterToken),
+        Rule("edga/", "Microsoft Edge", .afterToken),
+        Rule("edgios/", "Microsoft Edge", .afterToken),
+        Rule("edge/", "Microsoft Edge", .afterToken),  // EdgeHTML, before Chromium
+        Rule("opera mini/", "Opera", .afterToken),
+        Rule("opr/", "Opera", .afterToken),
+        Rule("opt/", "Opera", .afterToken),  // Opera Touch for iOS
+        Rule("opera", "Opera", .after("version/"), requires: ["version/"]),  // Presto: "Opera/9.80 … Version/12.16"
+        Rule("opera", "Opera", .afterToken),
+        Rule("samsungbrowser/", "Samsung Internet", .afterToken),
+        Rule("yabrowser/", "Yandex Browser", .afterToken),
+        Rule("ucbrowser/", "UC Browser", .afterToken),
+        Rule("ubrowser/", "UC Browser", .afterToken),
+        Rule("ucweb", "UC Browser"),
+        Rule("vivaldi/", "Vivaldi", .afterToken),
+        Rule("brave", "Brave", .after("brave/")),  // only when the user agent says so; Brave usually sends Chrome's
+        Rule("duckduckgo/", "DuckDuckGo Privacy Browser", .afterToken),
+        Rule("huaweibrowser/", "Huawei Browser", .afterToken),
+        Rule("miuibrowser/", "MIUI Browser", .afterToken),
+        Rule("silk/", "Amazon Silk", .afterToken),
+        Rule("firefox/", "Firefox", .afterToken),
+        Rule("fxios/", "Firefox", .afterToken),
+        Rule("msie ", "Internet Explorer", .afterToken),
+        Rule("trident/", "Internet Explorer", .after("rv:")),  // IE 11: "Trident/7.0; rv:11.0"
+        // The Android System WebView inside an unknown app.
+        Rule("; wv)", "Chrome Webview", .after("chrome/"), requires: ["android"]),
+        Rule("chromium/", "Chromium", .afterToken),
+        Rule("chrome/", "Chrome", .afterToken),
+        Rule("crios/", "Chrome", .afterToken),
+        Rule("safari/", "Safari", .after("version/"), requires: ["version/"], excludes: ["chrome", "android"]),
+        Rule("android", "Android Browser", .after("version/"), requires: ["version/", "safari/"]),
+    ]
+
+    /// Operating systems, most specific first: Windows Phone, HarmonyOS and KaiOS also say
+    /// "Android", Chrome OS says "X11", iOS says "like Mac OS X", Android says "Linux".
+    static let systemRules: [Rule] = [
+        Rule("windows phone", "Windows Phone", .afterToken),
+        Rule("windows nt", "Windows", .windowsNT),  // Windows 11 still sends "NT 10.0": it reads "10"
+        Rule("windows", "Windows"),
+        Rule("openharmony", "HarmonyOS", .afterToken),
+        Rule("harmonyos", "HarmonyOS", .afterToken),
+        Rule("kaios", "KaiOS", .afterToken),
+        Rule("; cros ", "Chrome OS"),  // "CrOS x86_64 14541.0.0" is a platform build, not a release: no version
+        Rule("android", "Android", .afterToken),
+        Rule("ipad", "iPadOS", .after("cpu os")),
+        Rule("iphone", "iOS", .after("iphone os")),
+        Rule("ipod", "iOS", .after("iphone os")),
+        // iPadOS 13+ Safari asks for desktop sites with a Macintosh user agent: such iPads are
+        // counted as Mac desktops, nothing in the string tells them apart. macOS 11+ Safari and
+        // Chrome freeze the version at "10_15_7", so Mac versions stop at "10.15".
+        Rule("mac os x", "Mac", .afterToken),
+        Rule("macintosh", "Mac"),
+        Rule("tizen", "Tizen", .afterToken),
+        Rule("freebsd", "FreeBSD"),
+        Rule("linux", "GNU/Linux"),
+        Rule("ubuntu", "GNU/Linux"),
+        Rule("fedora", "GNU/Linux"),
+        Rule("x11", "GNU/Linux"),
+    ]
+
+    /// Device kinds, first match wins; desktop when none matches.
+    static let deviceRules: [DeviceRule] = [
+        // TVs and streaming sticks run Android without "Mobile" but are not tablets.
+        DeviceRule("smart-tv", .desktop),
+        DeviceRule("smarttv", .desktop),
+        DeviceRule("android tv", .desktop),
+        DeviceRule("googletv", .desktop),
+        DeviceRule("bravia", .desktop),
+        DeviceRule("crkey", .desktop),  // Chromecast
+        DeviceRule("; aft", .desktop),  // Fire TV models: AFTMM, AFTKA …
+        // Tablets, before "Mobile": iPads say "Mobile/15E148".
+        DeviceRule("ipad", .tablet),
+        DeviceRule("tablet", .tablet, excludes: ["tablet pc"]),  // "Tablet PC 2.0" is any Windows touch laptop
+        DeviceRule("kindle", .tablet),
+        DeviceRule("silk/", .tablet),
+        DeviceRule("; kf", .tablet),  // Fire tablets: KFTRWI, KFMAWI …
+        DeviceRule("iphone", .mobile),
+        DeviceRule("ipod", .mobile),
+        DeviceRule("windows phone", .mobile),
+        DeviceRule("kaios", .mobile),
+        DeviceRule("mobi", .mobile),  // "Mobile" and Opera's "Mobi"
+        DeviceRule("opera mini", .mobile),
+        DeviceRule("(phone;", .mobile),  // HarmonyOS NEXT: "(Phone; OpenHarmony 4.1)"
+        // Android without "Mobile" is a tablet, by Google's own convention.
+        DeviceRule("android", .tablet),
+    ]
+
+    /// Windows NT versions and the release names dashboards show.
+    static let windowsReleases: [(nt: String, name: String)] = [
+        ("10.0", "10"), ("6.3", "8.1"), ("6.2", "8"), ("6.1", "7"), ("6.0", "Vista"), ("5.2", "XP"), ("5.1", "XP"),
+    ]
+
+    /// A token whose presence marks a user agent as automated.
+    struct BotPattern: Sendable {
+        /// Lowercase token to find.
+        let token: String
+        /// The byte after the token must not be an ASCII letter ("bot/", "bot;", "bot" at the end, not "bottle").
+        let wordEnd: Bool
+        /// The token does not count right after these lowercase bytes ("cu" + "bot": the CUBOT phone brand).
+        let notAfter: String
+
+        /// A row; see the properties.
+        init(_ token: String, wordEnd: Bool = false, notAfter: String = "") {
+            self.token = token
+            self.wordEnd = wordEnd
+            self.notAfter = notAfter
+        }
+    }
+
+    /// Tokens of crawlers, bots, monitors, link-preview fetchers and automated browsers.
+    ///
+    /// Deliberately NOT bots: generic HTTP clients (curl, Wget, python-requests, Python-urllib,
+    /// Go-http-client, okhttp, node-fetch, axios, Java, libwww-perl, Postman). Server-side clients
+    /// of `/event` legitimately send events with them (the seed sample uses curl); whoever wants
+    /// to drop them decides that separately. Scrapy, in contrast, is a crawling framework: a bot.
+    /// Empty user agents are not bots here either; the caller decides about those.
+    ///
+    /// "bot" alone catches most crawlers (googlebot, bingbot, yandexbot, duckduckbot, applebot,
+    /// amazonbot, ahrefsbot, semrushbot, mj12bot, dotbot, petalbot, gptbot, ccbot, claudebot,
+    /// perplexitybot, twitterbot, linkedinbot, slackbot, discordbot, telegrambot, pinterestbot,
+    /// redditbot, facebot, "Pingdom.com_bot", "UptimeRobot" …), so those need no row of their own.
+    /// It must end a word, so "bottle" does not count, and must not follow "cu": CUBOT is an
+    /// Android phone brand ("Android 10; CUBOT X30"). "Robot" does count: no browser or phone
+    /// sends it, while UptimeRobot and robots.txt-style URLs do. The user-agent strings of real
+    /// browsers contain none of the other tokens.
+    ///
+    /// Not used: "+http" (bots put a contact URL in their user agent, but so may a server-side
+    /// client of our API), "yandex" alone (the Yandex search app is a real browser; its crawlers
+    /// say YandexBot, YandexImages …), "twitter"/"linkedin"/"pinterest"/"snapchat" alone (in-app
+    /// browsers of real people).
+    static let botPatterns: [BotPattern] = [
+        BotPattern("bot", wordEnd: true, notAfter: "cu"),
+        // Crawlers and archivers.
+        BotPattern("crawl"), BotPattern("spider"), BotPattern("slurp"), BotPattern("scrapy"), BotPattern("archiver"),
+        BotPattern("fetcher"), BotPattern("nutch"), BotPattern("heritrix"), BotPattern("httrack"), BotPattern("yeti/"),
+        BotPattern("daumoa"), BotPattern("qwantify"), BotPattern("favicon"), BotPattern("yandeximages"),
+        BotPattern("yandexmetrika"), BotPattern("yandexwebmaster"), BotPattern("mediapartners"),
+        // Google's fetchers are "Google-InspectionTool", "AdsBot-Google", "APIs-Google", "GoogleOther" …
+        BotPattern("google-"), BotPattern("-google"), BotPattern("googleother"),
+        // SEO tools.
+        BotPattern("ahrefs"), BotPattern("semrush"),
+        // AI crawlers and assistants fetching on behalf of a chat.
+        BotPattern("chatgpt"), BotPattern("claude"), BotPattern("anthropic"), BotPattern("perplexity"),
+        BotPattern("cohere-ai"), BotPattern("mistralai"), BotPattern("meta-external"),
+        // Link-preview fetchers.
+        BotPattern("preview"), BotPattern("facebookexternalhit"), BotPattern("facebookcatalog"), BotPattern("embedly"),
+        BotPattern("iframely"), BotPattern("whatsapp/"), BotPattern("vkshare"), BotPattern("mastodon"),
+        // Headless and automated browsers.
+        BotPattern("headless"), BotPattern("phantomjs"), BotPattern("slimerjs"), BotPattern("jsdom"),
+        BotPattern("puppeteer"), BotPattern("playwright"), BotPattern("selenium"), BotPattern("webdriver"),
+        BotPattern("cypress"),
+        // Performance tools and uptime monitors.
+        BotPattern("lighthouse"), BotPattern("page speed"), BotPattern("pagespeed"), BotPattern("gtmetrix"),
+        BotPattern("ptst/"), BotPattern("pingdom"), BotPattern("uptime"), BotPattern("statuscake"),
+        BotPattern("monitor"), BotPattern("site24x7"), BotPattern("pinger"), BotPattern("nagios"),
+        BotPattern("check_http"), BotPattern("zabbix"), BotPattern("datadog"), BotPattern("checkly"),
+        BotPattern("validator"), BotPattern("checklink"),
+        // Scanners.
+        BotPattern("zgrab"), BotPattern("masscan"), BotPattern("nmap"), BotPattern("nikto"), BotPattern("sqlmap"),
+        BotPattern("censys"),
+    ]
+}
+
+// MARK: - Matching
+
+extension UserAgentClassifier {
+    /// ASCII lowercase of a byte; other bytes unchanged.
+    @inline(__always)
+    static func lower(_ byte: UInt8) -> UInt8 {
+        byte &- UInt8(ascii: "A") < 26 ? byte | 0x20 : byte
+    }
+
+    /// True for `0`–`9`.
+    @inline(__always)
+    static func isDigit(_ byte: UInt8) -> Bool { byte &- UInt8(ascii: "0") < 10 }
+
+    /// Finds lowercase ASCII tokens in one pass over a byte buffer (case-insensitively). A bitmap
+    /// of the tokens' first three bytes rules out most positions at the cost of one bit test;
+    /// at the others only the tokens that start with that byte are compared.
+    struct TokenScanner: Sendable {
+        /// Every token's bytes, back to back.
+        private let pool: [UInt8]
+        /// Token `i` is `pool[starts[i] ..< starts[i + 1]]`.
+        private let starts: [Int]
+        /// Tokens whose first byte is `b` are `order[buckets[b] ..< buckets[b + 1]]`.
+        private let buckets: [Int]
+        /// Token numbers grouped by first byte.
+        private let order: [Int]
+        /// Bit `roll(roll(roll(0, a), b), c)` is set when some token starts with bytes `a b c`.
+        private let trigrams: [UInt64]
+        /// The shortest token's length; the trigram bitmap is used only when it is at least 3.
+        private let shortest: Int
+        /// How many tokens there are.
+        let count: Int
+
+        /// A scanner for `tokens`, lowercased; empty tokens never match.
+        init(_ tokens: [String]) {
+            let lowered = tokens.map { $0.utf8.map(UserAgentClassifier.lower) }
+            var pool: [UInt8] = []
+            var starts = [0]
+            for token in lowered {
+                pool += token
+                starts.append(pool.count)
+            }
+            var byFirst = [[Int]](repeating: [], count: 256)
+            for (index, token) in lowered.enumerated() {
+                if let first = token.first { byFirst[Int(first)].append(index) }
+            }
+            var buckets = [0]
+            var order: [Int] = []
+            for ids in byFirst {
+                order += ids
+                buckets.append(order.count)
+            }
+            var trigrams = [UInt64](repeating: 0, count: (Self.trigramMask + 1) / 64)
+            for token in lowered where token.count >= 3 {
+                let hash = token.prefix(3).reduce(0, Self.roll)
+                trigrams[hash >> 6] |= 1 << UInt64(hash & 63)
+            }
+            self.trigrams = trigrams
+            self.shortest = lowered.map(\.count).min() ?? 0
+            self.pool = pool
+            self.starts = starts
+            self.buckets = buckets
+            self.order = order
+            self.count = tokens.count
+        }
+
+        /// 15 bits: five from each of the last three bytes, all of a lowercase letter's.
+        private static let trigramMask = 0x7FFF
+
+        /// The hash of the last three bytes after `byte` follows those hashed into `hash`.
+        @inline(__always)
+        private static func roll(_ hash: Int, _ byte: UInt8) -> Int { ((hash << 5) ^ Int(byte)) & trigramMask }
+
+        /// The length in bytes of token `id`.
+        func length(of id: Int) -> Int { starts[id + 1] - starts[id] }
+
+        /// Calls `found(token, start)` for every occurrence of every token, in order of position,
+        /// until it returns false.
+        @inline(__always)
+        func scan(_ bytes: UnsafeBufferPointer<UInt8>, _ found: (_ token: Int, _ start: Int) -> Bool) {
+            let count = bytes.count
+            let filtered = shortest >= 3
+            guard count > 0, !filtered || count >= 3 else { return }
+            // The trigram hash of bytes index ..< index + 3, rolled along.
+            var hash = filtered ? Self.roll(Self.roll(0, UserAgentClassifier.lower(bytes[0])), UserAgentClassifier.lower(bytes[1])) : 0
+            let last = filtered ? count - 3 : count - 1
+            var index = 0
+            while index <= last {
+                defer { index += 1 }
+                if filtered {
+                    hash = Self.roll(hash, UserAgentClassifier.lower(bytes[index + 2]))
+                    if trigrams[hash >> 6] & (1 << UInt64(hash & 63)) == 0 { continue }
+                }
+                let first = Int(UserAgentClassifier.lower(bytes[index]))
+                for slot in buckets[first] ..< buckets[first + 1] {
+                    let id = order[slot]
+                    let start = starts[id]
+                    let length = starts[id + 1] - start
+                    guard length <= count - index else { continue }
+                    var offset = 1
+                    while offset < length, UserAgentClassifier.lower(bytes[index + offset]) == pool[start + offset] {
+                        offset += 1
+                    }
+                    if offset == length, !found(id, index) { return }
+                }
+            }
+        }
+    }
+
+    /// The bot table, ready to scan.
+    struct BotMatcher: Sendable {
+        /// All bot tokens.
+        let scanner: TokenScanner
+        /// Per token: must end a word.
+        let wordEnd: [Bool]
+        /// Per token: bytes that must not come right before it.
+        let notAfter: [[UInt8]]
+
+        /// Compiles `patterns`.
+        init(_ patterns: [BotPattern]) {
+            scanner = TokenScanner(patterns.map(\.token))
+            wordEnd = patterns.map(\.wordEnd)
+            notAfter = patterns.map { $0.notAfter.utf8.map(UserAgentClassifier.lower) }
+        }
+
+        /// True when some token occurs with its conditions met.
+        func matches(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            var hit = false
+            scanner.scan(bytes) { id, start in
+                if accepts(id, at: start, in: bytes) {
+                    hit = true
+                    return false
+                }
+                return true
+            }
+            return hit
+        }
+
+        /// Whether the occurrence of token `id` at `start` meets its conditions.
+        private func accepts(_ id: Int, at start: Int, in bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+            if wordEnd[id] {
+                let end = start + scanner.length(of: id)
+                if end < bytes.count, UserAgentClassifier.lower(bytes[end]) &- UInt8(ascii: "a") < 26 { return false }
+            }
+            let before = notAfter[id]
+            if !before.isEmpty, start >= before.count {
+                var same = true
+                for (offset, byte) in before.enumerated() where UserAgentClassifier.lower(bytes[start - before.count + offset]) != byte {
+                    same = false
+                    break
+                }
+                if same { return false }
+            }
+            return true
+        }
+    }
+
+    /// The compiled bot table.
+    static let bots = BotMatcher(botPatterns)
+
+    /// The compiled browser, system and device tables, sharing one scanner.
+    struct Tables: Sendable {
+        /// A version source with its token resolved to a scanner token number.
+        enum Version: Sendable {
+            case none
+            case at(Int)
+            case windowsNT(Int)
+        }
+
+        /// A compiled `Rule`.
+        struct Compiled: Sendable {
+            let token: Int
+            let name: String
+            let version: Version
+            let requires: [Int]
+            let excludes: [Int]
+        }
+
+        /// A compiled `DeviceRule`.
+        struct CompiledDevice: Sendable {
+            let token: Int
+            let kind: DeviceKind
+            let excludes: [Int]
+        }
+
+        let scanner: TokenScanner
+        let browsers: [Compiled]
+        let systems: [Compiled]
+        let devices: [CompiledDevice]
+
+        /// Compiles the tables, giving every distinct token one number.
+        init(browsers browserRules: [Rule], systems systemRules: [Rule], devices deviceRules: [DeviceRule]) {
+            var numbers: [String: Int] = [:]
+            var tokens: [String] = []
+            func number(_ token: String) -> Int {
+                let key = String(decoding: token.utf8.map(UserAgentClassifier.lower), as: UTF8.self)
+                if let known = numbers[key] { return known }
+                numbers[key] = tokens.count
+                tokens.append(key)
+                return tokens.count - 1
+            }
+            func compile(_ rule: Rule) -> Compiled {
+                let token = number(rule.token)
+                let version: Version
+                switch rule.version {
+                case .noVersion: version = .none
+                case .afterToken: version = .at(token)
+                case .after(let other): version = .at(number(other))
+                case .windowsNT: version = .windowsNT(token)
+                }
+                return Compiled(token: token, name: rule.name, version: version, requires: rule.requires.map(number), excludes: rule.excludes.map(number))
+            }
+            browsers = browserRules.map(compile)
+            systems = systemRules.map(compile)
+            devices = deviceRules.map { CompiledDevice(token: number($0.token), kind: $0.kind, excludes: $0.excludes.map(number)) }
+            scanner = TokenScanner(tokens)
+        }
+
+        /// Classifies at most `scanLimit` bytes.
+        func classify(_ bytes: UnsafeBufferPointer<UInt8>) -> UserAgentInfo {
+            withUnsafeTemporaryAllocation(of: Int16.self, capacity: Swift.max(scanner.count, 1)) { firsts in
+                // Where each token first occurs, or -1.
+                firsts.initialize(repeating: -1)
+                scanner.scan(bytes) { id, start in
+                    if firsts[id] < 0 { firsts[id] = Int16(truncatingIfNeeded: start) }
+                    return true
+                }
+                let firstsView = UnsafeBufferPointer(firsts)
+                var info = UserAgentInfo(browser: "", browserVersion: "", os: "", osVersion: "", device: .desktop)
+                if let rule = firstMatch(browsers, firstsView) {
+                    info.browser = rule.name
+                    info.browserVersion = version(rule.version, bytes, firstsView)
+                }
+                if let rule = firstMatch(systems, firstsView) {
+                    info.os = rule.name
+                    info.osVersion = version(rule.version, bytes, firstsView)
+                }
+                for rule in devices where firstsView[rule.token] >= 0 && !rule.excludes.contains(where: { firstsView[$0] >= 0 }) {
+                    info.device = rule.kind
+                    break
+                }
+                return info
+            }
+        }
+
+        /// The first rule whose token and requirements are present and whose exclusions are not.
+        private func firstMatch(_ rules: [Compiled], _ firsts: UnsafeBufferPointer<Int16>) -> Compiled? {
+            rules.first { rule in
+                firsts[rule.token] >= 0
+                    && rule.requires.allSatisfy { firsts[$0] >= 0 }
+                    && !rule.excludes.contains { firsts[$0] >= 0 }
+            }
+        }
+
+        /// The version a rule points at; "" when its token is absent or no number follows.
+        private func version(_ source: Version, _ bytes: UnsafeBufferPointer<UInt8>, _ firsts: UnsafeBufferPointer<Int16>) -> String {
+            switch source {
+            case .none:
+                return ""
+            case .at(let token):
+                let start = Int(firsts[token])
+                return start < 0 ? "" : UserAgentClassifier.readVersion(bytes, from: start + scanner.length(of: token))
+            case .windowsNT(let token):
+                let start = Int(firsts[token])
+                guard start >= 0 else { return "" }
+                let nt = UserAgentClassifier.readVersion(bytes, from: start + scanner.length(of: token))
+                return UserAgentClassifier.windowsReleases.first { $0.nt == nt }?.name ?? nt
+            }
+        }
+    }
+
+    /// The compiled browser, system and device tables.
+    static let tables = Tables(browsers: browserRules, systems: systemRules, devices: deviceRules)
+
+    /// The most digits a version component may have; longer runs are build codes or junk.
+    static let maxVersionDigits = 6
+
+    /// "major.minor" (or "major") read at `start`, after at most two separators (` /]_:-`);
+    /// `_` counts as a dot ("17_1" → "17.1"). "" when no number is there.
+    static func readVersion(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> String {
+        let count = bytes.count
+        var index = start
+        var skipped = 0
+        while index < count, skipped < 2 {
+            switch bytes[index] {
+            case UInt8(ascii: " "), UInt8(ascii: "/"), UInt8(ascii: "]"), UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "-"):
+                index += 1
+                skipped += 1
+            default:
+                skipped = 2
+            }
+        }
+        let majorStart = index
+        while index < count, isDigit(bytes[index]) { index += 1 }
+        let majorCount = index - majorStart
+        guard majorCount > 0, majorCount <= maxVersionDigits else { return "" }
+        var minorStart = index
+        var minorCount = 0
+        if index + 1 < count, bytes[index] == UInt8(ascii: ".") || bytes[index] == UInt8(ascii: "_"), isDigit(bytes[index + 1]) {
+            minorStart = index + 1
+            var end = minorStart
+            while end < count, isDigit(bytes[end]) { end += 1 }
+            minorCount = end - minorStart
+            guard minorCount <= maxVersionDigits else { return "" }
+        }
+        let length = majorCount + (minorCount > 0 ? 1 + minorCount : 0)
+        return String(unsafeUninitializedCapacity: length) { output in
+            var written = 0
+            for offset in 0..<majorCount {
+                output[written] = bytes[majorStart + offset]
+                written += 1
+            }
+            if minorCount > 0 {
+                output[written] = UInt8(ascii: ".")
+                written += 1
+                for offset in 0..<minorCount {
+                    output[written] = bytes[minorStart + offset]
+                    written += 1
+                }
+            }
+            return written
+        }
+    }
+}

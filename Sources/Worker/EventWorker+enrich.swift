@@ -1,0 +1,64 @@
+import Metrics
+import Shared
+
+extension EventWorker {
+    /// Turns what ingest captured (`client`) into what a stored event carries (`visit`): the
+    /// visitor, the visit, the page's host, the visit's source, the browser, system, device and
+    /// country. One Redis script call per batch places the events in visits; the salt of each
+    /// receive day is read once per process. The address and raw user agent are dropped here,
+    /// so no retry payload, dead letter or document holds them. Events already enriched (a
+    /// retry, a summary, a replay) are left as they are.
+    func enrich(_ events: [QueuedEvent]) async throws(RedisError) -> [QueuedEvent] {
+        var pending: [(position: Int, derived: DerivedVisit)] = []
+        var requests: [SessionRequest] = []
+        for (position, item) in events.enumerated() where item.stored.event.visit == nil {
+            let event = item.stored.event
+            let salt = try await visits.salt(day: Throttle.day(of: event.receivedAt), now: clock())
+            let derived = DerivedVisit(event, salt: salt, countries: countries)
+            pending.append((position, derived))
+            requests.append(SessionRequest(
+                siteID: event.siteID, visitorID: derived.visitorID, timestamp: event.timestamp,
+                freshID: VisitTracker.sessionID(visitorID: derived.visitorID, seed: event.eventID), attributes: derived.attributes))
+        }
+        guard !requests.isEmpty else { return events }
+        let assignments = try await visits.assign(requests)
+        var enriched = events
+        for ((position, derived), assignment) in zip(pending, assignments) {
+            if !assignment.tracked { WorkerMetrics.visitUntracked() }
+            enriched[position].stored.event.visit = derived.fields(in: assignment)
+            enriched[position].stored.event.client = nil
+        }
+        return enriched
+    }
+}
+
+/// What one event says about its visit before the visit is known.
+struct DerivedVisit {
+    var visitorID: Int64
+    var hostname: String?
+    var attributes: VisitAttributes
+    var userAgent: UserAgentInfo
+    var country: String?
+
+    /// Parses the captured URL, referrer and user agent and looks the address up.
+    init(_ event: Event, salt: [UInt8], countries: CountryDatabase?) {
+        let client = event.client ?? ClientContext()
+        let page = client.url.flatMap { PageURL.parse($0) }
+        hostname = page?.hostname
+        attributes = VisitAttributes(TrafficSource.classify(page: page, referrer: client.ref))
+        userAgent = UserAgentClassifier.classify(client.ua ?? "")
+        country = client.ip.flatMap { countries?.country(of: $0) }
+        visitorID = VisitTracker.visitorID(
+            salt: salt, siteID: event.siteID, address: client.ip ?? "", userAgent: client.ua ?? "", userID: event.userID)
+    }
+
+    /// The stored fields once the visit is known: its id and its first event's source.
+    func fields(in assignment: SessionAssignment) -> VisitFields {
+        let visit = assignment.attributes
+        return VisitFields(
+            visitorID: visitorID, sessionID: assignment.sessionID, hostname: hostname, referrer: visit.referrer, source: visit.source,
+            utmMedium: visit.utmMedium, utmSource: visit.utmSource, utmCampaign: visit.utmCampaign, utmContent: visit.utmContent,
+            utmTerm: visit.utmTerm, browser: userAgent.browser, browserVersion: userAgent.browserVersion, os: userAgent.os,
+            osVersion: userAgent.osVersion, device: userAgent.device.rawValue, country: country)
+    }
+}
