@@ -255,6 +255,30 @@ import Testing
         }
     }
 
+    @Test func placingABatchAgainGivesTheSameVisitsAndAFullTableStillPlacesEvents() async throws {
+        try await TestServers.with { servers in
+            let tracker = VisitTracker(redis: servers.redis, keys: servers.configuration.keys, maxPerBucket: 2)
+            let google = VisitAttributes(TrafficSource(source: "Google", referrer: "google.com", utm: UTM()))
+            let direct = VisitAttributes(TrafficSource(source: "Direct / None", referrer: nil, utm: UTM()))
+            let requests = [
+                SessionRequest(siteID: "s", visitorID: 1, timestamp: Self.start, freshID: 11, attributes: google),
+                SessionRequest(siteID: "s", visitorID: 1, timestamp: Self.start + 20 * Self.minute, freshID: 12, attributes: direct),
+                SessionRequest(siteID: "s", visitorID: 2, timestamp: Self.start, freshID: 21, attributes: direct),
+                SessionRequest(siteID: "s", visitorID: 3, timestamp: Self.start, freshID: 31, attributes: google),  // the bucket holds two
+            ]
+            let first = try await tracker.assign(requests)
+            #expect(first.map(\.sessionID).prefix(3) == [11, 11, 21])
+            #expect(first[1].attributes == google, "the visit keeps its first event's source")
+            #expect(first.map(\.tracked) == [true, true, true, false])
+            #expect(first[3].attributes == google)
+            let again = try await tracker.assign(requests)
+            #expect(again == first, "a redelivered batch must land in the same visits")
+            let ttl = try await servers.redis.send(RedisCommand("PTTL", servers.configuration.keys.visits(bucket: VisitTracker.bucket(of: Self.start))))
+                .orThrow().int ?? -1
+            #expect(ttl > 0 && ttl <= 3 * VisitTracker.sessionTimeoutMillis)
+        }
+    }
+
     @Test func aVisitSpanningAWorkerKillKeepsOneSessionID() async throws {
         try await TestServers.with { servers in
             let keys = servers.configuration.keys

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+
+@testable import Shared
+
+/// `POST /api/event` bodies through `EventValidator.validatePlausible`: the Events API's long
+/// names, the tracker's short ones, and what is refused.
+struct PlausibleEventTests {
+    let validator = EventValidator()
+    let now: Int64 = 1_763_916_271_123
+
+    func validate(_ body: String) throws -> PlausibleEvent {
+        try validator.validatePlausible(Array(body.utf8), now: now)
+    }
+
+    @Test func longAndShortNamesGiveTheSameEvent() throws {
+        let long = try validate(#"{"name":"pageview","url":"https://Shop.example/a?b=1","domain":"shop.example","referrer":"https://t.co/x","props":{"plan":"pro"},"event_id":"e1"}"#)
+        let short = try validate(#"{"n":"pageview","u":"https://Shop.example/a?b=1","d":"shop.example","r":"https://t.co/x","p":{"plan":"pro"},"event_id":"e1"}"#)
+        let meta = try validate(#"{"n":"pageview","u":"https://Shop.example/a?b=1","d":"shop.example","r":"https://t.co/x","m":"{\"plan\":\"pro\"}","event_id":"e1","w":1440,"i":true,"v":"2"}"#)
+        #expect(long.events == short.events)
+        #expect(short.events == meta.events)
+        let event = try #require(long.events.first)
+        #expect(event.siteID == "shop.example")
+        #expect(event.eventType == "page_view")
+        #expect(event.name == "pageview")
+        #expect(event.path == "/a")
+        #expect(event.props == ["plan": .string("pro")])
+        #expect(event.client == ClientContext(url: "https://Shop.example/a?b=1", ref: "https://t.co/x"))
+        #expect(event.timestamp == now && event.receivedAt == now)
+    }
+
+    @Test func customNamesKeepTheirTextAndGetAValidEventType() throws {
+        let event = try #require(try validate(#"{"n":"Outbound Link: Click","u":"https://s.example/","d":"s.example"}"#).events.first)
+        #expect(event.name == "Outbound Link: Click")
+        #expect(event.eventType == "Outbound_Link:_Click")
+        let long = try #require(try validate(#"{"n":"\#(String(repeating: "é", count: 60))","u":"https://s.example/","d":"s.example"}"#).events.first)
+        #expect(long.eventType.utf8.count == 64)
+    }
+
+    @Test func everyNamedSiteGetsTheEventUnderOneID() throws {
+        let parsed = try validate(#"{"n":"pageview","u":"https://s.example/","d":" www.A.example , b.example,a.example,"}"#)
+        #expect(parsed.events.map(\.siteID) == ["a.example", "b.example"])
+        #expect(Set(parsed.events.map(\.eventID)).count == 1)
+    }
+
+    @Test func hashModeKeepsTheFragmentInThePath() throws {
+        let on = try #require(try validate(#"{"n":"pageview","u":"https://s.example/app#/settings","d":"s.example","h":1}"#).events.first)
+        let off = try #require(try validate(#"{"n":"pageview","u":"https://s.example/app#/settings","d":"s.example","h":0}"#).events.first)
+        #expect(on.path == "/app#/settings")
+        #expect(off.path == "/app")
+    }
+
+    @Test func propsThatAreNotScalarsAreLeftOutAsPlausibleDoes() throws {
+        let event = try #require(try validate(#"{"n":"x","u":"https://s.example/","d":"s.example","p":{"a":"1","b":[1],"c":{"d":1},"e":null,"f":2}}"#).events.first)
+        #expect(event.props == ["a": .string("1"), "f": .int(2)])
+    }
+
+    @Test func engagementEventsAreReportedToBeDropped() throws {
+        let parsed = try validate(#"{"n":"engagement","u":"https://s.example/","d":"s.example","sd":40,"e":1200}"#)
+        #expect(parsed.isEngagement)
+        #expect(parsed.events.isEmpty)
+    }
+
+    @Test(arguments: [
+        (#"{"u":"https://s.example/","d":"s.example"}"#, "name"),
+        (#"{"n":"","u":"https://s.example/","d":"s.example"}"#, "name"),
+        (#"{"n":"a\u0001b","u":"https://s.example/","d":"s.example"}"#, "name"),
+        (#"{"n":"pageview","d":"s.example"}"#, "url"),
+        (#"{"n":"pageview","u":"/relative","d":"s.example"}"#, "url"),
+        (#"{"n":"pageview","u":"javascript:alert(1)","d":"s.example"}"#, "url"),
+        (#"{"n":"pageview","u":"https://s.example/"}"#, "domain"),
+        (#"{"n":"pageview","u":"https://s.example/","d":","}"#, "domain"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"a b"}"#, "domain"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"a,b,c,d,e,f,g,h,i,j,k"}"#, "domain"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"s.example","p":{"$gt":"1"}}"#, "props.$gt"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"s.example","p":{"a.b":"1"}}"#, "props.a.b"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"s.example","m":"not json"}"#, "m"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"s.example","p":[1]}"#, "p"),
+        (#"{"n":7,"u":"https://s.example/","d":"s.example"}"#, "n"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"s.example","h":"yes"}"#, "h"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"s.example","site_id":"x"}"#, "site_id"),
+        (#"{"n":"pageview","u":"https://s.example/","d":"s.example","event_id":""}"#, "event_id"),
+    ])
+    func refusesWithTheFieldAtFault(body: String, field: String) {
+        #expect(throws: ValidationError.self) { try validate(body) }
+        do {
+            _ = try validate(body)
+        } catch let error as ValidationError {
+            #expect(error.field == field, "\(error)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+    }
+
+    @Test func aURLOrReferrerOverTheLimitIsRefused() {
+        let long = "https://s.example/" + String(repeating: "a", count: 2000)
+        #expect(throws: ValidationError.self) { try validate(#"{"n":"pageview","u":"\#(long)","d":"s.example"}"#) }
+        #expect(throws: ValidationError.self) { try validate(#"{"n":"pageview","u":"https://s.example/","r":"\#(long)","d":"s.example"}"#) }
+    }
+
+    @Test func anEnrichedEventRoundTripsThroughTheQueuePayload() throws {
+        var event = try #require(try validate(#"{"n":"Signup","u":"https://s.example/","d":"s.example","p":{"plan":"pro"}}"#).events.first)
+        event.client = ClientContext(ip: "203.0.113.9", ua: String(repeating: "é", count: 400), url: "https://s.example/", ref: nil)
+        #expect(event.client?.ua?.utf8.count == ClientContext.maxUserAgentBytes)
+        let decoded = try JSONDecoder().decode(Event.self, from: Data(event.queuePayload))
+        #expect(decoded == event)
+        event.client = nil
+        event.visit = VisitFields(
+            visitorID: -5, sessionID: 7, hostname: "s.example", referrer: nil, source: "Direct / None", utmMedium: "email", utmSource: nil,
+            utmCampaign: nil, utmContent: nil, utmTerm: nil, browser: "Firefox", browserVersion: "120.0", os: "Windows", osVersion: "10",
+            device: "Desktop", country: nil)
+        #expect(try JSONDecoder().decode(Event.self, from: Data(event.queuePayload)) == event)
+    }
+}
+
+/// Visitor and visit identity: pure functions of their inputs.
+struct VisitIdentityTests {
+    let salt = Array("0123456789abcdef".utf8)
+
+    @Test func theVisitorHashDependsOnEveryInputAndOnTheSalt() {
+        let base = VisitTracker.visitorID(salt: salt, siteID: "s", address: "203.0.113.9", userAgent: "UA", userID: nil)
+        #expect(base == VisitTracker.visitorID(salt: salt, siteID: "s", address: "203.0.113.9", userAgent: "UA", userID: nil))
+        #expect(base != VisitTracker.visitorID(salt: Array("other".utf8), siteID: "s", address: "203.0.113.9", userAgent: "UA", userID: nil))
+        #expect(base != VisitTracker.visitorID(salt: salt, siteID: "t", address: "203.0.113.9", userAgent: "UA", userID: nil))
+        #expect(base != VisitTracker.visitorID(salt: salt, siteID: "s", address: "203.0.113.10", userAgent: "UA", userID: nil))
+        #expect(base != VisitTracker.visitorID(salt: salt, siteID: "s", address: "203.0.113.9", userAgent: "UB", userID: nil))
+        // Field boundaries are kept: moving bytes between fields changes the hash.
+        #expect(VisitTracker.visitorID(salt: salt, siteID: "s", address: "1", userAgent: "23", userID: nil)
+            != VisitTracker.visitorID(salt: salt, siteID: "s", address: "12", userAgent: "3", userID: nil))
+    }
+
+    @Test func aNamedUserIsTheSameVisitorWhateverTheSaltAddressOrAgent() {
+        let first = VisitTracker.visitorID(salt: salt, siteID: "s", address: "1.1.1.1", userAgent: "A", userID: "alice")
+        let second = VisitTracker.visitorID(salt: Array("tomorrow".utf8), siteID: "s", address: "2.2.2.2", userAgent: "B", userID: "alice")
+        #expect(first == second)
+        #expect(first != VisitTracker.visitorID(salt: salt, siteID: "other", address: "1.1.1.1", userAgent: "A", userID: "alice"))
+    }
+
+    @Test(arguments: [
+        (Int64(0), Int64(0)), (Int64(1_799_999), Int64(0)), (Int64(1_800_000), Int64(1)),
+        (Int64(-1), Int64(-1)), (Int64(-1_800_000), Int64(-1)), (Int64(-1_800_001), Int64(-2)),
+    ])
+    func bucketsAreThirtyMinutesOfEventTimeFlooredBelowZeroToo(timestamp: Int64, bucket: Int64) {
+        #expect(VisitTracker.bucket(of: timestamp) == bucket)
+    }
+}
