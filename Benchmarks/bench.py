@@ -349,6 +349,211 @@ def prefill_identical(servers, count, prefix):
     push_payloads(servers, payloads, prefix)
 
 
+ENRICH_CASES = {  # drain case: (build, wrk KIND, site_id the events are stored under)
+    "before": ("before", "event", "bench"),
+    "after": ("after", "event", "bench"),
+    "after_plausible": ("after", "plausible", "shop.example"),
+}
+
+
+def git_head(package_dir):
+    """The short commit a checkout (or worktree) is at, read from its files: no git command."""
+    try:
+        gitdir = os.path.join(package_dir, ".git")
+        if os.path.isfile(gitdir):
+            with open(gitdir) as f:
+                gitdir = f.read().split("gitdir:", 1)[1].strip()
+        with open(os.path.join(gitdir, "HEAD")) as f:
+            head = f.read().strip()
+        if head.startswith("ref:"):
+            ref = head.split(None, 1)[1]
+            for base in (gitdir, os.path.join(gitdir, "..", "..")):  # a worktree keeps its refs in the main .git
+                if os.path.exists(os.path.join(base, ref)):
+                    with open(os.path.join(base, ref)) as f:
+                        return f.read().strip()[:7]
+            return "?"
+        return head[:7]
+    except (OSError, IndexError):
+        return "?"
+
+
+def wait_drained(servers, prefix, timeout=1800):
+    """Returns once the prefix's queue and every processing list are empty."""
+    deadline = time.time() + timeout
+    while servers.redis("LLEN", prefix + "queue") != "0" or servers.redis("KEYS", prefix + "processing:*"):
+        if time.time() > deadline:
+            raise RuntimeError(f"{prefix}queue not drained in {timeout} s")
+        time.sleep(0.05)
+
+
+def scenario_enrichment(servers, args, report):
+    """9. what enrichment (visits) costs: the build before it next to this one, ingest and drain, alternating."""
+    before_bin = os.path.join(args.before, ".build", "release")
+    bins = {"before": before_bin, "after": BIN}
+    for side, path in bins.items():
+        for exe in ("IngestAPI", "Worker"):
+            if not os.access(os.path.join(path, exe), os.X_OK):
+                raise SystemExit(f"enrichment: {os.path.join(path, exe)} missing: build it with "
+                                 f"`swift build -c release` in {os.path.dirname(os.path.dirname(path))}")
+
+    def api_env(database, prefix):
+        return dict(servers.env(database, prefix), TRUST_PROXY="1")
+
+    # Ingest: the bare handler, both builds' /event, and the new build's /api/event, one after another
+    # in each run; before and after swap places every run.
+    ports = {"bare": free_port(), "before": free_port(), "after": free_port()}
+    apis = {side: start([os.path.join(bins[side], "IngestAPI"), "--port", str(ports[side])],
+                        api_env(f"enrich_ingest_{side}", f"ei{side}:"), ports[side]) for side in bins}
+    bare = start([BARE], dict(servers.env("enrich_bare"), PORT=str(ports["bare"])), ports["bare"])
+    ingest = {"bare": [], "before": [], "after": [], "after_plausible": []}
+    queued_share = {name: [] for name in ingest if name != "bare"}
+    try:
+        for run in range(args.runs):
+            order = ["bare"] + (["before", "after"] if run % 2 == 0 else ["after", "before"]) + ["after_plausible"]
+            for name in order:
+                if name == "bare":
+                    ingest["bare"].append(wrk(ports["bare"], "post_event.lua", args.duration, args.connections))
+                    continue
+                side, kind, _ = ENRICH_CASES[name]
+                path = "/api/event" if kind == "plausible" else "/event"
+                result = wrk(ports[side], "post_visit.lua", args.duration, args.connections, path=path, env=dict(os.environ, KIND=kind))
+                ingest[name].append(result)
+                prefix = f"ei{side}:"
+                queued = int(servers.redis("LLEN", prefix + "queue"))
+                # wrk's request count is rps × duration; a share well under 1 would mean events were dropped (bot UA).
+                queued_share[name].append(queued / (result["rps"] * args.duration))
+                servers.redis("DEL", prefix + "queue")
+            print(f"  enrichment ingest run {run + 1}: bare {ingest['bare'][-1]['rps']:,.0f}, before {ingest['before'][-1]['rps']:,.0f}, "
+                  f"after {ingest['after'][-1]['rps']:,.0f}, after /api/event {ingest['after_plausible'][-1]['rps']:,.0f} req/s")
+        report["rss_api_before"] = peak_rss_mib(apis["before"].pid)
+        report["rss_api_after"] = peak_rss_mib(apis["after"].pid)
+    finally:
+        for proc in (*apis.values(), bare):
+            stop(proc)
+    for name, shares in queued_share.items():
+        if min(shares) < 0.95:
+            print(f"  warning: {name}: only {min(shares):.0%} of the requests were queued (bot user agent? refused?)")
+
+    # Drain: each case's N events posted through its own build's IngestAPI (so the queued payload is
+    # exactly what that build queues), then one Worker of the same build drains them, timed from its start.
+    drain = {name: [] for name in ENRICH_CASES}
+    cpu = {name: [] for name in ENRICH_CASES}
+    rss = {name: [] for name in ENRICH_CASES}
+    for run in range(args.runs):
+        order = (["before", "after"] if run % 2 == 0 else ["after", "before"]) + ["after_plausible"]
+        for name in order:
+            side, kind, site = ENRICH_CASES[name]
+            prefix, database = f"ed{run}{name}:", f"enrich_{run}_{name}"
+            port = free_port()
+            api = start([os.path.join(bins[side], "IngestAPI"), "--port", str(port)], api_env(database, prefix), port)
+            try:
+                subprocess.run(["wrk", "-t1", f"-c{min(args.connections, 16)}", "-d600s", "-s", os.path.join(ROOT, "Benchmarks", "post_visit.lua"),
+                                f"http://127.0.0.1:{port}/event"], capture_output=True, text=True, cwd=ROOT, check=True,
+                               env=dict(os.environ, KIND=kind, COUNT=str(args.drain_events)))
+            finally:
+                stop(api)
+            queued = int(servers.redis("LLEN", prefix + "queue"))
+            if queued != args.drain_events:
+                raise RuntimeError(f"enrichment {name}: {queued:,} events queued, expected {args.drain_events:,}")
+            started = time.time()
+            worker = start([os.path.join(bins[side], "Worker")], servers.env(database, prefix))
+            wait_drained(servers, prefix)
+            elapsed = time.time() - started
+            cpu[name].append(cpu_seconds(worker.pid) / args.drain_events * 100_000)
+            rss[name].append(peak_rss_mib(worker.pid))
+            stop(worker)
+            drain[name].append(args.drain_events / elapsed)
+            stored = subprocess.run([RAW_MONGO, "ids", f"mongodb://127.0.0.1:{servers.mongo_port}/{database}", site, "-"],
+                                    capture_output=True, text=True, check=True).stdout.count("\n")
+            dead = int(servers.redis("LLEN", prefix + "dead"))
+            if stored != args.drain_events or dead:
+                print(f"  warning: {name}: {stored:,} stored, {dead:,} dead letters of {args.drain_events:,}")
+            servers.mongo_drop(database)
+        print(f"  enrichment drain run {run + 1}: before {drain['before'][-1]:,.0f}/s ({cpu['before'][-1]:.2f} s CPU/100k), "
+              f"after {drain['after'][-1]:,.0f}/s ({cpu['after'][-1]:.2f}), "
+              f"after /api/event {drain['after_plausible'][-1]:,.0f}/s ({cpu['after_plausible'][-1]:.2f})")
+
+    def ratio(rows, base, key=None):
+        pairs = zip(rows, base)
+        return spread([(a[key] / b[key]) if key else a / b for a, b in pairs], "{:.2f}")
+
+    ms = "{:.2f}"
+    before_commit = git_head(args.before)
+    lines = [f"### 9. What enrichment costs (visits), before vs after, same run", "",
+             f"Written by `{' '.join(['scripts/bench'] + sys.argv[1:])}` on {datetime.date.today()}, {os.cpu_count()} cores: "
+             f"\"before\" is the release build of `{args.before}` (commit `{before_commit}`, no visits), \"after\" this tree's "
+             "release build. Both IngestAPIs run with `TRUST_PROXY=1`; requests come from `Benchmarks/post_visit.lua`: five real "
+             "browsers' `User-Agent`s (Chrome/Windows, Safari/macOS, Firefox/Windows, Chrome/Android, Safari/iPhone), a public "
+             "IPv4 in `X-Forwarded-For` and `Referer: https://shop.example/`, 10,000 visitors each with its own address, browser "
+             "and `userid`. The bare handler gets scenario 1's `post_event.lua`. Before and after swap order every run. "
+             "Each cell: median (min–max).", "",
+             f"Ingest, wrk -t1 -c{args.connections} -d{args.duration}s, {args.runs} runs:", "",
+             "| server | req/s | p50 ms | p99 ms | ratio to before | ratio to bare |", "| --- | --- | --- | --- | --- | --- |"]
+    labels = {"bare": "bare Hummingbird handler (baseline)", "before": "before: `POST /event` (validate + LPUSH)",
+              "after": "after: `POST /event` (+ bot check, address and user agent queued)",
+              "after_plausible": "after: `POST /api/event`, Plausible body (no such route before)"}
+    for name in ("bare", "before", "after", "after_plausible"):
+        rows = ingest[name]
+        to_before = "1.00" if name == "before" else ("–" if name == "bare" else ratio(rows, ingest["before"], "rps"))
+        lines.append(f"| {labels[name]} | {spread([r['rps'] for r in rows])} | {spread([r['p50'] for r in rows], ms)} | "
+                     f"{spread([r['p99'] for r in rows], ms)} | {to_before} | "
+                     f"{'1.00' if name == 'bare' else ratio(rows, ingest['bare'], 'rps')} |")
+    lines += ["", f"p99 ratio after / before (`/event`), per run: {ratio(ingest['after'], ingest['before'], 'p99')}×.", "",
+              f"Drain: {args.drain_events:,} events posted through the same build's IngestAPI (so the queue holds what that "
+              f"build queues), then one Worker (batch 500) drains them into nx-27017, timed from its start; {args.runs} runs. "
+              "CPU is the Worker's user + system time over the whole run, per 100k events.", "",
+              "| build, events | events/s | ratio to before | CPU s / 100k events | CPU ratio to before | peak RSS MiB |",
+              "| --- | --- | --- | --- | --- | --- |"]
+    labels = {"before": "before, `/event` events", "after": "after, `/event` events (enriched: visitor from `userid`)",
+              "after_plausible": "after, `/api/event` events (enriched: visitor hashed from address + user agent, UTM, referrer)"}
+    for name in ENRICH_CASES:
+        lines.append(f"| {labels[name]} | {spread(drain[name])} | {'1.00' if name == 'before' else ratio(drain[name], drain['before'])} | "
+                     f"{spread(cpu[name], ms)} | {'1.00' if name == 'before' else ratio(cpu[name], cpu['before'])} | "
+                     f"{spread(rss[name], '{:.1f}')} |")
+    lines += ["", f"IngestAPI peak RSS after the ingest runs: before {report['rss_api_before']:.1f} MiB, "
+              f"after {report['rss_api_after']:.1f} MiB.", ""]
+    return lines
+
+
+def replace_section(path, number, lines):
+    """Writes `lines` as section `### <number>.` of the file at `path`, in place of the one there
+    (up to the next `### ` heading), or at the end; every other section is kept as it is."""
+    try:
+        with open(path) as f:
+            old = f.read().split("\n")
+    except FileNotFoundError:
+        old = ["# Benchmarks", ""]
+    start = next((i for i, line in enumerate(old) if line.startswith(f"### {number}.")), None)
+    if start is None:
+        while old and old[-1] == "":
+            old.pop()
+        new = old + [""] + lines
+    else:
+        end = next((i for i in range(start + 1, len(old)) if old[i].startswith("### ")), len(old))
+        new = old[:start] + lines + old[end:]
+    with open(path, "w") as f:
+        f.write("\n".join(new).rstrip("\n") + "\n")
+
+
+def kept_sections(path, numbers):
+    """The sections `### <n>.` (n in `numbers`) of the file at `path`, each up to the next `### ` heading:
+    those a full run does not measure (8: `--only bounded-state`, 9: `--only enrichment`), kept across it."""
+    try:
+        with open(path) as f:
+            old = f.read().split("\n")
+    except FileNotFoundError:
+        return []
+    kept, keep = [], False
+    for line in old:
+        if line.startswith("### "):
+            keep = any(line.startswith(f"### {n}.") for n in numbers)
+        if keep:
+            kept.append(line)
+    while kept and kept[-1] == "":
+        kept.pop()
+    return kept + [""] if kept else []
+
+
 def percentile(values, share):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
@@ -416,8 +621,11 @@ def main():
     parser.add_argument("--drain-events", type=int)
     parser.add_argument("--stats-events", help="comma-separated stored-event counts for scenario 5 (default 100000,1000000; quick 100000)")
     parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5")
-    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state"],
-                        help="run one scenario (and write nothing); bounded-state runs only this way (minutes: 1M events through nx-27017)")
+    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state", "enrichment"],
+                        help="run one scenario (and write nothing); bounded-state runs only this way (minutes: 1M events through nx-27017); "
+                             "so does enrichment, which rewrites its own section 9 of the output and keeps the rest")
+    parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE", "/tmp/before"),
+                        help="enrichment: a checkout of the code before visits, built with `swift build -c release` (default $BENCH_BEFORE or /tmp/before)")
     parser.add_argument("--sizes", default="100000,1000000", help="comma-separated event counts for bounded-state")
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args()
@@ -439,9 +647,9 @@ def main():
     try:
         sections = {}
         scenarios = {"ingest": scenario_ingest, "rate": scenario_fixed_rate, "batch": scenario_batch, "drain": scenario_drain,
-                     "stats": scenario_stats, "throttle": scenario_throttle}
+                     "stats": scenario_stats, "throttle": scenario_throttle, "enrichment": scenario_enrichment}
         for name, scenario in scenarios.items():
-            if args.only and name != args.only:
+            if (args.only and name != args.only) or (not args.only and name == "enrichment"):  # enrichment needs a second build
                 continue
             print(scenario.__doc__.strip())
             sections[name] = scenario(servers, args, report)
@@ -449,6 +657,9 @@ def main():
         servers.close()
     if args.only:
         print("\n".join(sections[args.only]))
+        if args.only == "enrichment":
+            replace_section(args.output, "9", sections["enrichment"])
+            print(f"wrote section 9 of {args.output}")
         return
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -462,9 +673,10 @@ def main():
     memory = ["### 6. Memory (peak RSS, VmHWM)", "", "| process | MiB |", "| --- | --- |",
               f"| IngestAPI during scenario 1 | {report.get('rss_api', float('nan')):.1f} |",
               f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", ""]
+    kept = kept_sections(args.output, ("8", "9"))  # measured by --only runs, not by this one
     with open(args.output, "w") as f:
         body = [line for name in ("ingest", "rate", "batch", "drain", "stats") for line in sections[name]]
-        f.write("\n".join(header + body + memory + sections["throttle"]))
+        f.write("\n".join(header + body + memory + sections["throttle"] + kept))
     print(f"wrote {args.output}")
 
 

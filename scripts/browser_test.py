@@ -50,6 +50,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 DOMAIN = "site.test"
 PRICING = "/pricing?utm_source=newsletter&utm_medium=email"
+LANDING = "/?utm_medium=cpc&utm_campaign=launch"  # the search result's link: the visit's UTM
 PERSON_UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36"
 WAIT = 10  # seconds: the deadline of every wait on a condition
 EVENT_ID = re.compile(r"^([0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12})$")
@@ -292,7 +293,7 @@ pipeline("Early", {{props: {{queued: true}}}});
 
     def search_page(self):
         return f"""<!doctype html><html><head><meta charset="utf-8"><title>search</title>
-<link rel="icon" href="data:,"></head><body><a id="go" href="{self.site('/')}">Test SPA - the result</a></body></html>"""
+<link rel="icon" href="data:,"></head><body><a id="go" href="{self.site(LANDING)}">Test SPA - the result</a></body></html>"""
 
     def stop(self):
         for server in self.servers:
@@ -390,9 +391,9 @@ def expected_main(pages):
     site, r = pages.site, pages.search().split("/search")[0] + "/"  # strict-origin-when-cross-origin: origin only
     base = {"d": DOMAIN, "r": r}
     return [
-        [dict(base, n="pageview", u=site("/")), dict(base, n="Early", u=site("/"), p={"queued": True})],
+        [dict(base, n="pageview", u=site(LANDING)), dict(base, n="Early", u=site(LANDING), p={"queued": True})],
         [dict(base, n="pageview", u=site(PRICING))],
-        [dict(base, n="pageview", u=site("/"))],
+        [dict(base, n="pageview", u=site(LANDING))],
         [dict(base, n="pageview", u=site(PRICING))],
         [dict(base, n="Signup", u=site(PRICING), p={"plan": "pro"})],
         [dict(base, n="Outbound Link: Click", u=site(PRICING), p={"url": pages.outbound()})],
@@ -606,7 +607,10 @@ def check_pipeline(report, documents, pages):
     ], key=repr)
     got = sorted([(d.get("name"), d.get("event_type"), d.get("path"), d.get("props")) for d in documents], key=repr)
     report.equal("pipeline: name, event type, path and props of every event", got, want)
-    for field, value in [("hostname", DOMAIN), ("source", "Google"), ("referrer", "google.com"), ("browser", "Chrome"),
+    # The visit's source and UTM are its first event's (the landing page from the search page),
+    # also for the later page views whose URLs name another utm_source.
+    for field, value in [("hostname", DOMAIN), ("source", "Google"), ("referrer", "google.com"),
+                         ("utm_medium", "cpc"), ("utm_campaign", "launch"), ("utm_source", "None"), ("browser", "Chrome"),
                          ("browser_version", "156.0"), ("os", "GNU/Linux"), ("device", "Desktop")]:
         report.equal(f"pipeline: every document's {field}", sorted({str(d.get(field)) for d in documents}), [value])
     report.equal("pipeline: one visitor and one visit",

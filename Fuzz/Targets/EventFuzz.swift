@@ -1,5 +1,6 @@
-// libFuzzer target `event`: request bodies through EventValidator (one event and a batch),
-// then every accepted event through the queue payload writer, JSONDecoder and `revalidate`.
+// libFuzzer target `event`: request bodies through EventValidator (one event, a batch, and a
+// Plausible Events API body), then every accepted event through the queue payload writer,
+// JSONDecoder and `revalidate`.
 // Built and run by scripts/fuzz; crashes (a trap or a broken invariant) land in
 // .build/fuzz/artifacts/event/.
 import Foundation
@@ -50,7 +51,61 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
             fuzzFail("[event] refused as a batch: \(error)")
         }
     }
+
+    do {
+        let plausible = try validator.validatePlausible(body, now: now)
+        checkPlausible(plausible, body: body)
+    } catch {
+        checkError(error)
+    }
     return 0
+}
+
+/// What `validatePlausible` promises about a `POST /api/event` body it accepts.
+private func checkPlausible(_ result: PlausibleEvent, body: UnsafeRawBufferPointer) {
+    if result.isEngagement {
+        fuzzCheck(result.events.isEmpty, "engagement with \(result.events.count) events")
+        return
+    }
+    let events = result.events
+    fuzzCheck((1...EventValidator.maxDomains).contains(events.count), "\(events.count) events from one Plausible body")
+    fuzzCheck(Set(events.map(\.eventID)).count == 1, "Plausible events with several ids: \(events.map(\.eventID))")
+    fuzzCheck(Set(events.map(\.siteID)).count == events.count, "a site twice: \(events.map(\.siteID))")
+    let first = events[0]
+    for event in events {
+        checkAccepted(event, body: body)
+        fuzzCheck(!event.siteID.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) }, "site_id not lowercased: \(event.siteID)")
+        // Everything but the site is the same for every site named.
+        var same = event
+        same.siteID = first.siteID
+        fuzzCheck(same == first, "events differ beyond the site:\n  \(event)\n  \(first)")
+
+        guard let name = event.name else { fuzzFail("Plausible event without a name: \(event)") }
+        fuzzCheck((1...EventValidator.maxNameBytes).contains(name.utf8.count), "name of \(name.utf8.count) bytes")
+        fuzzCheck(name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }, "name \(name.debugDescription)")
+        fuzzCheck(name != "engagement", "an engagement event was kept")
+        if name == "pageview" {
+            fuzzCheck(event.eventType == "page_view", "pageview became \(event.eventType)")
+        } else {
+            // One `_` per byte the event type may not hold, cut to 64 bytes.
+            fuzzCheck(event.eventType.utf8.count == min(64, name.utf8.count), "name \(name.debugDescription) -> event_type \(event.eventType)")
+        }
+        fuzzCheck(event.userID == nil, "Plausible event with a userid")
+        fuzzCheck(event.timestamp == now, "Plausible event timestamp \(event.timestamp)")
+        fuzzCheck(event.visit == nil, "visit fields set at ingest")
+
+        guard let path = event.path else { fuzzFail("Plausible event without a path") }
+        fuzzCheck(path.utf8.first == UInt8(ascii: "/") && path.utf8.count <= 2048, "path \(path.debugDescription)")
+        guard let client = event.client, let url = client.url else { fuzzFail("Plausible event without client.url: \(event)") }
+        fuzzCheck(!url.isEmpty && url.utf8.count <= EventValidator.maxURLBytes, "client.url of \(url.utf8.count) bytes")
+        fuzzCheck(client.ip == nil && client.ua == nil, "ip or ua set by the validator: \(client)")
+        if let ref = client.ref { fuzzCheck(!ref.isEmpty && ref.utf8.count <= EventValidator.maxURLBytes, "client.ref of \(ref.utf8.count) bytes") }
+        // The path is the URL's, with the fragment only in hash mode.
+        let plain = PageURL.parse(url)
+        let hashed = PageURL.parse(url, hashMode: true)
+        fuzzCheck(plain != nil && hashed != nil, "client.url does not parse: \(url.debugDescription)")
+        fuzzCheck(path == plain?.path || path == hashed?.path, "path \(path.debugDescription) is not the path of \(url.debugDescription)")
+    }
 }
 
 /// Everything the rules promise about an accepted event, and that its queue payload reads back.
