@@ -25,13 +25,13 @@ extension EventController {
             }
             if parsed.isEngagement {
                 IngestMetrics.dropped(reason: "engagement")
-                return Self.plausibleDropped
+                return Self.plausibleDropped(1)
             }
             // The Events API requires the visitor's User-Agent: an event without one is dropped.
             let client = clientContext(request, context: context, requireUserAgent: true)
             if client.isBot {
                 IngestMetrics.dropped(reason: "bot", count: parsed.events.count)
-                return Self.plausibleDropped
+                return Self.plausibleDropped(parsed.events.count)
             }
             var indexed: [(index: Int, event: Event)] = []
             for (index, var event) in parsed.events.enumerated() {
@@ -40,7 +40,8 @@ extension EventController {
                 indexed.append((index, event))
             }
             let admissions = try await enqueue(indexed, request: request, context: context)
-            if admissions.contains(where: { !$0.allowed }) { return Self.plausibleDropped }
+            let refused = admissions.filter { !$0.allowed }.count
+            if refused > 0 { return Self.plausibleDropped(refused) }
             return JSONBody.response(.accepted, .object([]))
         } catch let error as APIError {
             throw PlausibleError(error)
@@ -62,14 +63,15 @@ extension EventController {
         return CapturedClient(context: ClientContext(ip: address?.text, ua: userAgent, url: page), isBot: isBot)
     }
 
-    /// `202 {}` with `X-Plausible-Dropped: 1`.
-    static var plausibleDropped: Response {
-        JSONBody.response(.accepted, .object([]), headers: [.plausibleDropped: "1"])
+    /// `202 {}` with `X-Plausible-Dropped: <events dropped>`.
+    static func plausibleDropped(_ count: Int) -> Response {
+        JSONBody.response(.accepted, .object([]), headers: [.plausibleDropped: String(count)])
     }
 }
 
 /// An `APIError` answered in the Plausible Events API's shape: `{"errors":{"url":["…"]}}`,
-/// keyed by the field at fault, or `request` when no single field is.
+/// keyed by the field at fault, or `request` when no single field is; members an answer adds
+/// (the `events` of `OUTCOME_UNKNOWN`, to resend under their ids) follow `errors`.
 struct PlausibleError: HTTPResponseError {
     /// The error in our own terms.
     let error: APIError
@@ -81,6 +83,6 @@ struct PlausibleError: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         let field = error.detail.field ?? "request"
         return JSONBody.response(
-            error.status, .object([("errors", .object([(field, .array([.string(error.detail.message)]))]))]), headers: error.headers)
+            error.status, .object([("errors", .object([(field, .array([.string(error.detail.message)]))]))] + error.extra), headers: error.headers)
     }
 }

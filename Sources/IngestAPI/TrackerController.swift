@@ -16,9 +16,14 @@ struct TrackerController: Sendable {
         etag = "\"" + SHA256.hash(data: source).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
     }
 
-    /// Adds `GET` (and `HEAD`, answered by Hummingbird from `GET`) `/js/script.js`.
+    /// Adds `GET` and `HEAD` `/js/script.js`.
     func addRoutes(to router: some RouterMethods<IngestRequestContext>) {
         router.get("/js/script.js") { request, _ in self.script(request) }
+        router.head("/js/script.js") { request, _ in
+            var response = self.script(request)
+            response.body = .init()
+            return response
+        }
     }
 
     /// 200 with the script, or 304 when the browser's copy is current.
@@ -28,7 +33,11 @@ struct TrackerController: Sendable {
             .cacheControl: "public, max-age=86400",
             .eTag: etag,
         ]
-        if let match = request.headers[.ifNoneMatch], match.split(separator: ",").contains(where: { $0.trimmingCharacters(in: .whitespaces) == etag }) {
+        // Weak comparison (RFC 9110): a compressing proxy turns the tag into W/"…".
+        if let match = request.headers[.ifNoneMatch], match.utf8.count <= 4096, match.split(separator: ",").contains(where: {
+            let tag = $0.trimmingCharacters(in: .whitespaces)
+            return tag == etag || tag == "W/" + etag || tag == "*"
+        }) {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentLength] = String(source.count)

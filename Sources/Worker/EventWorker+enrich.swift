@@ -11,22 +11,30 @@ extension EventWorker {
     func enrich(_ events: [QueuedEvent]) async throws(RedisError) -> [QueuedEvent] {
         var pending: [(position: Int, derived: DerivedVisit)] = []
         var requests: [SessionRequest] = []
+        var received: [Int64] = []
         for (position, item) in events.enumerated() where item.stored.event.visit == nil {
             let event = item.stored.event
-            let salt = try await visits.salt(day: Throttle.day(of: event.receivedAt), now: clock())
-            let derived = DerivedVisit(event, salt: salt, countries: countries)
+            let day = Throttle.day(of: event.receivedAt)
+            let salts = (today: try await visits.salt(day: day, now: clock()), yesterday: try await visits.salt(day: day - 1, now: clock()))
+            let derived = DerivedVisit(event, salts: salts, countries: countries)
             pending.append((position, derived))
             requests.append(SessionRequest(
-                siteID: event.siteID, visitorID: derived.visitorID, timestamp: event.timestamp,
+                siteID: event.siteID, visitorID: derived.visitorID, previousVisitorID: derived.previousVisitorID, timestamp: event.timestamp,
                 freshID: VisitTracker.sessionID(visitorID: derived.visitorID, seed: event.eventID), attributes: derived.attributes))
+            received.append(event.receivedAt)
         }
         guard !requests.isEmpty else { return events }
-        let assignments = try await visits.assign(requests)
+        let assignments = try await visits.assign(requests, receivedAt: received)
         var enriched = events
+        var untracked = 0
         for ((position, derived), assignment) in zip(pending, assignments) {
-            if !assignment.tracked { WorkerMetrics.visitUntracked() }
+            if !assignment.tracked { untracked += 1 }
             enriched[position].stored.event.visit = derived.fields(in: assignment)
             enriched[position].stored.event.client = nil
+        }
+        if untracked > 0 {
+            WorkerMetrics.visitUntracked(count: untracked)
+            logger.debug("events placed in visits without state (table full, or back-dated)", metadata: ["events": "\(untracked)"])
         }
         return enriched
     }
@@ -35,28 +43,33 @@ extension EventWorker {
 /// What one event says about its visit before the visit is known.
 struct DerivedVisit {
     var visitorID: Int64
+    /// The visitor under the previous day's salt; nil for a named user (the same every day).
+    var previousVisitorID: Int64?
     var hostname: String?
     var attributes: VisitAttributes
     var userAgent: UserAgentInfo
     var country: String?
 
     /// Parses the captured URL, referrer and user agent and looks the address up.
-    init(_ event: Event, salt: [UInt8], countries: CountryDatabase?) {
+    init(_ event: Event, salts: (today: [UInt8], yesterday: [UInt8]), countries: CountryDatabase?) {
         let client = event.client ?? ClientContext()
         let page = client.url.flatMap { PageURL.parse($0) }
         hostname = page?.hostname
         attributes = VisitAttributes(TrafficSource.classify(page: page, referrer: client.ref))
         userAgent = UserAgentClassifier.classify(client.ua ?? "")
         country = client.ip.flatMap { countries?.country(of: $0) }
-        visitorID = VisitTracker.visitorID(
-            salt: salt, siteID: event.siteID, address: client.ip ?? "", userAgent: client.ua ?? "", userID: event.userID)
+        let visitor = { (salt: [UInt8]) in
+            VisitTracker.visitorID(salt: salt, siteID: event.siteID, address: client.ip ?? "", userAgent: client.ua ?? "", userID: event.userID)
+        }
+        visitorID = visitor(salts.today)
+        previousVisitorID = event.userID == nil ? visitor(salts.yesterday) : nil
     }
 
     /// The stored fields once the visit is known: its id and its first event's source.
     func fields(in assignment: SessionAssignment) -> VisitFields {
         let visit = assignment.attributes
         return VisitFields(
-            visitorID: visitorID, sessionID: assignment.sessionID, hostname: hostname, referrer: visit.referrer, source: visit.source,
+            visitorID: assignment.visitorID, sessionID: assignment.sessionID, hostname: hostname, referrer: visit.referrer, source: visit.source,
             utmMedium: visit.utmMedium, utmSource: visit.utmSource, utmCampaign: visit.utmCampaign, utmContent: visit.utmContent,
             utmTerm: visit.utmTerm, browser: userAgent.browser, browserVersion: userAgent.browserVersion, os: userAgent.os,
             osVersion: userAgent.osVersion, device: userAgent.device.rawValue, country: country)

@@ -48,7 +48,7 @@ struct EventWorker: Service {
         self.logger = logger
         self.clock = clock
         self.throttleState = Throttle(redis: queue.redis, keys: queue.keys)
-        self.visits = VisitTracker(redis: queue.redis, keys: queue.keys, maxPerBucket: configuration.visitsMaxPerBucket)
+        self.visits = VisitTracker(redis: queue.redis, keys: queue.keys, maxPerBucket: configuration.visitsMaxPerBucket, maxPerSite: configuration.visitsMaxPerSite)
         self.countries = countries
         self.throttleSettings = NIOLockedValueBox(ThrottleSettings(
             defaultRule: configuration.throttleDefault, maxKeys: configuration.throttleMaxKeys, rememberedIDs: configuration.throttleRememberedIDs))

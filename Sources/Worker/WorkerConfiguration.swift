@@ -44,6 +44,8 @@ struct WorkerConfiguration: Sendable {
     var countrySource: CountryDatabase.Source = CountryDatabase.debianDefault
     /// Most visits tracked per 30-minute bucket (`VISITS_MAX_PER_BUCKET`), all sites together.
     var visitsMaxPerBucket = 500_000
+    /// Most visits one site starts per 30-minute bucket (`VISITS_MAX_PER_SITE`).
+    var visitsMaxPerSite = 100_000
 
     /// Defaults around an explicit pipeline configuration (tests use this).
     init(pipeline: PipelineConfiguration) {
@@ -52,7 +54,7 @@ struct WorkerConfiguration: Sendable {
 
     /// Reads `WORKER_BATCH_SIZE`, `WORKER_CONCURRENCY`, `RETRY_BASE_MS`, `RETRY_CAP_MS`,
     /// `RETRY_STRATEGY`, `RETRY_MAX_ATTEMPTS`, `BREAKER_THRESHOLD`, `HEARTBEAT_TTL_MS`, `THROTTLE_*`,
-    /// `WORKER_METRICS_PORT`, `GEOIP_DB`, `VISITS_MAX_PER_BUCKET` and the shared variables; every number is range-checked and an
+    /// `WORKER_METRICS_PORT`, `GEOIP_DB`, `VISITS_MAX_PER_BUCKET`, `VISITS_MAX_PER_SITE` and the shared variables; every number is range-checked and an
     /// error names the variable.
     init(environment: Environment) throws {
         self.init(pipeline: try PipelineConfiguration(environment: environment))
@@ -76,6 +78,7 @@ struct WorkerConfiguration: Sendable {
         throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500, in: 10...60_000)
         if let path = environment["GEOIP_DB"], !path.isEmpty { countrySource = .maxMind(path: path) }
         visitsMaxPerBucket = try environment.int("VISITS_MAX_PER_BUCKET", default: visitsMaxPerBucket, in: 1...100_000_000)
+        visitsMaxPerSite = try environment.int("VISITS_MAX_PER_SITE", default: visitsMaxPerSite, in: 1...100_000_000)
         metricsHost = environment["WORKER_METRICS_HOST"] ?? metricsHost
         metricsToken = environment["METRICS_TOKEN"]
         if environment["WORKER_METRICS_PORT"] != nil { metricsPort = try environment.int("WORKER_METRICS_PORT", default: 0, in: 1...65_535) }

@@ -39,10 +39,10 @@ enum WorkerMetrics {
         counter("worker_events_total", [("outcome", outcome)]).increment(by: count)
     }
 
-    /// Counts an event placed in a visit statelessly because the visit table was full
-    /// (`VISITS_MAX_PER_BUCKET`).
-    static func visitUntracked() {
-        counter("visits_untracked_total").increment()
+    /// Counts events placed in visits without state: the visit table was full
+    /// (`VISITS_MAX_PER_BUCKET`, `VISITS_MAX_PER_SITE`) or the event was back-dated.
+    static func visitUntracked(count: Int) {
+        counter("visits_untracked_total").increment(by: count)
     }
 
     /// Records the circuit breaker opening or closing.

@@ -100,6 +100,17 @@ import Testing
                     #expect(response.status == .accepted)
                     #expect(response.headers[.plausibleDropped] == "1", "user agent \(userAgent ?? "none")")
                 }
+                // One event per site named: the header counts them all.
+                let twoSites = #"{"n":"pageview","u":"https://shop.example/","d":"shop.example,mirror.example"}"#
+                #expect(try await post(client, "/api/event", twoSites, userAgent: Self.googlebot).headers[.plausibleDropped] == "2")
+                for (uri, method) in [("/js/script.js", HTTPRequest.Method.get), ("/js/script.js", .head)] {
+                    let response = try await client.execute(uri: uri, method: method)
+                    #expect(response.status == .ok, "\(method) \(uri)")
+                    #expect(response.headers[.contentType] == "application/javascript; charset=utf-8")
+                    let etag = try #require(response.headers[.eTag])
+                    let again = try await client.execute(uri: uri, method: .get, headers: [.ifNoneMatch: "W/" + etag])
+                    #expect(again.status == .notModified, "a weak validator from a compressing proxy still matches")
+                }
                 let ours = #"{"site_id":"shop.example","event_type":"page_view","path":"/"}"#
                 let response = try await post(client, "/event", ours, userAgent: Self.googlebot)
                 #expect(response.status == .accepted)
@@ -247,7 +258,7 @@ import Testing
             #expect(visitor["late"] == visitor["d2"])
             #expect(visitor["u1"] == visitor["u2"])
             let salts = try await servers.redis.send(RedisCommand("KEYS", servers.configuration.keys.prefix + "salt:*")).orThrow().elements ?? []
-            #expect(salts.count == 2)
+            #expect(salts.count == 3, "the two receive days, and the day before (a visit open at its midnight)")
             for salt in salts {
                 let ttl = try await servers.redis.send(RedisCommand("PTTL", salt.string ?? "")).orThrow().int ?? -1
                 #expect(ttl > 0, "a salt without a TTL")
@@ -257,25 +268,75 @@ import Testing
 
     @Test func placingABatchAgainGivesTheSameVisitsAndAFullTableStillPlacesEvents() async throws {
         try await TestServers.with { servers in
-            let tracker = VisitTracker(redis: servers.redis, keys: servers.configuration.keys, maxPerBucket: 2)
+            let tracker = VisitTracker(redis: servers.redis, keys: servers.configuration.keys, maxPerBucket: 3, maxPerSite: 2)
             let google = VisitAttributes(TrafficSource(source: "Google", referrer: "google.com", utm: UTM()))
             let direct = VisitAttributes(TrafficSource(source: "Direct / None", referrer: nil, utm: UTM()))
+            let t = Self.start
             let requests = [
-                SessionRequest(siteID: "s", visitorID: 1, timestamp: Self.start, freshID: 11, attributes: google),
-                SessionRequest(siteID: "s", visitorID: 1, timestamp: Self.start + 20 * Self.minute, freshID: 12, attributes: direct),
-                SessionRequest(siteID: "s", visitorID: 2, timestamp: Self.start, freshID: 21, attributes: direct),
-                SessionRequest(siteID: "s", visitorID: 3, timestamp: Self.start, freshID: 31, attributes: google),  // the bucket holds two
+                SessionRequest(siteID: "s", visitorID: 1, timestamp: t, freshID: 11, attributes: google),
+                SessionRequest(siteID: "s", visitorID: 1, timestamp: t + 20 * Self.minute, freshID: 12, attributes: direct),
+                SessionRequest(siteID: "s", visitorID: 2, timestamp: t, freshID: 21, attributes: direct),
+                SessionRequest(siteID: "s", visitorID: 3, timestamp: t, freshID: 31, attributes: google),  // the site's quota is two
+                SessionRequest(siteID: "other", visitorID: 4, timestamp: t, freshID: 41, attributes: direct),  // another site still gets one
+                SessionRequest(siteID: "other", visitorID: 5, timestamp: t, freshID: 51, attributes: direct),  // the bucket holds three
             ]
-            let first = try await tracker.assign(requests)
-            #expect(first.map(\.sessionID).prefix(3) == [11, 11, 21])
+            let received = requests.map(\.timestamp)
+            let first = try await tracker.assign(requests, receivedAt: received)
+            #expect(first.map(\.tracked) == [true, true, true, false, true, false])
+            #expect(first.map(\.sessionID)[0..<3] == [11, 11, 21])
+            #expect(first[4].sessionID == 41)
             #expect(first[1].attributes == google, "the visit keeps its first event's source")
-            #expect(first.map(\.tracked) == [true, true, true, false])
-            #expect(first[3].attributes == google)
-            let again = try await tracker.assign(requests)
+            #expect(first[3].attributes == google, "an event placed without state keeps its own source")
+            let again = try await tracker.assign(requests, receivedAt: received)
             #expect(again == first, "a redelivered batch must land in the same visits")
-            let ttl = try await servers.redis.send(RedisCommand("PTTL", servers.configuration.keys.visits(bucket: VisitTracker.bucket(of: Self.start))))
+            let ttl = try await servers.redis.send(RedisCommand("PTTL", servers.configuration.keys.visits(bucket: VisitTracker.bucket(of: t))))
                 .orThrow().int ?? -1
             #expect(ttl > 0 && ttl <= 3 * VisitTracker.sessionTimeoutMillis)
+            // An event back-dated by more than two hours is placed without touching Redis.
+            let old = SessionRequest(siteID: "s", visitorID: 9, timestamp: t - 3 * 3_600_000, freshID: 91, attributes: direct)
+            #expect(try await tracker.assign([old], receivedAt: [t]).first?.tracked == false)
+            let oldBucket = servers.configuration.keys.visits(bucket: VisitTracker.bucket(of: old.timestamp))
+            #expect(try await servers.redis.send(RedisCommand("EXISTS", oldBucket)).orThrow().int == 0)
+        }
+    }
+
+    @Test func anEarlierEventProcessedLaterGivesTheVisitItsSource() async throws {
+        try await TestServers.with { servers in
+            let tracker = VisitTracker(redis: servers.redis, keys: servers.configuration.keys, maxPerBucket: 100, maxPerSite: 100)
+            let google = VisitAttributes(TrafficSource(source: "Google", referrer: "google.com", utm: UTM(campaign: "spring")))
+            let direct = VisitAttributes(TrafficSource(source: "Direct / None", referrer: nil, utm: UTM()))
+            let t = Self.start
+            let second = SessionRequest(siteID: "s", visitorID: 1, timestamp: t + Self.minute, freshID: 12, attributes: direct)
+            let landing = SessionRequest(siteID: "s", visitorID: 1, timestamp: t, freshID: 11, attributes: google)
+            let third = SessionRequest(siteID: "s", visitorID: 1, timestamp: t + 2 * Self.minute, freshID: 13, attributes: direct)
+            // Another worker's batch held the landing page: the second page is placed first.
+            _ = try await tracker.assign([second], receivedAt: [t + Self.minute])
+            let placed = try await tracker.assign([landing, third], receivedAt: [t, t + 2 * Self.minute])
+            #expect(placed.map(\.sessionID) == [12, 12])
+            #expect(placed.map(\.attributes) == [google, google], "the landing page's source is the visit's")
+        }
+    }
+
+    @Test func aVisitOpenAtMidnightGoesOnUnderYesterdaysVisitor() async throws {
+        try await TestServers.with { servers in
+            let midnight: Int64 = 1_763_856_000_000 + 86_400_000  // 2025-11-24T00:00:00Z
+            try await servers.queue.enqueue([
+                captured(id: "before", at: midnight - 5 * Self.minute),
+                captured(id: "after", at: midnight + 5 * Self.minute, url: "https://visits.example/next"),
+                captured(id: "later", at: midnight + 70 * Self.minute, url: "https://visits.example/again"),
+            ])
+            try await servers.withWorker {
+                try await eventually("three page views are stored") { try await servers.count() == 3 }
+            }
+            var byID: [String: [String: Any]] = [:]
+            for document in try await servers.documents() { byID[document["event_id"] as? String ?? ""] = document }
+            let value = { (id: String, field: String) in (byID[id]?[field] as? NSNumber)?.int64Value }
+            #expect(value("before", "session_id") != nil)
+            #expect(value("before", "session_id") == value("after", "session_id"), "the visit split at midnight")
+            #expect(value("before", "visitor_id") == value("after", "visitor_id"))
+            // A new visit after midnight is today's visitor.
+            #expect(value("later", "session_id") != value("after", "session_id"))
+            #expect(value("later", "visitor_id") != value("after", "visitor_id"))
         }
     }
 

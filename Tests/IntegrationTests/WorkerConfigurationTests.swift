@@ -16,6 +16,12 @@ struct WorkerConfigurationTests {
         }
     }
 
+    @Test func countriesComeFromGeoIPDBWhenSetElseFromDebiansDatabases() throws {
+        #expect(try WorkerConfiguration(environment: Environment([:])).countrySource == CountryDatabase.debianDefault)
+        let configured = try WorkerConfiguration(environment: Environment(["GEOIP_DB": "/srv/GeoLite2-Country.mmdb"]))
+        #expect(configured.countrySource == .maxMind(path: "/srv/GeoLite2-Country.mmdb"))
+    }
+
     @Test func aZeroHeartbeatTTLIsRefusedNamingTheVariable() throws {
         guard let message = refusal(["HEARTBEAT_TTL_MS": "0"]) else {
             Issue.record("HEARTBEAT_TTL_MS=0 was accepted: the worker would be invisible to its peers")
@@ -30,6 +36,7 @@ struct WorkerConfigurationTests {
         ("RETRY_BASE_MS", "0"), ("RETRY_CAP_MS", "-5"), ("RETRY_MAX_ATTEMPTS", "0"), ("BREAKER_THRESHOLD", "0"),
         ("HEARTBEAT_TTL_MS", "499"), ("HEARTBEAT_TTL_MS", "600001"), ("THROTTLE_MAX_KEYS", "0"), ("THROTTLE_DEDUP_IDS", "-1"),
         ("THROTTLE_POLL_MS", "0"), ("WORKER_METRICS_PORT", "0"), ("WORKER_METRICS_PORT", "65536"), ("WORKER_BATCH_SIZE", "many"),
+        ("VISITS_MAX_PER_BUCKET", "0"), ("VISITS_MAX_PER_BUCKET", "100000001"),
     ])
     func outOfRangeNumbersAreRefusedNamingTheirVariable(key: String, value: String) {
         guard let message = refusal([key: value]) else {

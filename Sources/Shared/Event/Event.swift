@@ -81,12 +81,18 @@ public struct ClientContext: Sendable, Equatable, Codable {
         self.ref = ref
     }
 
-    /// `text` cut to at most `limit` UTF-8 bytes without splitting a character.
+    /// `text` cut to at most `limit` UTF-8 bytes without splitting a character: the cut steps
+    /// back over continuation bytes (at most three), never scanning the string.
     static func cut(_ text: String, toBytes limit: Int) -> String {
-        guard text.utf8.count > limit else { return text }
-        var end = text.utf8.index(text.utf8.startIndex, offsetBy: limit)
-        while end > text.startIndex, !text.unicodeScalars.indices.contains(end) { end = text.utf8.index(before: end) }
-        return String(text[..<end])
+        let utf8 = text.utf8
+        guard utf8.count > limit else { return text }
+        var end = utf8.index(utf8.startIndex, offsetBy: limit)
+        var steps = 0
+        while end > utf8.startIndex, steps < 4, utf8[end] & 0xC0 == 0x80 {
+            end = utf8.index(before: end)
+            steps += 1
+        }
+        return String(decoding: utf8[..<end], as: UTF8.self)
     }
 }
 

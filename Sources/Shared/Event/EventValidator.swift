@@ -173,7 +173,8 @@ public struct EventValidator: Sendable {
         name.count > 64 ? String(name.prefix(64)) + "…" : name
     }
 
-    private static func describe(_ error: any Error) -> String {
+    /// A decoding failure in words, without Swift's type dump.
+    static func describe(_ error: any Error) -> String {
         if case DecodingError.dataCorrupted(let context) = error {
             return context.underlyingError.map { "\($0)" } ?? context.debugDescription
         }

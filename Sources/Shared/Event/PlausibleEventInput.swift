@@ -123,7 +123,7 @@ extension EventValidator {
         do {
             input = try JSONDecoder().decode(PlausibleEventInput.self, from: Data(body))
         } catch {
-            throw .invalidJSON("\(error)")
+            throw .invalidJSON(Self.describe(error))
         }
         if let problem = input.problem { throw problem }
         guard let name = input.name, !name.isEmpty else { throw .field("name", "is required") }

@@ -95,9 +95,13 @@ extension MongoStore {
         if let visit = event.visit {
             document.append("visitor_id", visit.visitorID)
             document.append("session_id", visit.sessionID)
-            for (key, value) in visit.members.dropFirst(2) {
-                if case .string(let text) = value { document.append(key, text) }
-            }
+            let optional: [(String, String?)] = [
+                ("hostname", visit.hostname), ("referrer", visit.referrer), ("source", visit.source), ("utm_medium", visit.utmMedium),
+                ("utm_source", visit.utmSource), ("utm_campaign", visit.utmCampaign), ("utm_content", visit.utmContent),
+                ("utm_term", visit.utmTerm), ("browser", visit.browser), ("browser_version", visit.browserVersion), ("os", visit.os),
+                ("os_version", visit.osVersion), ("device", visit.device), ("country", visit.country),
+            ]
+            for case (let key, let value?) in optional { document.append(key, value) }
         }
         return document
     }

@@ -147,7 +147,10 @@ public struct Throttle: Sendable {
         let props: JSONValue = event.props.map { props in
             .object(props.keys.sorted().map { key in (key, props[key]!.json) })
         } ?? .null
-        let details = JSONValue.array([event.path.map(JSONValue.string) ?? .null, event.userID.map(JSONValue.string) ?? .null, props])
+        var parts: [JSONValue] = [event.path.map(JSONValue.string) ?? .null, event.userID.map(JSONValue.string) ?? .null, props]
+        // A Plausible custom event's name: two names may share one event type ("Sign up", "Sign_up").
+        if let name = event.name { parts.append(.string(name)) }
+        let details = JSONValue.array(parts)
         return SHA256.hash(data: details.bytes).lowercaseHex
     }
 

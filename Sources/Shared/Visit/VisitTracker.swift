@@ -12,15 +12,21 @@ public struct VisitAttributes: Sendable, Equatable, Codable {
     /// The visit's UTM parameters.
     public var utmMedium: String?, utmSource: String?, utmCampaign: String?, utmContent: String?, utmTerm: String?
 
-    /// The attributes of a visit that starts with `traffic`.
+    /// Longest referrer a visit keeps, in UTF-8 bytes (it is held in Redis for the visit's life).
+    public static let maxReferrerBytes = 512
+    /// Longest source or UTM value a visit keeps, in UTF-8 bytes.
+    public static let maxValueBytes = 128
+
+    /// The attributes of a visit that starts with `traffic`, each value cut to its bound.
     public init(_ traffic: TrafficSource) {
-        source = traffic.source
-        referrer = traffic.referrer
-        utmMedium = traffic.utm.medium
-        utmSource = traffic.utm.source
-        utmCampaign = traffic.utm.campaign
-        utmContent = traffic.utm.content
-        utmTerm = traffic.utm.term
+        let value = { (text: String?) in text.map { ClientContext.cut($0, toBytes: Self.maxValueBytes) } }
+        source = ClientContext.cut(traffic.source, toBytes: Self.maxValueBytes)
+        referrer = traffic.referrer.map { ClientContext.cut($0, toBytes: Self.maxReferrerBytes) }
+        utmMedium = value(traffic.utm.medium)
+        utmSource = value(traffic.utm.source)
+        utmCampaign = value(traffic.utm.campaign)
+        utmContent = value(traffic.utm.content)
+        utmTerm = value(traffic.utm.term)
     }
 
     enum CodingKeys: String, CodingKey {
@@ -34,6 +40,9 @@ public struct SessionRequest: Sendable {
     public var siteID: String
     /// Its visitor.
     public var visitorID: Int64
+    /// The same visitor under the previous day's salt (nil for a named user): a visit open at
+    /// midnight UTC goes on under that id instead of splitting in two.
+    public var previousVisitorID: Int64?
     /// When it happened, Unix ms: visits are cut by inactivity in event time.
     public var timestamp: Int64
     /// The id of the visit if this event starts one: derived from the event, so a redelivered
@@ -43,9 +52,10 @@ public struct SessionRequest: Sendable {
     public var attributes: VisitAttributes
 
     /// A request from its parts.
-    public init(siteID: String, visitorID: Int64, timestamp: Int64, freshID: Int64, attributes: VisitAttributes) {
+    public init(siteID: String, visitorID: Int64, previousVisitorID: Int64? = nil, timestamp: Int64, freshID: Int64, attributes: VisitAttributes) {
         self.siteID = siteID
         self.visitorID = visitorID
+        self.previousVisitorID = previousVisitorID
         self.timestamp = timestamp
         self.freshID = freshID
         self.attributes = attributes
@@ -56,10 +66,14 @@ public struct SessionRequest: Sendable {
 public struct SessionAssignment: Sendable, Equatable {
     /// The visit.
     public var sessionID: Int64
+    /// The visitor to store: the request's, or its previous-day id when the event continued a
+    /// visit open at midnight.
+    public var visitorID: Int64
     /// The visit's source, from its first event.
     public var attributes: VisitAttributes
-    /// False when the visit table was full: the id is then derived from the visitor and the
-    /// 30-minute window alone, and the event keeps its own source.
+    /// False when the visit was not looked up: the table was full (for all sites or for its
+    /// site), or the event happened more than two hours before it was received. The id is then
+    /// derived from the visitor and the 30-minute window alone, and the event keeps its own source.
     public var tracked: Bool
 }
 
@@ -71,9 +85,12 @@ public struct VisitTracker: Sendable {
     public let redis: RedisClient
     /// Key names.
     public let keys: QueueKeys
-    /// Most visits tracked per 30-minute bucket, all sites together (memory bound); past it
+    /// Most visits started per 30-minute bucket, all sites together (memory bound); past it
     /// visits are still assigned, statelessly (see `SessionAssignment.tracked`).
     public let maxPerBucket: Int
+    /// Most visits started per 30-minute bucket by one site, so that no site (or attacker
+    /// posing as one) can fill the table for the others.
+    public let maxPerSite: Int
     private let salts = NIOLockedValueBox<[Int64: [UInt8]]>([:])
 
     /// A visit ends after this long without an event from its visitor.
@@ -88,10 +105,23 @@ public struct VisitTracker: Sendable {
     private static let dayMillis: Int64 = 86_400_000
 
     /// A tracker over `redis`.
-    public init(redis: RedisClient, keys: QueueKeys, maxPerBucket: Int) {
+    public init(redis: RedisClient, keys: QueueKeys, maxPerBucket: Int, maxPerSite: Int) {
         self.redis = redis
         self.keys = keys
         self.maxPerBucket = maxPerBucket
+        self.maxPerSite = maxPerSite
+    }
+
+    /// Visits are tracked for events that happened at most this long before they were received
+    /// (a client can back-date `/event`; older events are placed statelessly, so no client
+    /// creates buckets for times long past).
+    public static let trackedPastMillis: Int64 = 2 * 3_600_000
+    /// … and at most this long after (the 5 minutes of allowed clock skew).
+    public static let trackedFutureMillis: Int64 = 5 * 60_000
+
+    /// Whether a visit is looked up for an event at `timestamp` received at `receivedAt`.
+    public static func isTracked(timestamp: Int64, receivedAt: Int64) -> Bool {
+        timestamp >= receivedAt - trackedPastMillis && timestamp <= receivedAt + trackedFutureMillis
     }
 
     /// The salt of UTC day `day`: read or, by the first worker to need it, made (`SET NX`),
@@ -102,8 +132,8 @@ public struct VisitTracker: Sendable {
         var generator = SystemRandomNumberGenerator()
         let fresh = (0..<32).map { _ in UInt8.random(in: .min ... .max, using: &generator) }.lowercaseHex
         let lifetime = max((day + 1) * Self.dayMillis + Self.saltGraceMillis - now, Self.minimumSaltLifetimeMillis)
-        let reply = try await redis.send(RedisCommand("SET", [keys.salt(day: day), fresh, "NX", "GET", "PX", String(lifetime)])).orThrow()
-        let salt = Array((reply.string ?? fresh).utf8)  // null: ours was set; else the one already there
+        let reply = try await redis.run(Self.saltScript, keys: [keys.salt(day: day)], arguments: [Array(fresh.utf8), Array(String(lifetime).utf8)])
+        guard let salt = reply.bytes, !salt.isEmpty else { throw .unexpectedReply("salt script answered \(reply)") }
         salts.withLockedValue { cache in
             cache[day] = salt
             for old in cache.keys where old < day - 3 { cache[old] = nil }
@@ -133,40 +163,53 @@ public struct VisitTracker: Sendable {
     }
 
     /// Places each event in a visit, in order, in one atomic script: an event within 30 minutes
-    /// of a visit of its visitor (either side, so late events join too) extends it; otherwise it
-    /// starts one with its `freshID`. Idempotent for a redelivered batch.
-    public func assign(_ requests: [SessionRequest]) async throws(RedisError) -> [SessionAssignment] {
-        guard !requests.isEmpty else { return [] }
+    /// of a visit of its visitor (either side, so late events join too) extends it, under
+    /// today's visitor id or, across midnight, yesterday's; an event earlier than the visit's
+    /// first becomes its first and gives it its source; otherwise the event starts a visit with
+    /// its `freshID`. Idempotent for a redelivered batch. Events not tracked (see
+    /// `isTracked`) are placed without state by the caller's window.
+    public func assign(_ requests: [SessionRequest], receivedAt: [Int64]) async throws(RedisError) -> [SessionAssignment] {
+        var answers = requests.map { request in
+            SessionAssignment(
+                sessionID: Self.sessionID(visitorID: request.visitorID, seed: "window:" + String(Self.bucket(of: request.timestamp))),
+                visitorID: request.visitorID, attributes: request.attributes, tracked: false)
+        }
+        let tracked = requests.indices.filter { Self.isTracked(timestamp: requests[$0].timestamp, receivedAt: receivedAt[$0]) }
+        guard !tracked.isEmpty else { return answers }
         var scriptKeys: [String] = []
         var arguments: [[UInt8]] = [
-            Array(String(Self.sessionTimeoutMillis).utf8), Array(String(maxPerBucket).utf8), Array(String(Self.bucketTTLMillis).utf8),
+            Array(String(Self.sessionTimeoutMillis).utf8), Array(String(maxPerBucket).utf8), Array(String(maxPerSite).utf8),
+            Array(String(Self.bucketTTLMillis).utf8),
         ]
         let encoder = JSONEncoder()
-        for request in requests {
+        encoder.outputFormatting = .withoutEscapingSlashes
+        for index in tracked {
+            let request = requests[index]
             let bucket = Self.bucket(of: request.timestamp)
             scriptKeys += [keys.visits(bucket: bucket - 1), keys.visits(bucket: bucket), keys.visits(bucket: bucket + 1)]
             let blob = (try? encoder.encode(request.attributes)).map { Array($0) } ?? Array(#"{"s":"Direct / None"}"#.utf8)
             arguments += [
-                Array((request.siteID + "|" + String(request.visitorID)).utf8), Array(String(request.timestamp).utf8),
-                Array(String(request.freshID).utf8), blob,
+                Array((request.siteID + "|" + String(request.visitorID)).utf8),
+                request.previousVisitorID.map { Array((request.siteID + "|" + String($0)).utf8) } ?? [],
+                Array(request.siteID.utf8), Array(String(request.timestamp).utf8), Array(String(request.freshID).utf8), blob,
             ]
         }
         let reply = try await redis.run(Self.assignScript, keys: scriptKeys, arguments: arguments)
-        guard let items = reply.elements, items.count == requests.count * 2 else {
-            throw .unexpectedReply("visit assignment answered \(reply), expected \(requests.count * 2) items")
+        guard let items = reply.elements, items.count == tracked.count * 3 else {
+            throw .unexpectedReply("visit assignment answered \(reply), expected \(tracked.count * 3) items")
         }
         let decoder = JSONDecoder()
-        return requests.enumerated().map { index, request in
-            let sid = items[index * 2].string ?? ""
-            let blob = items[index * 2 + 1].bytes ?? []
-            guard let sessionID = Int64(sid) else {
-                return SessionAssignment(
-                    sessionID: Self.sessionID(visitorID: request.visitorID, seed: "window:" + String(Self.bucket(of: request.timestamp))),
-                    attributes: request.attributes, tracked: false)
-            }
+        for (position, index) in tracked.enumerated() {
+            guard let sessionID = items[position * 3].string.flatMap({ Int64($0) }) else { continue }  // the table is full
+            let request = requests[index]
+            let blob = items[position * 3 + 1].bytes ?? []
             let attributes = blob.isEmpty ? request.attributes : ((try? decoder.decode(VisitAttributes.self, from: Data(blob))) ?? request.attributes)
-            return SessionAssignment(sessionID: sessionID, attributes: attributes, tracked: true)
+            let continuesYesterday = items[position * 3 + 2].string == "1"
+            answers[index] = SessionAssignment(
+                sessionID: sessionID, visitorID: continuesYesterday ? (request.previousVisitorID ?? request.visitorID) : request.visitorID,
+                attributes: attributes, tracked: true)
         }
+        return answers
     }
 
     /// The 30-minute bucket of event time `timestamp` falls in.
@@ -174,41 +217,64 @@ public struct VisitTracker: Sendable {
         timestamp >= 0 ? timestamp / sessionTimeoutMillis : (timestamp - sessionTimeoutMillis + 1) / sessionTimeoutMillis
     }
 
+    /// KEYS[1]: the salt of a day. ARGV: a fresh salt, its lifetime in ms. The salt there, or
+    /// the fresh one set (Redis 6.2 has no `SET NX GET`).
+    static let saltScript = RedisScript(#"""
+        local salt = redis.call('GET', KEYS[1])
+        if salt then return salt end
+        redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+        return ARGV[1]
+        """#)
+
     /// KEYS: per event, its bucket's previous, own and next visit hash. ARGV: timeout, cap,
-    /// bucket TTL, then per event: field (`site|visitor`), time, fresh id, attributes JSON.
-    /// A hash value is `id first last attributes`. Per event: its visit id and the visit's
-    /// attributes (`""` when they are the event's own); an empty id when the bucket is full.
+    /// per-site cap, bucket TTL, then per event: field (`site|visitor`), the previous day's
+    /// field (or ""), site, time, fresh id, attributes JSON. A hash value is `id first last
+    /// attributes`; `#` counts the visits started in the bucket, `#<site>` those of one site (a
+    /// visit continued from a neighbouring bucket is copied in uncounted: the caps bound the
+    /// visits started, and so each hash to three times `cap` entries). Per event: the
+    /// visit's id (empty when the table is full), its attributes (`""` when they are the
+    /// event's own) and `"1"` when it continued under the previous day's field.
     static let assignScript = RedisScript(#"""
-        local window, cap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+        local window, cap, siteCap, ttl = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+        local per = 6
         local out = {}
-        local n = (#ARGV - 3) / 4
-        for i = 0, n - 1 do
-          local a = 4 + i * 4
-          local field, ts, fresh, blob = ARGV[a], tonumber(ARGV[a + 1]), ARGV[a + 2], ARGV[a + 3]
-          local own = KEYS[i * 3 + 2]
-          local found
-          for _, key in ipairs({own, KEYS[i * 3 + 1], KEYS[i * 3 + 3]}) do
+        local function find(i, field, ts)
+          for _, key in ipairs({KEYS[i * 3 + 2], KEYS[i * 3 + 1], KEYS[i * 3 + 3]}) do
             local value = redis.call('HGET', key, field)
             if value then
               local sid, first, last, rest = string.match(value, '^(%S+) (%-?%d+) (%-?%d+) (.*)$')
               first, last = tonumber(first), tonumber(last)
-              if first and ts >= first - window and ts <= last + window then
-                found = {sid, math.min(first, ts), math.max(last, ts), rest}
-                break
-              end
+              if first and last and ts >= first - window and ts <= last + window then return {sid, first, last, rest} end
             end
           end
+        end
+        for i = 0, (#ARGV - 4) / per - 1 do
+          local a = 5 + i * per
+          local field, previous, site, ts, fresh, blob = ARGV[a], ARGV[a + 1], ARGV[a + 2], tonumber(ARGV[a + 3]), ARGV[a + 4], ARGV[a + 5]
+          local own = KEYS[i * 3 + 2]
+          local found, via = find(i, field, ts), ''
+          if not found and previous ~= '' then
+            found = find(i, previous, ts)
+            if found then field, via = previous, '1' end
+          end
           if found then
-            redis.call('HSET', own, field, found[1] .. ' ' .. found[2] .. ' ' .. found[3] .. ' ' .. found[4])
+            local kept, answer = found[4], found[4]
+            if ts < found[2] then kept, answer = blob, '' end
+            redis.call('HSET', own, field, found[1] .. ' ' .. math.min(found[2], ts) .. ' ' .. math.max(found[3], ts) .. ' ' .. kept)
             redis.call('PEXPIRE', own, ttl)
             out[#out + 1] = found[1]
-            out[#out + 1] = found[4]
-          elseif redis.call('HLEN', own) < cap then
+            out[#out + 1] = answer
+            out[#out + 1] = via
+          elseif tonumber(redis.call('HGET', own, '#') or '0') < cap and tonumber(redis.call('HGET', own, '#' .. site) or '0') < siteCap then
             redis.call('HSET', own, field, fresh .. ' ' .. ts .. ' ' .. ts .. ' ' .. blob)
+            redis.call('HINCRBY', own, '#', 1)
+            redis.call('HINCRBY', own, '#' .. site, 1)
             redis.call('PEXPIRE', own, ttl)
             out[#out + 1] = fresh
             out[#out + 1] = ''
+            out[#out + 1] = ''
           else
+            out[#out + 1] = ''
             out[#out + 1] = ''
             out[#out + 1] = ''
           end
