@@ -136,6 +136,21 @@ struct VisitIdentityTests {
         #expect(first != VisitTracker.visitorID(salt: salt, siteID: "other", address: "1.1.1.1", userAgent: "A", userID: "alice"))
     }
 
+    @Test func visitAttributesSurviveTheVisitTablesPackingAndRefuseJunk() throws {
+        let full = VisitAttributes(TrafficSource(
+            source: "News \u{1F}letter", referrer: "news.ycombinator.com/item",
+            utm: UTM(medium: "email", source: "news", campaign: "launch day", content: "é", term: "a b")))
+        let unpacked = try #require(VisitAttributes(packed: full.packed))
+        #expect(unpacked.source == "News  letter", "the separator inside a value becomes a space")
+        #expect(unpacked.referrer == full.referrer && unpacked.utmCampaign == "launch day" && unpacked.utmContent == "é")
+        let bare = VisitAttributes(TrafficSource(source: "Direct / None", referrer: nil, utm: UTM()))
+        #expect(VisitAttributes(packed: bare.packed) == bare)
+        #expect(VisitAttributes(packed: Array("no separators".utf8)) == nil)
+        #expect(VisitAttributes(packed: []) == nil)
+        let long = VisitAttributes(TrafficSource(source: String(repeating: "s", count: 300), referrer: String(repeating: "r", count: 3000), utm: UTM()))
+        #expect(long.source.utf8.count == VisitAttributes.maxValueBytes && long.referrer?.utf8.count == VisitAttributes.maxReferrerBytes)
+    }
+
     @Test(arguments: [
         (Int64(0), Int64(0)), (Int64(1_799_999), Int64(0)), (Int64(1_800_000), Int64(1)),
         (Int64(-1), Int64(-1)), (Int64(-1_800_000), Int64(-1)), (Int64(-1_800_001), Int64(-2)),

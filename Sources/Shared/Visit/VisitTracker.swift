@@ -1,10 +1,9 @@
 import Crypto
-import Foundation
 import NIOConcurrencyHelpers
 
 /// What a visit keeps from its first event: every later event of the visit carries it, so an
 /// internal click never turns into a new source.
-public struct VisitAttributes: Sendable, Equatable, Codable {
+public struct VisitAttributes: Sendable, Equatable {
     /// `Direct / None` when nothing names one.
     public var source: String
     /// Host and path of the visit's referrer.
@@ -29,9 +28,33 @@ public struct VisitAttributes: Sendable, Equatable, Codable {
         utmTerm = value(traffic.utm.term)
     }
 
-    enum CodingKeys: String, CodingKey {
-        case source = "s", referrer = "r", utmMedium = "um", utmSource = "us", utmCampaign = "uc", utmContent = "ut", utmTerm = "uk"
+    /// The attributes as the visit table holds them: the seven values joined by U+001F (a
+    /// control character, which no cleaned value holds; one that did would become a space),
+    /// an absent value empty. Cheaper than JSON by a wide margin, twice per event.
+    var packed: [UInt8] {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(64)
+        for (index, value) in [source, referrer, utmMedium, utmSource, utmCampaign, utmContent, utmTerm].enumerated() {
+            if index > 0 { bytes.append(Self.separator) }
+            if let value { bytes += value.utf8.map { $0 == Self.separator ? UInt8(ascii: " ") : $0 } }
+        }
+        return bytes
     }
+
+    /// Reads `packed`; nil for anything else.
+    init?(packed: [UInt8]) {
+        let values = packed.split(separator: Self.separator, omittingEmptySubsequences: false).map { $0.isEmpty ? nil : String(decoding: $0, as: UTF8.self) }
+        guard values.count == 7, let source = values[0] else { return nil }
+        self.source = source
+        referrer = values[1]
+        utmMedium = values[2]
+        utmSource = values[3]
+        utmCampaign = values[4]
+        utmContent = values[5]
+        utmTerm = values[6]
+    }
+
+    private static let separator: UInt8 = 0x1F
 }
 
 /// One event to place in a visit.
@@ -181,13 +204,11 @@ public struct VisitTracker: Sendable {
             Array(String(Self.sessionTimeoutMillis).utf8), Array(String(maxPerBucket).utf8), Array(String(maxPerSite).utf8),
             Array(String(Self.bucketTTLMillis).utf8),
         ]
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .withoutEscapingSlashes
         for index in tracked {
             let request = requests[index]
             let bucket = Self.bucket(of: request.timestamp)
             scriptKeys += [keys.visits(bucket: bucket - 1), keys.visits(bucket: bucket), keys.visits(bucket: bucket + 1)]
-            let blob = (try? encoder.encode(request.attributes)).map { Array($0) } ?? Array(#"{"s":"Direct / None"}"#.utf8)
+            let blob = request.attributes.packed
             arguments += [
                 Array((request.siteID + "|" + String(request.visitorID)).utf8),
                 request.previousVisitorID.map { Array((request.siteID + "|" + String($0)).utf8) } ?? [],
@@ -198,12 +219,11 @@ public struct VisitTracker: Sendable {
         guard let items = reply.elements, items.count == tracked.count * 3 else {
             throw .unexpectedReply("visit assignment answered \(reply), expected \(tracked.count * 3) items")
         }
-        let decoder = JSONDecoder()
         for (position, index) in tracked.enumerated() {
             guard let sessionID = items[position * 3].string.flatMap({ Int64($0) }) else { continue }  // the table is full
             let request = requests[index]
             let blob = items[position * 3 + 1].bytes ?? []
-            let attributes = blob.isEmpty ? request.attributes : ((try? decoder.decode(VisitAttributes.self, from: Data(blob))) ?? request.attributes)
+            let attributes = blob.isEmpty ? request.attributes : (VisitAttributes(packed: blob) ?? request.attributes)
             let continuesYesterday = items[position * 3 + 2].string == "1"
             answers[index] = SessionAssignment(
                 sessionID: sessionID, visitorID: continuesYesterday ? (request.previousVisitorID ?? request.visitorID) : request.visitorID,
@@ -228,7 +248,7 @@ public struct VisitTracker: Sendable {
 
     /// KEYS: per event, its bucket's previous, own and next visit hash. ARGV: timeout, cap,
     /// per-site cap, bucket TTL, then per event: field (`site|visitor`), the previous day's
-    /// field (or ""), site, time, fresh id, attributes JSON. A hash value is `id first last
+    /// field (or ""), site, time, fresh id, packed attributes. A hash value is `id first last
     /// attributes`; `#` counts the visits started in the bucket, `#<site>` those of one site (a
     /// visit continued from a neighbouring bucket is copied in uncounted: the caps bound the
     /// visits started, and so each hash to three times `cap` entries). Per event: the
