@@ -7,8 +7,11 @@ loopback ports (no worker, so everything queued stays in Redis to be checked).
 After every case: the API process is alive and still answers a good POST /event with 202; no
 answer was a 5xx (other than one a case allows) and no 2xx came back for an invalid request.
 At the end every queued payload must be one of the events this script sent as valid, and every
-event answered 202 must be queued. One line per case, then `N passed, N failed`; exit 1 on
-any failure.
+event answered 202 must be queued. For `POST /api/event` (the Plausible Events API) a valid
+event sent with a browser User-Agent is queued once per site it names, carrying that user agent
+and URL; dropped ones (bots, no User-Agent, `engagement`: 202 with `X-Plausible-Dropped: <count>`) and
+invalid ones are never queued, and every error is in Plausible's shape. One line per case, then
+`N passed, N failed`; exit 1 on any failure.
 
     scripts/hostile_http.py --bin "$(swift build --show-bin-path)" [--case NAME]... [--verbose]
 """
@@ -260,11 +263,40 @@ def request(method, target, body=b"", headers=(), version=b"HTTP/1.1", content_l
     return b"\r\n".join(lines) + b"\r\n\r\n" + body
 
 
+BROWSER_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+              "Chrome/120.0.0.0 Safari/537.36")
+MAX_UA_BYTES = 512   # ClientContext.maxUserAgentBytes: the queued user agent is cut to this
+
+
+class Plausible:
+    """What one valid `POST /api/event` must put in the queue: one payload per site."""
+
+    def __init__(self, sites, event_type, name, url, ua, path=None, ref=None):
+        self.sites, self.event_type, self.name, self.url, self.ua = set(sites), event_type, name, url, ua
+        self.path, self.ref = path, ref
+
+
 class Events:
-    """Events this script sends as valid (each with its own event_id), and those answered 202."""
+    """Events this script sends as valid (each with its own event_id), and those answered 202.
+    `/api/event` ones are kept apart: one event id stands for one payload per site."""
 
     def __init__(self):
         self.n, self.valid, self.acked = 0, set(), set()
+        self.plausible, self.plausible_acked = {}, set()
+
+    def plausible_id(self, tag):
+        self.n += 1
+        return f"hostile-api-{tag}-{self.n}"
+
+    def expect_plausible(self, event_id, expected):
+        """`expected`: a `Plausible`, registered as valid (to be queued once per site when answered 202)."""
+        self.plausible[event_id] = expected
+
+    def note_plausible(self, outcome, event_id):
+        """Records a valid `/api/event` answered 202 without `X-Plausible-Dropped`."""
+        for status, headers, _ in outcome.responses:
+            if status == 202 and "x-plausible-dropped" not in headers and event_id in self.plausible:
+                self.plausible_acked.add(event_id)
 
     def body(self, tag="ok"):
         self.n += 1
@@ -564,12 +596,235 @@ def build_cases(ev):
     cases.append(simple("UTF-16 body", request(b"POST", b"/event", body.decode().encode("utf-16"), [J]), BAD | {202}, [event_id]))
     cases.append(simple("operator injection", request(b"POST", b"/event", b'{"site_id":{"$gt":""},"event_type":"x"}', [J]), {400}))
     cases.append(simple("NUL escapes", request(b"POST", b"/event", b'{"site_id":"hostile\\u0000","event_type":"x"}', [J]), {400}))
+    big = b'{"site_id":"hostile","event_type":"x","path":"/' + b"a" * 20000 + b'"}'
+    cases.append(simple("chunked 20 KB event (no Content-Length)", request(b"POST", b"/event", b"%x\r\n%s\r\n0\r\n\r\n" % (len(big), big),
+                                                                        [J, b"Transfer-Encoding: chunked"], content_length=False), {413, CLOSED}))
     cases.append(simple("17 KB event", request(b"POST", b"/event", b'{"site_id":"hostile","event_type":"x","path":"/' + b"a" * 17000 + b'"}', [J]), {413, CLOSED}))
     cases.append(simple("1001-event batch", request(b"POST", b"/events", json.dumps([{"site_id": "hostile", "event_type": "x"}] * 1001), [J]), {400, 413}))
     ids, bodies = zip(*[ev.body("batch") for _ in range(3)])
     batch = b"[" + b",".join([bodies[0], b'{"site_id":{"$ne":null},"event_type":"x"}', bodies[1], b'"str"', bodies[2]]) + b"]"
     cases.append(simple("batch of valid and invalid events", request(b"POST", b"/events", batch, [J]), {202}, list(ids)[:1] + [None] + list(ids)[1:2] + [None] + list(ids)[2:]))
     cases.append(simple("Expect: 100-continue", request(b"POST", b"/event", b'{"site_id":{"$gt":""}}', [J, b"Expect: 100-continue"]), BAD))
+    return cases + plausible_cases(ev)
+
+
+# --- POST /api/event (the Plausible Events API) -----------------------------------------------
+
+API = b"/api/event"
+SITE = "hostile.example"
+ORIGIN = b"Origin: https://hostile.example"
+GOOGLEBOT_UA = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def api_request(body, ua=BROWSER_UA, content_type=J, extra=(), method=b"POST", **kw):
+    """A request to /api/event; `ua=None` sends no User-Agent, `content_type=None` no Content-Type."""
+    if isinstance(body, (dict, list)):
+        body = json.dumps(body)
+    headers = [] if content_type is None else [content_type]
+    if ua is not None:
+        headers.append(b"User-Agent: " + (ua if isinstance(ua, bytes) else ua.encode()))
+    return request(method, API, body, headers + list(extra), **kw)
+
+
+def plausible_error_problem(body, field=None):
+    """None when `body` is `{"errors":{"<field>":["message"]}}` (with that field, if given)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        return f"error answer is not JSON: {body[:120]!r}"
+    errors = answer.get("errors") if isinstance(answer, dict) else None
+    if not isinstance(errors, dict) or len(errors) != 1 or list(answer)[0] != "errors":
+        return f"error answer is not in Plausible's shape: {body[:160]!r}"
+    (key, messages), = errors.items()
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, str) and m for m in messages):
+        return f"error answer is not in Plausible's shape: {body[:160]!r}"
+    if field is not None and key not in (field if isinstance(field, tuple) else (field,)):
+        return f"error names {key!r}, expected {field!r}: {body[:160]!r}"
+    return None
+
+
+def api_case(name, data, expect, event_id=None, allow=None, field=None, cors=False, timeout=3.0, dropped=1):
+    """`expect`: "queued" (202 `{}`, no X-Plausible-Dropped; `event_id` registered by the caller),
+    "dropped" (202 `{}` with X-Plausible-Dropped: <`dropped`, the events dropped>, nothing queued)
+    or "error" (`allow`, default 400, in Plausible's shape, naming `field` when given). `cors`:
+    every answer carries Access-Control-Allow-Origin (send an Origin)."""
+    allow = {202} if expect in ("queued", "dropped") else (allow or {400})
+
+    def run(ctx):
+        outcome = exchange(ctx.api_port, data, timeout=timeout)
+        if expect == "queued":
+            ctx.events.note_plausible(outcome, event_id)
+        for status, headers, body in outcome.responses:
+            if cors and "access-control-allow-origin" not in headers:
+                return outcome, f"no Access-Control-Allow-Origin on a {status}: {sorted(headers)}"
+            if status == 202:
+                marked = headers.get("x-plausible-dropped")
+                if expect == "queued" and marked is not None:
+                    return outcome, f"a valid event with a browser User-Agent was dropped (X-Plausible-Dropped: {marked})"
+                if expect == "dropped" and marked != str(dropped):
+                    return outcome, f"answered 202 with X-Plausible-Dropped: {marked}, expected {dropped} (none may be queued)"
+                if body.strip() != b"{}":
+                    return outcome, f"202 body {body[:120]!r}, expected {{}}"
+            elif 400 <= status < 500 and status not in (405, 408, 431) and body:
+                problem = plausible_error_problem(body, field)
+                if problem:
+                    return outcome, problem
+        return outcome, None
+    return Case(f"/api/event {name}", allow, run, valid=expect != "error")
+
+
+def plausible_cases(ev):
+    cases = []
+    url = f"https://{SITE}/docs/intro?utm_source=hostile#part-2"
+
+    def valid(tag, fields, sites=(SITE,), event_type="page_view", ua=BROWSER_UA, path=None, ref=None, **kw):
+        """A valid event: its body with our event_id, registered to be queued once per site."""
+        event_id = ev.plausible_id(tag)
+        body = dict(fields, event_id=event_id)
+        name = body.get("n", body.get("name"))
+        ev.expect_plausible(event_id, Plausible(sites, event_type, name, body.get("u", body.get("url")), ua, path, ref))
+        return api_request(body, ua=ua, **kw), event_id
+
+    def queued(name, fields, cors=False, **kw):
+        data, event_id = valid("".join(c for c in name.split()[0] if c.isalnum()), fields, **kw)
+        cases.append(api_case(name, data, "queued", event_id, cors=cors))
+
+    def not_queued(tag, fields):
+        """A body carrying an event_id that is never registered: if it reaches the queue, the queue check fails."""
+        return fields if "event_id" in fields else dict(fields, event_id=ev.plausible_id(tag))
+
+    def error(name, body, field=None, allow=None, **kw):
+        if isinstance(body, dict):
+            body = not_queued("bad", body)
+        cases.append(api_case(name, api_request(body, **kw), "error", allow=allow, field=field, cors=ORIGIN in kw.get("extra", ())))
+
+    base = {"n": "pageview", "u": url, "d": SITE}
+
+    # Accepted and queued: the tracker's short keys, the Events API's long ones, every props form.
+    queued("pageview (tracker's short keys)", dict(base, r="https://www.google.com/", w=1440, h=0), path="/docs/intro", ref="https://www.google.com/")
+    queued("custom event (Events API long keys, props)", {"name": "Signup", "url": f"https://{SITE}/pricing", "domain": SITE, "referrer": "",
+           "props": {"plan": "pro", "seats": 3, "annual": True, "price": 9.5}, "screen_width": 1280, "interactive": True,
+           "revenue": {"currency": "USD", "amount": "9.99"}}, event_type="Signup", path="/pricing")
+    queued("m as a JSON string", dict(base, n="Outbound Link: Click", m=json.dumps({"url": "https://github.com/x"})), event_type="Outbound_Link:_Click")
+    queued("meta as an object, p and m merged", dict(base, n="Download", p={"a": 1}, meta={"b": "x", "nested": {"dropped": 1}, "list": [1]}),
+           event_type="Download")
+    queued("hash mode", {"n": "pageview", "u": f"https://app.{SITE}/#/inbox/3", "d": f"app.{SITE}", "h": 1}, sites=(f"app.{SITE}",), path="/#/inbox/3")
+    queued("hashMode true", {"name": "pageview", "url": f"https://{SITE}/app#/x", "domain": SITE, "hashMode": True}, path="/app#/x")
+    queued("three domains (www., case, spaces, a repeat)", dict(base, d=f"a.{SITE}, B.Hostile.Example,www.c.{SITE} ,a.{SITE},,"),
+           sites=(f"a.{SITE}", f"b.{SITE}", f"c.{SITE}"))
+    queued("10 domains", dict(base, d=",".join(f"d{i}.{SITE}" for i in range(10))), sites=tuple(f"d{i}.{SITE}" for i in range(10)))
+    queued("ignored keys of any type", dict(base, w="wide", i="yes", v={"a": 1}, sd=None, e=[1], **{"$": "12", "screen_width": -1}))
+    queued("text/plain (sendBeacon)", base, content_type=b"Content-Type: text/plain;charset=UTF-8")
+    queued("no Content-Type", base, content_type=None)
+    queued("Content-Type application/json; charset=utf-8", base, content_type=b"Content-Type: Application/JSON; charset=utf-8")
+    queued("app:// URL", dict(base, u="app://localhost/login"), path="/login")
+    queued("name of 120 bytes (60 x e-acute)", dict(base, n="\u00e9" * 60), event_type="_" * 64)
+    queued("curl User-Agent (a generic client, not a bot)", base, ua="curl/8.5.0")
+    queued("600-byte User-Agent (queued cut to 512)", base, ua=BROWSER_UA + " X" * 250)
+    queued("User-Agent with invalid UTF-8 bytes", base, ua=BROWSER_UA.encode() + b" \xff\xfe")
+    queued("Origin (CORS headers on the 202)", base, cors=True, extra=[ORIGIN])
+    queued("X-Forwarded-For garbage", base, extra=[b"X-Forwarded-For: garbage, \xff, [::1"])
+    event_id = ev.plausible_id("chunked")
+    body = json.dumps(dict(base, event_id=event_id)).encode()
+    ev.expect_plausible(event_id, Plausible([SITE], "page_view", "pageview", url, BROWSER_UA))
+    cases.append(api_case("chunked body", api_request(b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body), extra=[b"Transfer-Encoding: chunked"],
+                                                         content_length=False), "queued", event_id))
+
+    # Dropped: 202 {} with X-Plausible-Dropped: <events dropped>, nothing queued (their event ids are never registered).
+    three = dict(base, d=f"a.{SITE},b.{SITE},www.c.{SITE},a.{SITE}")   # three sites
+    for name, fields, ua, count in [("engagement", dict(base, n="engagement", sd=80, e=1234), BROWSER_UA, 1),
+                                    ("engagement, three domains", dict(three, n="engagement"), BROWSER_UA, 1),
+                                    ("no User-Agent", base, None, 1), ("empty User-Agent", base, b"", 1),
+                                    ("no User-Agent, three domains", three, None, 3), ("Googlebot", base, GOOGLEBOT_UA, 1),
+                                    ("Googlebot, three domains", three, GOOGLEBOT_UA, 3),
+                                    ("HeadlessChrome", base, BROWSER_UA.replace("Chrome/", "HeadlessChrome/"), 1)]:
+        cases.append(api_case(f"dropped: {name}", api_request(not_queued("drop", fields), ua=ua), "dropped", dropped=count))
+
+    # Malformed and huge bodies.
+    for name, body in [("empty body", b""), ("not JSON", b"pageview"), ("unclosed object", b'{"n":"pageview"'),
+                       ("null", b"null"), ("array", b"[]"), ("array of the event", json.dumps([base]).encode()),
+                       ("string", b'"pageview"'), ("trailing garbage", json.dumps(base).encode() + b"}{"),
+                       ("invalid UTF-8 in a string", json.dumps(base).encode().replace(b"pageview", b"page\xffview")),
+                       ("raw control byte in name", json.dumps(base).encode().replace(b"pageview", b"page\x07view")),
+                       ("nesting 16 K deep", b"[" * 16000), ("props nesting 2000 deep", b'{"n":"x","u":"https://a.b/","d":"a.b","p":' + b'{"a":' * 2000 + b"1" + b"}" * 2001),
+                       ("m string nesting 600 deep", json.dumps(dict(base, m='{"a":' * 600 + "1" + "}" * 600)).encode())]:
+        error(name, body)
+    error("17 KB body", dict(base, p={"pad": "x" * 17000}), allow={413, CLOSED})
+    big = json.dumps(dict(base, p={"pad": "x" * 1_000_000})).encode()
+    cases.append(api_case("1 MB chunked body", api_request(b"".join(b"%x\r\n%s\r\n" % (len(big[i:i + 65536]), big[i:i + 65536]) for i in range(0, len(big), 65536)) + b"0\r\n\r\n",
+                                                           extra=[b"Transfer-Encoding: chunked"], content_length=False), "error", allow={413, CLOSED}))
+
+    # Wrong types for each key (the ignored keys take any type: see above).
+    for key, value, field in [("n", 1, "n"), ("n", None, "name"), ("name", {"a": 1}, "name"), ("u", ["https://a.b/"], "u"), ("url", None, "url"),
+                              ("u", 1.5, "u"), ("d", {"$gt": ""}, "d"), ("domain", None, "domain"), ("d", ["a.com"], "d"), ("r", False, "r"),
+                              ("referrer", 0, "referrer"), ("p", [1], "p"), ("p", 1, "p"), ("props", "str", "props"), ("m", 1, "m"), ("meta", True, "meta"),
+                              ("m", [], "m"), ("h", "yes", "h"), ("h", 2.5, "h"), ("hashMode", {}, "hashMode"), ("event_id", 5, "event_id")]:
+        body = {k: v for k, v in base.items() if k[0] != key[0]}   # the long key replaces the short one
+        body[key] = value
+        if value is None:   # null for a required key: it is missing
+            error(f"{key}: null", body, field=field)
+        else:
+            error(f"{key}: {type(value).__name__} {json.dumps(value)[:20]}", body, field=field)
+    error("unknown key", dict(base, foo=1), field="foo")
+    error("event_id of 65 bytes", dict(base, event_id="e" * 65), field="event_id")
+    error("event_id with a NUL", dict(base, event_id="a\u0000b"), field="event_id")
+
+    # m as a string that does not hold a JSON object.
+    for name, value in [("non-JSON string", "not json"), ("JSON array string", "[1,2]"), ("JSON string string", '"x"'),
+                        ("5 KB string", json.dumps({"pad": "x" * 5000})), ("truncated JSON", '{"a":1'), ("empty string", "")]:
+        error(f"m as a {name}", dict(base, m=value), field="m")
+
+    # Domains: at most 10, each a valid site id; Mongo-operator-looking domains and props keys.
+    error("11 domains", dict(base, d=",".join(f"d{i}.{SITE}" for i in range(11))), field="domain")
+    error("11 domains that fold to 1", dict(base, d=",".join([SITE] * 11)), field="domain")
+    for name, value in [("$where", "$where"), ("$gt in a list", f"{SITE},$gt"), ("an operator object as text", '{"$gt":""}'),
+                        ("with a space", "a b.example"), ("only commas", ",,,"), ("empty", ""), ("NUL", f"{SITE}\u0000"),
+                        ("65 bytes", "a" * 65), ("non-ASCII", "h\u00f6stile.example")]:
+        error(f"domain {name}", dict(base, d=value), field="domain")
+    for name, props in [("$where", {"$where": "1"}), ("$gt", {"$gt": ""}), ("a.b", {"a.b": 1}), ("a.$x", {"ok": 1, "a.$x": 1}),
+                        ("NUL", {"a\u0000": 1}), ("empty", {"": 1}), ("129 bytes", {"k" * 129: 1})]:
+        error(f"props key {name}", dict(base, p=props), field=("props", "p") + tuple(f"props.{k}" for k in props))
+    error("props key $gt inside m string", dict(base, m=json.dumps({"$gt": 1})), field=("props", "props.$gt"))
+    error("props with 33 keys", dict(base, p={f"k{i}": i for i in range(33)}), field="props")
+    error("props over 4 KiB", dict(base, p={"pad": "x" * 4100}), field="props")
+
+    # The name, the URL and the referrer.
+    for name, value in [("NUL", "sign\u0000up"), ("BEL", "a\u0007b"), ("DEL", "a\u007fb"), ("newline", "line\nbreak"), ("tab", "a\tb"),
+                        ("ESC sequence", "\u001b[31mred"), ("121 bytes", "x" * 121), ("empty", "")]:
+        error(f"control characters in name: {name}" if name not in ("121 bytes", "empty") else f"name {name}", dict(base, n=value), field=("n", "name"))
+    for name, value in [("3 KB", f"https://{SITE}/" + "a" * 3000), ("javascript:", "javascript:alert(document.cookie)//"),
+                        ("javascript:// with a host", f"javascript://{SITE}/%0Aalert(1)"), ("JavaScript: mixed case", f"JaVaScRiPt://{SITE}/"),
+                        ("data:", "data://text/html,<script>alert(1)</script>"), ("vbscript:", f"vbscript://{SITE}/"),
+                        ("relative", "/docs"), ("no host", "https:///docs"), ("host $gt", "https://$gt/"), ("bad port", f"https://{SITE}:99999/"),
+                        ("NUL", f"https://{SITE}/\u0000"), ("C1 control", f"https://{SITE}/\u0085"), ("empty", "")]:
+        error(f"url {name}", dict(base, u=value), field=("u", "url"))
+    error("referrer of 3 KB", dict(base, r="https://r.example/" + "b" * 3000), field=("r", "referrer"))
+
+    # Content types, methods, the order of checks.
+    for name, value in [("Content-Type: ;", b";"), ("Content-Type empty", b""), ("Content-Type text/html", b"text/html"),
+                        ("Content-Type form", b"application/x-www-form-urlencoded"), ("Content-Type NUL", b"application/json\x00")]:
+        error(name, base, allow={400, 415, CLOSED}, content_type=b"Content-Type: " + value)
+    error("Content-Type text/html with an Origin (CORS on the error)", base, allow={415}, content_type=b"Content-Type: text/html", extra=[ORIGIN])
+    error("invalid body with an Origin (CORS on the error)", b"{", extra=[ORIGIN])
+    error("no User-Agent and an invalid body", dict(base, d="$gt"), field="domain", ua=None)
+    error("Googlebot and an invalid body", dict(base, u="javascript:x"), field=("u", "url"), ua=GOOGLEBOT_UA)
+    cases.append(api_case("GET", request(b"GET", API, content_length=False), "error", allow={404, 405}))
+
+    def preflight(ctx):
+        outcome = exchange(ctx.api_port, request(b"OPTIONS", API, b"", [ORIGIN, b"Access-Control-Request-Method: POST",
+                                                                        b"Access-Control-Request-Headers: content-type"], content_length=False))
+        if not outcome.responses:
+            return outcome, "no answer to the preflight"
+        status, headers, _ = outcome.responses[0]
+        wrong = []
+        if headers.get("access-control-allow-origin") not in ("*", "https://hostile.example"):
+            wrong.append(f"Access-Control-Allow-Origin {headers.get('access-control-allow-origin')!r}")
+        if "POST" not in headers.get("access-control-allow-methods", "").upper():
+            wrong.append(f"Access-Control-Allow-Methods {headers.get('access-control-allow-methods')!r}")
+        if "content-type" not in headers.get("access-control-allow-headers", "").lower():
+            wrong.append(f"Access-Control-Allow-Headers {headers.get('access-control-allow-headers')!r}")
+        return outcome, ("preflight: " + "; ".join(wrong)) if wrong else None
+    cases.append(Case("/api/event OPTIONS preflight (CORS headers)", {200, 204}, preflight, valid=True))
     return cases
 
 
@@ -589,10 +844,19 @@ def good_event(ctx, port):
     return outcome.first == 202, outcome
 
 
+def good_plausible(ctx):
+    event_id = ctx.events.plausible_id("alive")
+    ctx.events.expect_plausible(event_id, Plausible([SITE], "page_view", "pageview", f"https://{SITE}/alive", BROWSER_UA, "/alive"))
+    outcome = exchange(ctx.api_port, api_request({"n": "pageview", "u": f"https://{SITE}/alive", "d": SITE, "event_id": event_id}), timeout=5)
+    ctx.events.note_plausible(outcome, event_id)
+    ok = outcome.first == 202 and "x-plausible-dropped" not in outcome.responses[0][1]
+    return ok, outcome
+
+
 def check_queue(servers, events):
     """Every queued payload is an event sent as valid; every event answered 202 is queued."""
     payloads = servers.redis("LRANGE", PREFIX + "queue", 0, -1)
-    problems, queued = [], set()
+    problems, queued, per_site = [], set(), {}
     for raw in payloads:
         try:
             event = json.loads(raw)
@@ -601,12 +865,42 @@ def check_queue(servers, events):
             continue
         event_id = event.get("event_id")
         queued.add(event_id)
-        if event_id not in events.valid or event.get("site_id") != "hostile" or event.get("event_type") != "page_view":
+        if event_id in events.plausible:
+            problems += check_plausible_payload(events.plausible[event_id], event, raw)
+            key = (event_id, event.get("site_id"))
+            per_site[key] = per_site.get(key, 0) + 1
+        elif event_id not in events.valid or event.get("site_id") != "hostile" or event.get("event_type") != "page_view":
             problems.append(f"queued an event this script did not send as valid: {raw[:200]!r}")
     missing = events.acked - queued
     if missing:
         problems.append(f"{len(missing)} events answered 202 are not queued: {sorted(missing)[:5]}")
+    twice = sorted(key for key, count in per_site.items() if count > 1)
+    if twice:
+        problems.append(f"{len(twice)} /api/event events queued more than once for a site: {twice[:5]}")
+    for event_id in sorted(events.plausible_acked):
+        lost = sorted(events.plausible[event_id].sites - {site for (eid, site) in per_site if eid == event_id})
+        if lost:
+            problems.append(f"/api/event {event_id} answered 202 is not queued for {lost}")
     return len(payloads), problems
+
+
+def check_plausible_payload(expected, event, raw):
+    """A queued `/api/event` payload against what was sent."""
+    client = event.get("client") or {}
+    sent = expected.ua if isinstance(expected.ua, bytes) else expected.ua.encode()
+    ua = sent.decode("utf-8", "replace").encode()[:MAX_UA_BYTES].decode("utf-8", "ignore")
+    wrong = []
+    for what, got, want in [("site_id", event.get("site_id") in expected.sites, True), ("event_type", event.get("event_type"), expected.event_type),
+                            ("name", event.get("name"), expected.name), ("client.url", client.get("url"), expected.url),
+                            ("client.ua", client.get("ua"), ua), ("client.ref", client.get("ref"), expected.ref),
+                            ("visit", event.get("visit"), None), ("userid", event.get("userid"), None)]:
+        if got != want:
+            wrong.append(f"{what} {got!r}, expected {want!r}")
+    if expected.path is not None and event.get("path") != expected.path:
+        wrong.append(f"path {event.get('path')!r}, expected {expected.path!r}")
+    if not str(event.get("path", "")).startswith("/"):
+        wrong.append(f"path {event.get('path')!r}")
+    return [f"queued /api/event payload differs from what was sent ({'; '.join(wrong)}): {raw[:300]!r}"] if wrong else []
 
 
 def main():
@@ -649,6 +943,10 @@ def main():
                     ok, alive = good_event(ctx, port)
                     if not ok:
                         problems.append(f"a good POST /event afterwards got {alive.describe()}")
+                if case.name.startswith("/api/event"):
+                    ok, alive = good_plausible(ctx)
+                    if not ok:
+                        problems.append(f"a good POST /api/event afterwards got {alive.describe()}")
             line = f"{'ok  ' if not problems else 'FAIL'} {case.name}: {outcome.describe()}"
             if problems:
                 failed += 1

@@ -58,7 +58,26 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     } catch {
         checkError(error)
     }
+
+    // The body as a User-Agent header: ClientContext keeps a prefix of at most 512 bytes.
+    let text = String(decoding: body, as: UTF8.self)
+    checkCut(text, ClientContext.maxUserAgentBytes)
+    checkCut(text, Int(body.first ?? 0) % 16)
+    fuzzCheck(ClientContext(ua: text).ua == ClientContext.cut(text, toBytes: ClientContext.maxUserAgentBytes), "ClientContext(ua:) does not cut")
     return 0
+}
+
+/// `ClientContext.cut`: a prefix at a character boundary, at most `limit` bytes, at most 3 bytes short.
+private func checkCut(_ text: String, _ limit: Int) {
+    let cut = ClientContext.cut(text, toBytes: limit)
+    let count = text.utf8.count
+    fuzzCheck(cut.utf8.count <= limit || (cut == text && count <= limit), "cut to \(limit) gave \(cut.utf8.count) bytes")
+    fuzzCheck(text.utf8.starts(with: cut.utf8), "cut to \(limit) is not a prefix: \(cut.debugDescription)")
+    fuzzCheck(cut.utf8.count >= min(count, limit) - 3, "cut to \(limit) kept only \(cut.utf8.count) of \(count) bytes")
+    if count > limit {
+        let next = Array(text.utf8)[cut.utf8.count]
+        fuzzCheck(next & 0xC0 != 0x80, "cut to \(limit) split a character")
+    }
 }
 
 /// What `validatePlausible` promises about a `POST /api/event` body it accepts.
@@ -82,7 +101,7 @@ private func checkPlausible(_ result: PlausibleEvent, body: UnsafeRawBufferPoint
 
         guard let name = event.name else { fuzzFail("Plausible event without a name: \(event)") }
         fuzzCheck((1...EventValidator.maxNameBytes).contains(name.utf8.count), "name of \(name.utf8.count) bytes")
-        fuzzCheck(name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F }, "name \(name.debugDescription)")
+        fuzzCheck(name.unicodeScalars.allSatisfy { $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }, "name \(name.debugDescription)")
         fuzzCheck(name != "engagement", "an engagement event was kept")
         if name == "pageview" {
             fuzzCheck(event.eventType == "page_view", "pageview became \(event.eventType)")

@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Metrics
+import NIOCore
 import Shared
 
 /// `POST /event` and `POST /events`: validate, queue through group commit, answer 202.
@@ -155,6 +156,10 @@ struct EventController: Sendable {
         do {
             return try await request.body.collect(upTo: limit)
         } catch let error as HTTPError where error.status == .contentTooLarge {
+            IngestMetrics.rejected(code: "PAYLOAD_TOO_LARGE")
+            throw APIError.tooLarge(limit: limit)
+        } catch is NIOTooManyBytesError {
+            // A chunked body (no Content-Length) past the limit: too large, not broken.
             IngestMetrics.rejected(code: "PAYLOAD_TOO_LARGE")
             throw APIError.tooLarge(limit: limit)
         } catch {

@@ -128,7 +128,7 @@ extension EventValidator {
         if let problem = input.problem { throw problem }
         guard let name = input.name, !name.isEmpty else { throw .field("name", "is required") }
         guard name.utf8.count <= Self.maxNameBytes else { throw .field("name", "must be at most \(Self.maxNameBytes) bytes") }
-        guard name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F }) else {
+        guard name.unicodeScalars.allSatisfy({ $0.value >= 0x20 && !(0x7F...0x9F).contains($0.value) }) else {
             throw .field("name", "must not contain control characters")
         }
         guard let url = input.url, !url.isEmpty else { throw .field("url", "is required") }
