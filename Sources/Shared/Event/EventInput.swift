@@ -1,7 +1,7 @@
 /// An event as a client sent it, before the rules are applied: each field is what the JSON
 /// held, or the first type error found. Decoding never throws for a bad field, so a batch can
 /// report every element separately.
-struct EventInput: Decodable {
+struct EventInput: Decodable, FieldByFieldInput {
     var siteID: String?
     var eventType: String?
     var path: String?
@@ -16,17 +16,10 @@ struct EventInput: Decodable {
     /// Empty input, for callers that fill the fields from another format.
     init() {}
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     init(from decoder: any Decoder) throws {
-        let container: KeyedDecodingContainer<Key>
+        let container: KeyedDecodingContainer<JSONKey>
         do {
-            container = try decoder.container(keyedBy: Key.self)
+            container = try decoder.container(keyedBy: JSONKey.self)
         } catch {
             problem = ValidationError(message: "an event must be a JSON object")
             return
@@ -47,20 +40,9 @@ struct EventInput: Decodable {
         }
     }
 
-    private mutating func note(_ error: ValidationError) {
-        if problem == nil { problem = error }
-    }
-
-    /// The string at `key`, nil for `null`; a string is tried first, as nearly every event has one.
-    private mutating func optionalString(_ container: KeyedDecodingContainer<Key>, _ key: Key) -> String? {
-        if let string = try? container.decode(String.self, forKey: key) { return string }
-        if (try? container.decodeNil(forKey: key)) != true { note(.field(key.stringValue, "must be a string")) }
-        return nil
-    }
-
-    private mutating func decodeProps(_ container: KeyedDecodingContainer<Key>, _ key: Key) {
+    private mutating func decodeProps(_ container: KeyedDecodingContainer<JSONKey>, _ key: JSONKey) {
         if (try? container.decodeNil(forKey: key)) == true { return }
-        guard let nested = try? container.nestedContainer(keyedBy: Key.self, forKey: key) else {
+        guard let nested = try? container.nestedContainer(keyedBy: JSONKey.self, forKey: key) else {
             note(.field("props", "must be a flat object"))
             return
         }

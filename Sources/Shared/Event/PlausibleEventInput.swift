@@ -3,7 +3,7 @@ import Foundation
 /// A Plausible Events API body (`POST /api/event`) as sent, before the rules: the long names
 /// (`name`, `url`, `domain`, `referrer`, `props`) or the tracker's short ones (`n`, `u`, `d`, `r`,
 /// `p`, `m`, `h`), plus our `event_id`. Like `EventInput`, decoding never throws for a bad field.
-struct PlausibleEventInput: Decodable {
+struct PlausibleEventInput: Decodable, FieldByFieldInput {
     var name: String?
     var url: String?
     var domain: String?
@@ -19,28 +19,21 @@ struct PlausibleEventInput: Decodable {
     /// interactivity, revenue, version, engagement measures).
     static let ignored: Set<String> = ["screen_width", "w", "interactive", "i", "revenue", "$", "v", "sd", "e"]
 
-    private struct Key: CodingKey {
-        var stringValue: String
-        var intValue: Int? { nil }
-        init(stringValue: String) { self.stringValue = stringValue }
-        init?(intValue: Int) { nil }
-    }
-
     init(from decoder: any Decoder) throws {
-        let container: KeyedDecodingContainer<Key>
+        let container: KeyedDecodingContainer<JSONKey>
         do {
-            container = try decoder.container(keyedBy: Key.self)
+            container = try decoder.container(keyedBy: JSONKey.self)
         } catch {
             problem = ValidationError(message: "an event must be a JSON object")
             return
         }
         for key in container.allKeys {
             switch key.stringValue {
-            case "n", "name": name = string(container, key)
-            case "u", "url": url = string(container, key)
-            case "d", "domain": domain = string(container, key)
-            case "r", "referrer": referrer = string(container, key)
-            case "event_id": eventID = string(container, key)
+            case "n", "name": name = optionalString(container, key)
+            case "u", "url": url = optionalString(container, key)
+            case "d", "domain": domain = optionalString(container, key)
+            case "r", "referrer": referrer = optionalString(container, key)
+            case "event_id": eventID = optionalString(container, key)
             case "h", "hashMode", "hash_mode":
                 if let flag = try? container.decode(Bool.self, forKey: key) {
                     hashMode = flag
@@ -57,19 +50,9 @@ struct PlausibleEventInput: Decodable {
         }
     }
 
-    private mutating func note(_ error: ValidationError) {
-        if problem == nil { problem = error }
-    }
-
-    private mutating func string(_ container: KeyedDecodingContainer<Key>, _ key: Key) -> String? {
-        if let string = try? container.decode(String.self, forKey: key) { return string }
-        if (try? container.decodeNil(forKey: key)) != true { note(.field(key.stringValue, "must be a string")) }
-        return nil
-    }
-
     /// Props as an object, or (Plausible's older script, key `m`) as a string holding one.
     /// Values that are not a string, number or boolean are left out, as Plausible does.
-    private mutating func decodeProps(_ container: KeyedDecodingContainer<Key>, _ key: Key) {
+    private mutating func decodeProps(_ container: KeyedDecodingContainer<JSONKey>, _ key: JSONKey) {
         if (try? container.decodeNil(forKey: key)) == true { return }
         if let text = try? container.decode(String.self, forKey: key) {
             guard text.utf8.count <= 4096, let loose = try? JSONDecoder().decode(LooseProps.self, from: Data(text.utf8)) else {
@@ -90,7 +73,7 @@ struct PlausibleEventInput: Decodable {
     private struct LooseProps: Decodable {
         var members: [(String, PropValue)] = []
         init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: Key.self)
+            let container = try decoder.container(keyedBy: JSONKey.self)
             members = container.allKeys.compactMap { key in (try? container.decode(PropValue.self, forKey: key)).map { (key.stringValue, $0) } }
         }
     }
