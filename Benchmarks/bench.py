@@ -107,7 +107,9 @@ def wrk(port, script, duration, connections, path="/event", env=None):
     rps, p50, p99, p999, errors, non2xx = match.groups()
     if int(non2xx) or int(errors):
         print(f"  warning: {errors} socket errors, {non2xx} non-2xx answers")
-    return dict(rps=float(rps), p50=int(p50) / 1000, p99=int(p99) / 1000, p999=int(p999) / 1000)
+    requests = re.search(r"(\d+) requests in", out)
+    return dict(rps=float(rps), p50=int(p50) / 1000, p99=int(p99) / 1000, p999=int(p999) / 1000,
+                requests=int(requests.group(1)) if requests else None)
 
 
 def spread(values, fmt="{:,.0f}"):
@@ -353,7 +355,21 @@ ENRICH_CASES = {  # drain case: (build, wrk KIND, site_id the events are stored 
     "before": ("before", "event", "bench"),
     "after": ("after", "event", "bench"),
     "after_plausible": ("after", "plausible", "shop.example"),
+    "before_indexed": ("before", "event", "bench"),  # into a collection indexed by an after Worker first
 }
+
+
+def make_indexes(servers, worker_bin, database, prefix):
+    """Lets a Worker create its indexes in `database` (it does at start, before it registers in Redis), then stops it."""
+    worker = start([worker_bin], servers.env(database, prefix))
+    try:
+        deadline = time.time() + 30
+        while servers.redis("EXISTS", prefix + "workers") == "0":
+            if time.time() > deadline:
+                raise RuntimeError("the Worker did not register within 30 s")
+            time.sleep(0.05)
+    finally:
+        stop(worker)
 
 
 def git_head(package_dir):
@@ -386,6 +402,28 @@ def wait_drained(servers, prefix, timeout=1800):
         time.sleep(0.05)
 
 
+def fill_queue(servers, port, prefix, kind, count, connections, timeout=600):
+    """Posts exactly `count` events through the IngestAPI on `port` with `post_visit.lua` and returns
+    once all are queued. The script stops sending after `count` answers; wrk itself runs until its
+    duration or SIGINT, so it is interrupted once the queue holds them all."""
+    proc = subprocess.Popen(["wrk", "-t1", f"-c{connections}", f"-d{timeout}s", "-s", os.path.join(ROOT, "Benchmarks", "post_visit.lua"),
+                             f"http://127.0.0.1:{port}/event"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT,
+                            env=dict(os.environ, KIND=kind, COUNT=str(count)))
+    try:
+        while int(servers.redis("LLEN", prefix + "queue")) < count:
+            if proc.poll() is not None:
+                raise RuntimeError(f"{prefix}: wrk ended with {servers.redis('LLEN', prefix + 'queue')} of {count:,} events queued "
+                                   "(a bot user agent is dropped, not queued)")
+            time.sleep(0.05)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+        proc.wait()
+    queued = int(servers.redis("LLEN", prefix + "queue"))
+    if queued != count:
+        raise RuntimeError(f"{prefix}: {queued:,} events queued, expected {count:,}")
+
+
 def scenario_enrichment(servers, args, report):
     """9. what enrichment (visits) costs: the build before it next to this one, ingest and drain, alternating."""
     before_bin = os.path.join(args.before, ".build", "release")
@@ -416,7 +454,11 @@ def scenario_enrichment(servers, args, report):
                     continue
                 side, kind, _ = ENRICH_CASES[name]
                 path = "/api/event" if kind == "plausible" else "/event"
+                api_cpu, redis_cpu = cpu_seconds(apis[side].pid), cpu_seconds(servers.procs[0].pid)
                 result = wrk(ports[side], "post_visit.lua", args.duration, args.connections, path=path, env=dict(os.environ, KIND=kind))
+                # CPU per request: steadier than req/s when the machine is shared (wrk and the server contend for 2 cores).
+                result["api_us"] = (cpu_seconds(apis[side].pid) - api_cpu) / result["requests"] * 1e6
+                result["redis_us"] = (cpu_seconds(servers.procs[0].pid) - redis_cpu) / result["requests"] * 1e6
                 ingest[name].append(result)
                 prefix = f"ei{side}:"
                 queued = int(servers.redis("LLEN", prefix + "queue"))
@@ -439,27 +481,29 @@ def scenario_enrichment(servers, args, report):
     drain = {name: [] for name in ENRICH_CASES}
     cpu = {name: [] for name in ENRICH_CASES}
     rss = {name: [] for name in ENRICH_CASES}
+    server_cpu = {name: [] for name in ENRICH_CASES}  # (redis-server, nx-27017) CPU s per 100k events
     for run in range(args.runs):
-        order = (["before", "after"] if run % 2 == 0 else ["after", "before"]) + ["after_plausible"]
-        for name in order:
+        order = ["before", "after", "before_indexed", "after_plausible"]
+        for name in order if run % 2 == 0 else reversed(order):
             side, kind, site = ENRICH_CASES[name]
             prefix, database = f"ed{run}{name}:", f"enrich_{run}_{name}"
+            if name == "before_indexed":
+                make_indexes(servers, os.path.join(BIN, "Worker"), database, f"ix{run}:")
             port = free_port()
             api = start([os.path.join(bins[side], "IngestAPI"), "--port", str(port)], api_env(database, prefix), port)
             try:
-                subprocess.run(["wrk", "-t1", f"-c{min(args.connections, 16)}", "-d600s", "-s", os.path.join(ROOT, "Benchmarks", "post_visit.lua"),
-                                f"http://127.0.0.1:{port}/event"], capture_output=True, text=True, cwd=ROOT, check=True,
-                               env=dict(os.environ, KIND=kind, COUNT=str(args.drain_events)))
+                fill_queue(servers, port, prefix, kind, args.drain_events, min(args.connections, 16))
             finally:
                 stop(api)
-            queued = int(servers.redis("LLEN", prefix + "queue"))
-            if queued != args.drain_events:
-                raise RuntimeError(f"enrichment {name}: {queued:,} events queued, expected {args.drain_events:,}")
+            redis_cpu, nx_cpu = cpu_seconds(servers.procs[0].pid), cpu_seconds(servers.procs[1].pid)
             started = time.time()
             worker = start([os.path.join(bins[side], "Worker")], servers.env(database, prefix))
             wait_drained(servers, prefix)
             elapsed = time.time() - started
             cpu[name].append(cpu_seconds(worker.pid) / args.drain_events * 100_000)
+            # Where the rest of the drain goes: the servers' CPU over the same interval (nothing else uses them meanwhile).
+            server_cpu[name].append(((cpu_seconds(servers.procs[0].pid) - redis_cpu) / args.drain_events * 100_000,
+                                     (cpu_seconds(servers.procs[1].pid) - nx_cpu) / args.drain_events * 100_000))
             rss[name].append(peak_rss_mib(worker.pid))
             stop(worker)
             drain[name].append(args.drain_events / elapsed)
@@ -469,9 +513,9 @@ def scenario_enrichment(servers, args, report):
             if stored != args.drain_events or dead:
                 print(f"  warning: {name}: {stored:,} stored, {dead:,} dead letters of {args.drain_events:,}")
             servers.mongo_drop(database)
-        print(f"  enrichment drain run {run + 1}: before {drain['before'][-1]:,.0f}/s ({cpu['before'][-1]:.2f} s CPU/100k), "
-              f"after {drain['after'][-1]:,.0f}/s ({cpu['after'][-1]:.2f}), "
-              f"after /api/event {drain['after_plausible'][-1]:,.0f}/s ({cpu['after_plausible'][-1]:.2f})")
+        print(f"  enrichment drain run {run + 1} (events/s, CPU s/100k worker/redis/nx): "
+              + ", ".join(f"{name} {drain[name][-1]:,.0f}/s ({cpu[name][-1]:.2f}/{server_cpu[name][-1][0]:.2f}/{server_cpu[name][-1][1]:.2f})"
+                          for name in ENRICH_CASES))
 
     def ratio(rows, base, key=None):
         pairs = zip(rows, base)
@@ -485,10 +529,12 @@ def scenario_enrichment(servers, args, report):
              "release build. Both IngestAPIs run with `TRUST_PROXY=1`; requests come from `Benchmarks/post_visit.lua`: five real "
              "browsers' `User-Agent`s (Chrome/Windows, Safari/macOS, Firefox/Windows, Chrome/Android, Safari/iPhone), a public "
              "IPv4 in `X-Forwarded-For` and `Referer: https://shop.example/`, 10,000 visitors each with its own address, browser "
-             "and `userid`. The bare handler gets scenario 1's `post_event.lua`. Before and after swap order every run. "
+             "and `userid`; `/event` bodies carry the time of sending (an event more than 2 hours old is stored without a visit lookup, "
+             "so scenario 1's fixed 2025 timestamp would leave the Redis visit script out). The bare handler gets scenario 1's `post_event.lua`. Before and after swap order every run. "
              "Each cell: median (min–max).", "",
              f"Ingest, wrk -t1 -c{args.connections} -d{args.duration}s, {args.runs} runs:", "",
-             "| server | req/s | p50 ms | p99 ms | ratio to before | ratio to bare |", "| --- | --- | --- | --- | --- | --- |"]
+             "| server | req/s | p50 ms | p99 ms | ratio to before | ratio to bare | IngestAPI CPU µs / req | redis-server CPU µs / req |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     labels = {"bare": "bare Hummingbird handler (baseline)", "before": "before: `POST /event` (validate + LPUSH)",
               "after": "after: `POST /event` (+ bot check, address and user agent queued)",
               "after_plausible": "after: `POST /api/event`, Plausible body (no such route before)"}
@@ -497,20 +543,33 @@ def scenario_enrichment(servers, args, report):
         to_before = "1.00" if name == "before" else ("–" if name == "bare" else ratio(rows, ingest["before"], "rps"))
         lines.append(f"| {labels[name]} | {spread([r['rps'] for r in rows])} | {spread([r['p50'] for r in rows], ms)} | "
                      f"{spread([r['p99'] for r in rows], ms)} | {to_before} | "
-                     f"{'1.00' if name == 'bare' else ratio(rows, ingest['bare'], 'rps')} |")
-    lines += ["", f"p99 ratio after / before (`/event`), per run: {ratio(ingest['after'], ingest['before'], 'p99')}×.", "",
+                     f"{'1.00' if name == 'bare' else ratio(rows, ingest['bare'], 'rps')} | "
+                     + ("– | – |" if name == "bare" else f"{spread([r['api_us'] for r in rows], '{:.1f}')} | {spread([r['redis_us'] for r in rows], '{:.1f}')} |"))
+    lines += ["", f"Ratios after / before (`/event`), per run: p99 {ratio(ingest['after'], ingest['before'], 'p99')}×, "
+              f"IngestAPI CPU per request {ratio(ingest['after'], ingest['before'], 'api_us')}×, "
+              f"redis-server CPU per request {ratio(ingest['after'], ingest['before'], 'redis_us')}×. CPU per request is the "
+              "process's user + system time over the wrk run divided by the requests answered: wrk, the server and Redis share "
+              "the cores, so it moves less with a noisy neighbour than req/s does.", "",
               f"Drain: {args.drain_events:,} events posted through the same build's IngestAPI (so the queue holds what that "
               f"build queues), then one Worker (batch 500) drains them into nx-27017, timed from its start; {args.runs} runs. "
               "CPU is the Worker's user + system time over the whole run, per 100k events.", "",
-              "| build, events | events/s | ratio to before | CPU s / 100k events | CPU ratio to before | peak RSS MiB |",
-              "| --- | --- | --- | --- | --- | --- |"]
+              "| build, events | events/s | ratio to before | Worker CPU s / 100k events | CPU ratio to before | "
+              "redis-server CPU s / 100k | nx-27017 CPU s / 100k | Worker peak RSS MiB |",
+              "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     labels = {"before": "before, `/event` events", "after": "after, `/event` events (enriched: visitor from `userid`)",
-              "after_plausible": "after, `/api/event` events (enriched: visitor hashed from address + user agent, UTM, referrer)"}
-    for name in ENRICH_CASES:
+              "after_plausible": "after, `/api/event` events (enriched: visitor hashed from address + user agent, UTM, referrer)",
+              "before_indexed": "before, `/event` events, into a collection with after's five indexes (check: index cost alone)"}
+    for name in ("before", "before_indexed", "after", "after_plausible"):
         lines.append(f"| {labels[name]} | {spread(drain[name])} | {'1.00' if name == 'before' else ratio(drain[name], drain['before'])} | "
                      f"{spread(cpu[name], ms)} | {'1.00' if name == 'before' else ratio(cpu[name], cpu['before'])} | "
+                     f"{spread([r for r, _ in server_cpu[name]], ms)} | {spread([n for _, n in server_cpu[name]], ms)} | "
                      f"{spread(rss[name], '{:.1f}')} |")
-    lines += ["", f"IngestAPI peak RSS after the ingest runs: before {report['rss_api_before']:.1f} MiB, "
+    lines += ["", "redis-server and nx-27017 CPU: their user + system time over the same drain interval, per 100k events "
+              "(nothing else uses them meanwhile). After also creates three more indexes (site + session_id, path, source, each "
+              "with timestamp; five instead of two besides `_id`): the check row drains before's events with before's Worker "
+              "into a collection an after Worker indexed first, so it separates what nx-27017 spends on the indexes from what "
+              "the bigger documents and the enrichment cost.", "",
+              f"IngestAPI peak RSS after the ingest runs: before {report['rss_api_before']:.1f} MiB, "
               f"after {report['rss_api_after']:.1f} MiB.", ""]
     return lines
 

@@ -5,6 +5,8 @@ import Shared
 struct CapturedClient {
     /// The address, user agent and page URL, queued with the event.
     var context: ClientContext
+    /// The client's address, parsed once: rate limits count it too.
+    var address: ClientAddress?
     /// A crawler, monitor or automated browser by its user agent: the event is not queued.
     var isBot: Bool
 }
@@ -39,7 +41,7 @@ extension EventController {
                 event.client?.ua = client.context.ua
                 indexed.append((index, event))
             }
-            let admissions = try await enqueue(indexed, request: request, context: context)
+            let admissions = try await enqueue(indexed, address: client.address, context: context)
             let refused = admissions.filter { !$0.allowed }.count
             if refused > 0 { return Self.plausibleDropped(refused) }
             return JSONBody.response(.accepted, .object([]))
@@ -60,7 +62,7 @@ extension EventController {
         } else {
             isBot = requireUserAgent
         }
-        return CapturedClient(context: ClientContext(ip: address?.text, ua: userAgent, url: page), isBot: isBot)
+        return CapturedClient(context: ClientContext(ip: address?.text, ua: userAgent, url: page), address: address, isBot: isBot)
     }
 
     /// `202 {}` with `X-Plausible-Dropped: <events dropped>`.

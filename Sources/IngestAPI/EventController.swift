@@ -40,7 +40,7 @@ struct EventController: Sendable {
                 headers: [.pipelineDropped: "bot"])
         }
         event.client = client.context
-        guard let admission = try await enqueue([(0, event)], request: request, context: context).first else {
+        guard let admission = try await enqueue([(0, event)], address: client.address, context: context).first else {
             throw APIError.unavailable("the queue gave no decision for the event; retry later")
         }
         guard admission.allowed else { throw APIError.rateLimited(admission) }
@@ -83,7 +83,7 @@ struct EventController: Sendable {
         var queued = 0
         var lastRefusal: Admission?
         if !events.isEmpty {
-            let admissions = try await enqueue(events, request: request, context: context)
+            let admissions = try await enqueue(events, address: client.address, context: context)
             for (item, admission) in zip(events, admissions) {
                 if admission.allowed {
                     queued += 1
@@ -106,9 +106,9 @@ struct EventController: Sendable {
     /// the queue cannot take them: `QUEUE_FULL` and `OVERLOADED` mean nothing was queued;
     /// `OUTCOME_UNKNOWN` means Redis may have queued them without confirming, and the answer
     /// lists each one's index in the request and event id, so a resend under those ids is stored once.
-    func enqueue(_ indexed: [(index: Int, event: Event)], request: Request, context: IngestRequestContext) async throws -> [Admission] {
+    func enqueue(_ indexed: [(index: Int, event: Event)], address: ClientAddress?, context: IngestRequestContext) async throws -> [Admission] {
         let events = indexed.map(\.event)
-        let items = limits.items(for: events, address: limits.clientAddress(request, peer: context.remoteAddress)?.rateLimitKey)
+        let items = limits.items(for: events, address: address?.rateLimitKey)
         do {
             let admissions = try await enqueuer.enqueue(items)
             let allowed = admissions.filter(\.allowed).count
