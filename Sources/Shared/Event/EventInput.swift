@@ -17,13 +17,7 @@ struct EventInput: Decodable, FieldByFieldInput {
     init() {}
 
     init(from decoder: any Decoder) throws {
-        let container: KeyedDecodingContainer<JSONKey>
-        do {
-            container = try decoder.container(keyedBy: JSONKey.self)
-        } catch {
-            problem = ValidationError(message: "an event must be a JSON object")
-            return
-        }
+        guard let container = object(decoder) else { return }
         for key in container.allKeys {
             let name = key.stringValue
             switch name {

@@ -14,6 +14,15 @@ protocol FieldByFieldInput {
 }
 
 extension FieldByFieldInput {
+    /// The event's JSON object, or nil with the problem noted when it is not one.
+    mutating func object(_ decoder: any Decoder) -> KeyedDecodingContainer<JSONKey>? {
+        guard let container = try? decoder.container(keyedBy: JSONKey.self) else {
+            note(ValidationError(message: "an event must be a JSON object"))
+            return nil
+        }
+        return container
+    }
+
     /// Keeps `error` unless a problem was already found.
     mutating func note(_ error: ValidationError) {
         if problem == nil { problem = error }

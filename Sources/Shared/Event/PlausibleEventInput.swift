@@ -20,13 +20,7 @@ struct PlausibleEventInput: Decodable, FieldByFieldInput {
     static let ignored: Set<String> = ["screen_width", "w", "interactive", "i", "revenue", "$", "v", "sd", "e"]
 
     init(from decoder: any Decoder) throws {
-        let container: KeyedDecodingContainer<JSONKey>
-        do {
-            container = try decoder.container(keyedBy: JSONKey.self)
-        } catch {
-            problem = ValidationError(message: "an event must be a JSON object")
-            return
-        }
+        guard let container = object(decoder) else { return }
         for key in container.allKeys {
             switch key.stringValue {
             case "n", "name": name = optionalString(container, key)
