@@ -733,7 +733,7 @@ def plausible_cases(ev):
     # Dropped: 202 {} with X-Plausible-Dropped: <events dropped>, nothing queued (their event ids are never registered).
     three = dict(base, d=f"a.{SITE},b.{SITE},www.c.{SITE},a.{SITE}")   # three sites
     for name, fields, ua, count in [("engagement", dict(base, n="engagement", sd=80, e=1234), BROWSER_UA, 1),
-                                    ("engagement, three domains", dict(three, n="engagement"), BROWSER_UA, 1),
+                                    ("engagement, three domains", dict(three, n="engagement"), BROWSER_UA, 3),
                                     ("no User-Agent", base, None, 1), ("empty User-Agent", base, b"", 1),
                                     ("no User-Agent, three domains", three, None, 3), ("Googlebot", base, GOOGLEBOT_UA, 1),
                                     ("Googlebot, three domains", three, GOOGLEBOT_UA, 3),

@@ -26,8 +26,8 @@ extension EventController {
                 throw APIError.invalid(error)
             }
             if parsed.isEngagement {
-                IngestMetrics.dropped(reason: "engagement")
-                return Self.plausibleDropped(1)
+                IngestMetrics.dropped(reason: "engagement", count: parsed.sites)
+                return Self.plausibleDropped(parsed.sites)
             }
             // The Events API requires the visitor's User-Agent: an event without one is dropped.
             let client = clientContext(request, context: context, requireUserAgent: true)

@@ -19,11 +19,7 @@ struct TrackerController: Sendable {
     /// Adds `GET` and `HEAD` `/js/script.js`.
     func addRoutes(to router: some RouterMethods<IngestRequestContext>) {
         router.get("/js/script.js") { request, _ in self.script(request) }
-        router.head("/js/script.js") { request, _ in
-            var response = self.script(request)
-            response.body = .init()
-            return response
-        }
+        router.head("/js/script.js") { request, _ in self.script(request).createHeadResponse() }  // keeps GET's Content-Length
     }
 
     /// 200 with the script, or 304 when the browser's copy is current.

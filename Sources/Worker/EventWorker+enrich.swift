@@ -12,11 +12,15 @@ extension EventWorker {
         var pending: [(position: Int, derived: DerivedVisit)] = []
         var requests: [SessionRequest] = []
         var received: [Int64] = []
+        var salts: [Int64: [UInt8]] = [:]  // per receive day, read once per batch
+        let now = clock()
         for (position, item) in events.enumerated() where item.stored.event.visit == nil {
             let event = item.stored.event
             let day = Throttle.day(of: event.receivedAt)
-            let salts = (today: try await visits.salt(day: day, now: clock()), yesterday: try await visits.salt(day: day - 1, now: clock()))
-            let derived = DerivedVisit(event, salts: salts, countries: countries)
+            for wanted in event.userID == nil ? [day, day - 1] : [day] where salts[wanted] == nil {
+                salts[wanted] = try await visits.salt(day: wanted, now: now)
+            }
+            let derived = DerivedVisit(event, today: salts[day] ?? [], yesterday: salts[day - 1], countries: countries)
             pending.append((position, derived))
             requests.append(SessionRequest(
                 siteID: event.siteID, visitorID: derived.visitorID, previousVisitorID: derived.previousVisitorID, timestamp: event.timestamp,
@@ -51,7 +55,7 @@ struct DerivedVisit {
     var country: String?
 
     /// Parses the captured URL, referrer and user agent and looks the address up.
-    init(_ event: Event, salts: (today: [UInt8], yesterday: [UInt8]), countries: CountryDatabase?) {
+    init(_ event: Event, today: [UInt8], yesterday: [UInt8]?, countries: CountryDatabase?) {
         let client = event.client ?? ClientContext()
         let page = client.url.flatMap { PageURL.parse($0) }
         hostname = page?.hostname
@@ -61,8 +65,8 @@ struct DerivedVisit {
         let visitor = { (salt: [UInt8]) in
             VisitTracker.visitorID(salt: salt, siteID: event.siteID, address: client.ip ?? "", userAgent: client.ua ?? "", userID: event.userID)
         }
-        visitorID = visitor(salts.today)
-        previousVisitorID = event.userID == nil ? visitor(salts.yesterday) : nil
+        visitorID = visitor(today)
+        previousVisitorID = event.userID == nil ? yesterday.map(visitor) : nil
     }
 
     /// The stored fields once the visit is known: its id and its first event's source.

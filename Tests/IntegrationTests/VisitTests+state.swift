@@ -113,7 +113,7 @@ extension VisitTests {
             #expect(again == first, "a redelivered batch must land in the same visits")
             let ttl = try await servers.redis.send(RedisCommand("PTTL", servers.configuration.keys.visits(bucket: VisitTracker.bucket(of: t))))
                 .orThrow().int ?? -1
-            #expect(ttl > 0 && ttl <= 3 * VisitTracker.sessionTimeoutMillis)
+            #expect(ttl > 0 && ttl <= VisitTracker.bucketTTLMillis)
             // An event back-dated by more than two hours is placed without touching Redis.
             let old = SessionRequest(siteID: "s", visitorID: 9, timestamp: t - 3 * 3_600_000, freshID: 91, attributes: direct)
             #expect(try await tracker.assign([old], receivedAt: [t]).first?.tracked == false)
@@ -136,6 +136,12 @@ extension VisitTests {
             let placed = try await tracker.assign([landing, third], receivedAt: [t, t + 2 * Self.minute])
             #expect(placed.map(\.sessionID) == [12, 12])
             #expect(placed.map(\.attributes) == [google, google], "the landing page's source is the visit's")
+            // One batch holding a visit's events out of order still chains them into one visit.
+            let a = SessionRequest(siteID: "s", visitorID: 2, timestamp: t, freshID: 21, attributes: direct)
+            let c = SessionRequest(siteID: "s", visitorID: 2, timestamp: t + 59 * Self.minute, freshID: 23, attributes: direct)
+            let b = SessionRequest(siteID: "s", visitorID: 2, timestamp: t + 29 * Self.minute, freshID: 22, attributes: direct)
+            let chained = try await tracker.assign([a, c, b], receivedAt: [t, t + 59 * Self.minute, t + 29 * Self.minute])
+            #expect(chained.map(\.sessionID) == [21, 21, 21])
         }
     }
 

@@ -107,6 +107,7 @@ import Testing
                     let response = try await client.execute(uri: uri, method: method)
                     #expect(response.status == .ok, "\(method) \(uri)")
                     #expect(response.headers[.contentType] == "application/javascript; charset=utf-8")
+                    #expect(response.headers[.contentLength] == String(PackageResources.script_js.count), "HEAD says what GET sends")
                     let etag = try #require(response.headers[.eTag])
                     let again = try await client.execute(uri: uri, method: .get, headers: [.ifNoneMatch: "W/" + etag])
                     #expect(again.status == .notModified, "a weak validator from a compressing proxy still matches")

@@ -120,7 +120,7 @@ extension EventValidator {
         let sites = domains.split(separator: ",", omittingEmptySubsequences: true).map { Self.siteID(fromDomain: $0) }
         guard !sites.isEmpty else { throw .field("domain", "is required") }
         guard sites.count <= Self.maxDomains else { throw .field("domain", "may name at most \(Self.maxDomains) sites") }
-        if name == "engagement" { return PlausibleEvent(events: [], isEngagement: true) }
+        if name == "engagement" { return PlausibleEvent(events: [], isEngagement: true, sites: Set(sites).count) }
 
         var fields = EventInput()
         fields.eventType = name == "pageview" ? "page_view" : Self.eventType(forName: name)
@@ -144,7 +144,7 @@ extension EventValidator {
             event.client = ClientContext(url: url, ref: referrer)
             events.append(event)
         }
-        return PlausibleEvent(events: events, isEngagement: false)
+        return PlausibleEvent(events: events, isEngagement: false, sites: events.count)
     }
 
     /// A Plausible domain as a site id: trimmed, lowercased, without a leading `www.`.
@@ -169,4 +169,6 @@ public struct PlausibleEvent: Sendable {
     public var events: [Event]
     /// Plausible's `engagement` event: accepted and dropped.
     public var isEngagement: Bool
+    /// How many sites it named (an engagement event's drop counts them).
+    public var sites: Int
 }

@@ -108,11 +108,11 @@ public struct VisitTracker: Sendable {
     public let redis: RedisClient
     /// Key names.
     public let keys: QueueKeys
-    /// Most visits started per 30-minute bucket, all sites together (memory bound); past it
+    /// Most visits held per 30-minute bucket, all sites together (memory bound); past it
     /// visits are still assigned, statelessly (see `SessionAssignment.tracked`).
     public let maxPerBucket: Int
-    /// Most visits started per 30-minute bucket by one site, so that no site (or attacker
-    /// posing as one) can fill the table for the others.
+    /// Most visits started per 30-minute bucket by one site, so that one busy site cannot fill
+    /// the table for the others. Sites are not registered yet, so many made-up sites still can.
     public let maxPerSite: Int
     private let salts = NIOLockedValueBox<[Int64: [UInt8]]>([:])
 
@@ -123,8 +123,9 @@ public struct VisitTracker: Sendable {
     public static let saltGraceMillis: Int64 = 48 * 3_600_000
     /// The shortest life of a salt from when it is made.
     static let minimumSaltLifetimeMillis: Int64 = 3_600_000
-    /// Visit buckets live this long after their last write: the bucket, its two neighbours.
-    static let bucketTTLMillis: Int64 = 3 * sessionTimeoutMillis
+    /// Visit buckets live this long after their last write: as long as an event of theirs can
+    /// still be tracked (received up to two hours later), plus a visit's timeout.
+    static let bucketTTLMillis: Int64 = trackedPastMillis + 2 * sessionTimeoutMillis
     private static let dayMillis: Int64 = 86_400_000
 
     /// A tracker over `redis`.
@@ -197,7 +198,10 @@ public struct VisitTracker: Sendable {
                 sessionID: Self.sessionID(visitorID: request.visitorID, seed: "window:" + String(Self.bucket(of: request.timestamp))),
                 visitorID: request.visitorID, attributes: request.attributes, tracked: false)
         }
+        // In event-time order (stable), so a batch holding a visit's events out of order still
+        // chains them into one visit.
         let tracked = requests.indices.filter { Self.isTracked(timestamp: requests[$0].timestamp, receivedAt: receivedAt[$0]) }
+            .sorted { (requests[$0].timestamp, $0) < (requests[$1].timestamp, $1) }
         guard !tracked.isEmpty else { return answers }
         var scriptKeys: [String] = []
         var arguments: [[UInt8]] = [
@@ -249,9 +253,9 @@ public struct VisitTracker: Sendable {
     /// KEYS: per event, its bucket's previous, own and next visit hash. ARGV: timeout, cap,
     /// per-site cap, bucket TTL, then per event: field (`site|visitor`), the previous day's
     /// field (or ""), site, time, fresh id, packed attributes. A hash value is `id first last
-    /// attributes`; `#` counts the visits started in the bucket, `#<site>` those of one site (a
-    /// visit continued from a neighbouring bucket is copied in uncounted: the caps bound the
-    /// visits started, and so each hash to three times `cap` entries). Per event: the
+    /// attributes`; `#` counts the visits held in the bucket (started there or copied in from a
+    /// neighbour), so a hash holds at most `cap` visits; `#<site>` counts those a site started
+    /// there. Per event: the
     /// visit's id (empty when the table is full), its attributes (`""` when they are the
     /// event's own) and `"1"` when it continued under the previous day's field.
     static let assignScript = RedisScript(#"""
@@ -279,9 +283,23 @@ public struct VisitTracker: Sendable {
           end
           if found then
             local kept, answer = found[4], found[4]
-            if ts < found[2] then kept, answer = blob, '' end
-            redis.call('HSET', own, field, found[1] .. ' ' .. math.min(found[2], ts) .. ' ' .. math.max(found[3], ts) .. ' ' .. kept)
-            redis.call('PEXPIRE', own, ttl)
+            if ts < found[2] then
+              -- An earlier event: its source becomes the visit's, in every bucket holding it.
+              kept, answer = blob, ''
+              for _, key in ipairs({KEYS[i * 3 + 1], KEYS[i * 3 + 3]}) do
+                local value = redis.call('HGET', key, field)
+                local head = value and string.match(value, '^(%S+ %-?%d+ %-?%d+) ')
+                if head then redis.call('HSET', key, field, head .. ' ' .. blob) end
+              end
+            end
+            -- A visit copied in from a neighbouring bucket counts against the cap like a new one;
+            -- past it the visit is still answered, just not copied.
+            local present = redis.call('HEXISTS', own, field) == 1
+            if present or tonumber(redis.call('HGET', own, '#') or '0') < cap then
+              redis.call('HSET', own, field, found[1] .. ' ' .. math.min(found[2], ts) .. ' ' .. math.max(found[3], ts) .. ' ' .. kept)
+              if not present then redis.call('HINCRBY', own, '#', 1) end
+              redis.call('PEXPIRE', own, ttl)
+            end
             out[#out + 1] = found[1]
             out[#out + 1] = answer
             out[#out + 1] = via
