@@ -69,7 +69,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.embedInCode("Tracker/script.js")]
+            resources: [.embedInCode("Tracker/script.js"), .embedInCode("OpenAPI/openapi.json")]
         ),
         .executableTarget(
             name: "Worker",

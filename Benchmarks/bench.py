@@ -596,7 +596,7 @@ def replace_section(path, number, lines):
 
 def kept_sections(path, numbers):
     """The sections `### <n>.` (n in `numbers`) of the file at `path`, each up to the next `### ` heading:
-    those a full run does not measure (8: `--only bounded-state`, 9: `--only enrichment`), kept across it."""
+    those a full run does not measure (8: `--only bounded-state`, 9: `--only enrichment`, 10: `--only stats-api`), kept across it."""
     try:
         with open(path) as f:
             old = f.read().split("\n")
@@ -671,6 +671,12 @@ def scenario_stats(servers, args, report):
     return lines
 
 
+def scenario_stats_api(servers, args, report):
+    """10. Stats API v1 over 30 days (aggregate, timeseries, breakdown) next to the raw aggregation of the same events."""
+    from stats_api import scenario_stats_api as run  # it imports this module
+    return run(servers, args, report)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs: the whole benchmark in about two minutes")
@@ -679,13 +685,16 @@ def main():
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--drain-events", type=int)
     parser.add_argument("--stats-events", help="comma-separated stored-event counts for scenario 5 (default 100000,1000000; quick 100000)")
-    parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5")
-    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state", "enrichment"],
+    parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5, and of ours per query and size in scenario 10")
+    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state", "enrichment", "stats-api"],
                         help="run one scenario (and write nothing); bounded-state runs only this way (minutes: 1M events through nx-27017); "
-                             "so does enrichment, which rewrites its own section 9 of the output and keeps the rest")
+                             "so do enrichment and stats-api (up to 20 minutes), which rewrite their own section (9, 10) of the output and keep the rest")
     parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE", "/tmp/before"),
                         help="enrichment: a checkout of the code before visits, built with `swift build -c release` (default $BENCH_BEFORE or /tmp/before)")
-    parser.add_argument("--sizes", default="100000,1000000", help="comma-separated event counts for bounded-state")
+    parser.add_argument("--sizes", help="comma-separated event counts for bounded-state and stats-api "
+                                         "(default 100000,1000000; stats-api with --quick 20000,200000)")
+    parser.add_argument("--raw-runs", type=int, action="append",
+                        help="stats-api: measured raw runs per size, smallest size first, repeatable (default 5 then 3; quick 3 then 2)")
     parser.add_argument("--output", default=os.path.join(ROOT, "BENCHMARKS.md"))
     args = parser.parse_args()
     args.runs = args.runs or (2 if args.quick else 5)
@@ -695,10 +704,11 @@ def main():
     args.rate_warmup = 1 if args.quick else 2
     args.stats_events = [int(x) for x in (args.stats_events or ("100000" if args.quick else "100000,1000000")).split(",")]
     args.stats_queries = args.stats_queries or (5 if args.quick else 20)
+    args.stats_api_sizes = [int(x) for x in (args.sizes or ("20000,200000" if args.quick else "100000,1000000")).split(",")]
 
     if args.only == "bounded-state":
         from bounded_state import main as bounded_state_main
-        sys.argv = [sys.argv[0], "--sizes", args.sizes]
+        sys.argv = [sys.argv[0], "--sizes", args.sizes or "100000,1000000"]
         return bounded_state_main()
 
     servers = Servers()
@@ -706,9 +716,10 @@ def main():
     try:
         sections = {}
         scenarios = {"ingest": scenario_ingest, "rate": scenario_fixed_rate, "batch": scenario_batch, "drain": scenario_drain,
-                     "stats": scenario_stats, "throttle": scenario_throttle, "enrichment": scenario_enrichment}
+                     "stats": scenario_stats, "throttle": scenario_throttle, "enrichment": scenario_enrichment,
+                     "stats-api": scenario_stats_api}
         for name, scenario in scenarios.items():
-            if (args.only and name != args.only) or (not args.only and name == "enrichment"):  # enrichment needs a second build
+            if (args.only and name != args.only) or (not args.only and name in ("enrichment", "stats-api")):  # a second build; minutes
                 continue
             print(scenario.__doc__.strip())
             sections[name] = scenario(servers, args, report)
@@ -716,9 +727,10 @@ def main():
         servers.close()
     if args.only:
         print("\n".join(sections[args.only]))
-        if args.only == "enrichment":
-            replace_section(args.output, "9", sections["enrichment"])
-            print(f"wrote section 9 of {args.output}")
+        if args.only in ("enrichment", "stats-api"):
+            number = "9" if args.only == "enrichment" else "10"
+            replace_section(args.output, number, sections[args.only])
+            print(f"wrote section {number} of {args.output}")
         return
 
     cpu = subprocess.run(["sh", "-c", "grep -m1 'model name' /proc/cpuinfo | cut -d: -f2"], capture_output=True, text=True).stdout.strip()
@@ -732,7 +744,7 @@ def main():
     memory = ["### 6. Memory (peak RSS, VmHWM)", "", "| process | MiB |", "| --- | --- |",
               f"| IngestAPI during scenario 1 | {report.get('rss_api', float('nan')):.1f} |",
               f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", ""]
-    kept = kept_sections(args.output, ("8", "9"))  # measured by --only runs, not by this one
+    kept = kept_sections(args.output, ("8", "9", "10"))  # measured by --only runs, not by this one
     with open(args.output, "w") as f:
         body = [line for name in ("ingest", "rate", "batch", "drain", "stats") for line in sections[name]]
         f.write("\n".join(header + body + memory + sections["throttle"] + kept))

@@ -31,6 +31,8 @@ struct IngestDependencies: Sendable {
     var metricsGate = BoundedGate(maxRunning: 2, maxWaiting: 8, maxWait: .seconds(1))
     /// Longest a `/stats` aggregation may run in MongoDB (`maxTimeMS`).
     var statsMaxTime: Duration = .seconds(10)
+    /// Who may read which site's stats (keys, public sites, per-key rate limit).
+    var access: StatsAccess
 
     /// Dependencies from their parts; no rate limits unless `limits` is given (tests use this).
     init(queue: ReliableQueue, store: MongoStore, registry: PrometheusCollectorRegistry, maxPushesInFlight: Int, limits: RateLimitPolicy? = nil) {
@@ -40,6 +42,7 @@ struct IngestDependencies: Sendable {
         self.maxPushesInFlight = maxPushesInFlight
         self.limits = limits ?? RateLimitPolicy(
             defaults: RateLimits(), store: RateLimitStore(redis: queue.redis, keys: queue.keys), trustedProxies: 0, logger: Logger(label: "IngestAPI"))
+        self.access = StatsAccess(store: store, rateLimit: KeyRateLimit(redis: queue.redis, keys: queue.keys))
     }
 
     /// Opens the clients for `configuration`.
@@ -61,6 +64,10 @@ struct IngestDependencies: Sendable {
         dependencies.statsGate = BoundedGate(
             maxRunning: configuration.mongoClients - 1, maxWaiting: configuration.statsMaxWaiting, maxWait: configuration.statsMaxWait)
         dependencies.statsMaxTime = configuration.statsMaxTime
+        dependencies.access = StatsAccess(
+            store: store,
+            rateLimit: KeyRateLimit(redis: redis, keys: keys, limit: configuration.statsKeyRateLimit, window: configuration.statsKeyRateWindow),
+            requireKeyForSeedStats: configuration.statsRequireKey, cacheTTL: configuration.statsAccessCacheTTL, logger: logger)
         return dependencies
     }
 
@@ -78,6 +85,10 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
     router.add(middleware: RequestMetricsMiddleware())
     router.add(middleware: JSONErrorMiddleware(routes: [
         "/event": [.post, .options], "/events": [.post, .options], "/api/event": [.post, .options], "/js/script.js": [.get, .head], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
+        "/api/openapi.json": [.get],
+        "/api/v1/events": [.get], "/api/v1/export": [.get],
+        "/api/v1/stats/realtime/visitors": [.get], "/api/v1/stats/aggregate": [.get], "/api/v1/stats/timeseries": [.get],
+        "/api/v1/stats/breakdown": [.get], "/api/v2/query": [.post],
     ]))
     let ingest = router.group()
         .add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.post, .options], maxAge: .seconds(86_400)))
@@ -89,7 +100,16 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
         limits: dependencies.limits)
         .addRoutes(to: ingest)
     TrackerController().addRoutes(to: router)
-    StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime).addRoutes(to: router)
+    OpenAPIController().addRoutes(to: router)
+    StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime, access: dependencies.access)
+        .addRoutes(to: router)
+    let statsEngine = QueryEngine(store: dependencies.store, maxTime: dependencies.statsMaxTime, logger: Logger(label: "stats"))
+    StatsV1Controller(engine: statsEngine, access: dependencies.access, gate: dependencies.statsGate).addRoutes(to: router)
+    StatsV2Controller(engine: statsEngine, access: dependencies.access, gate: dependencies.statsGate).addRoutes(to: router)
+    EventsExportController(
+        store: dependencies.store, access: dependencies.access, gate: dependencies.statsGate, exports: ExportSlots(limit: 2),
+        maxTime: dependencies.statsMaxTime)
+        .addRoutes(to: router)
     HealthController(
         queue: dependencies.queue, registry: dependencies.registry, queueMax: dependencies.queueMax,
         check: HealthCheck(queue: dependencies.queue, store: dependencies.store),

@@ -42,6 +42,14 @@ struct IngestConfiguration: Sendable {
     var statsMaxTime: Duration = .seconds(10)
     /// Bearer token for `/metrics` (`METRICS_TOKEN`); unset: loopback clients only.
     var metricsToken: String?
+    /// Seed 004's `/stats` needs an API key (`STATS_REQUIRE_KEY`, default false; recommended in production).
+    var statsRequireKey = false
+    /// Reads per API key and window (`STATS_KEY_RATE_LIMIT`, default 600; 0: no limit).
+    var statsKeyRateLimit = KeyRateLimit.defaultLimit
+    /// The key rate window (`STATS_KEY_RATE_WINDOW`, e.g. `1h`, the default).
+    var statsKeyRateWindow = KeyRateLimit.defaultWindow
+    /// How long a site or key lookup is remembered (`STATS_ACCESS_CACHE_MS`, default 5000; 0: not at all).
+    var statsAccessCacheTTL: Duration = .seconds(5)
 
     /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`,
     /// `TRUST_PROXY`, `HTTP_*`, `INGEST_MAX_WAITING_BYTES`, `RATE_LIMIT_MAX_KEYS`, `STATS_*`, `METRICS_TOKEN` and the shared
@@ -71,5 +79,9 @@ struct IngestConfiguration: Sendable {
         statsMaxWait = try environment.milliseconds("STATS_MAX_WAIT_MS", default: 2000, in: 1...60_000)
         statsMaxTime = try environment.milliseconds("STATS_MAX_TIME_MS", default: 10_000, in: 1...600_000)
         metricsToken = environment["METRICS_TOKEN"]
+        statsRequireKey = try environment.bool("STATS_REQUIRE_KEY", default: false)
+        statsKeyRateLimit = try environment.int("STATS_KEY_RATE_LIMIT", default: KeyRateLimit.defaultLimit, in: 0...1_000_000_000)
+        statsKeyRateWindow = try environment.duration("STATS_KEY_RATE_WINDOW", default: KeyRateLimit.defaultWindow)
+        statsAccessCacheTTL = try environment.milliseconds("STATS_ACCESS_CACHE_MS", default: 5000, in: 0...60_000)
     }
 }

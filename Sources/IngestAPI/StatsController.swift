@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import Shared
 
 /// `GET /stats?site_id=&date=YYYY-MM-DD[&limit=]`: seed 004's answer, aggregated on read.
@@ -10,6 +11,11 @@ struct StatsController: Sendable {
     let gate: BoundedGate
     /// Longest a query may run in MongoDB.
     let maxTime: Duration
+    /// Asks for an API key when `STATS_REQUIRE_KEY=true`; keyless otherwise, as seed 004.
+    let access: StatsAccess
+
+    /// The query engine every stats route shares.
+    var engine: QueryEngine { QueryEngine(store: store, maxTime: maxTime, logger: Logger(label: "stats")) }
 
     /// Adds the route to `router`.
     func addRoutes(to router: Router<some RequestContext>) {
@@ -25,10 +31,11 @@ struct StatsController: Sendable {
         } catch {
             throw APIError.invalid(error)
         }
+        _ = try await access.authorizeSeedStats(request, siteID: query.siteID)
         let report: StatsReport
         do {
-            let rows = try await gate.run { [store, maxTime] in try await store.aggregate(pipelineJSON: query.pipelineJSON, maxTime: maxTime) }
-            report = try query.report(fromAggregate: rows)
+            let result = try await gate.run { [engine] in try await engine.run(query.request) }
+            report = query.report(from: result)
         } catch is BoundedGate.Refusal {
             throw APIError.unavailable("too many stats queries at once; retry later")
         } catch let error as MongoError where error.isTransient {

@@ -9,7 +9,10 @@ struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "Worker",
         abstract: "Claims events from the Redis queue and stores them in MongoDB.",
-        subcommands: [RunCommand.self, ThrottleCommand.self, LimitsCommand.self, DeadCommand.self, RecoverCommand.self],
+        subcommands: [
+            RunCommand.self, ThrottleCommand.self, LimitsCommand.self, DeadCommand.self, RecoverCommand.self, SitesCommand.self, KeysCommand.self,
+            RollupsCommand.self,
+        ],
         defaultSubcommand: RunCommand.self)
 }
 

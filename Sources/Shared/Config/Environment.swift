@@ -61,6 +61,23 @@ public struct Environment: Sendable {
         return value
     }
 
+    /// A yes/no setting (`true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off`, any case), `defaultValue` when unset.
+    public func bool(_ key: String, default defaultValue: Bool) throws(ConfigurationError) -> Bool {
+        guard let text = self[key] else { return defaultValue }
+        switch text.lowercased() {
+        case "true", "1", "yes", "on": return true
+        case "false", "0", "no", "off": return false
+        default: throw .invalid(key: key, value: text, expected: "true or false")
+        }
+    }
+
+    /// A duration setting written as `DurationText` (`90s`, `5m`, `1h`), `defaultValue` when unset.
+    public func duration(_ key: String, default defaultValue: Duration) throws(ConfigurationError) -> Duration {
+        guard let text = self[key] else { return defaultValue }
+        guard let value = DurationText.parse(text) else { throw .invalid(key: key, value: text, expected: "a duration such as 60s, 5m or 1h") }
+        return value
+    }
+
     /// A duration setting in milliseconds, `defaultValue` when unset.
     public func milliseconds(_ key: String, default defaultValue: Int) throws(ConfigurationError) -> Duration {
         .milliseconds(try int(key, default: defaultValue))

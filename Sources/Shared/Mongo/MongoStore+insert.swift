@@ -42,7 +42,7 @@ extension MongoStore {
         guard !events.isEmpty else { return InsertReport(inserted: 0, duplicates: 0, failures: [:]) }
         let pool = self.pool
         let refusal = self.refusal
-        return try await blocking { () throws(MongoError) -> InsertReport in
+        let report = try await blocking { () throws(MongoError) -> InsertReport in
             try pool.withCollection(Self.collectionName) { collection throws(MongoError) -> InsertReport in
                 let bulk = BulkInsert(collection: collection, events: events, refusal: refusal)
                 let all = Array(events.indices)
@@ -56,6 +56,11 @@ extension MongoStore {
                 return isolated
             }
         }
+        // Rollups that these events change are out of date from here on. Duplicates count:
+        // an earlier attempt may have stored them and died before this line.
+        let stored = events.indices.filter { report.failures[$0] == nil }.map { events[$0] }
+        try await invalidateRollups(for: stored)
+        return report
     }
 
     /// The stored `_id` of an event: `site_id/event_id`. Site ids never contain `/`, so the first

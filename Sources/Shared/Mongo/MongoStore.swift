@@ -69,6 +69,9 @@ public final class MongoStore: Sendable {
             ]}
             """
         try await self.command(command, database: nil, context: "createIndexes")
+        try await self.command(
+            #"{"createIndexes": "\#(Self.rollupCollection)", "indexes": [{"key": {"s": 1, "h": 1}, "name": "s_1_h_1"}]}"#,
+            database: nil, context: "createIndexes rollups")
     }
 
     /// Runs a command given as JSON on `database` (the configured one when nil).

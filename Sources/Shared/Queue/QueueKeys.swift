@@ -56,6 +56,8 @@ public struct QueueKeys: Sendable, Equatable {
     /// Set when another worker recovered `workerID`'s batch: that worker, if it was only paused
     /// (a zombie), must not acknowledge or throttle the batch it still holds in memory.
     public func fence(_ workerID: String) -> String { prefix + "fenced:" + workerID }
+    /// The read counter of one API key (by its hash) in the current rate window; expires with it.
+    public func statsKeyRate(_ keyHash: String) -> String { prefix + "stats:rate:" + keyHash }
     /// The SCAN pattern matching every processing list.
     public var processingPattern: String { prefix + "processing:*" }
     /// The worker id encoded in a processing list's key, or nil for another key.

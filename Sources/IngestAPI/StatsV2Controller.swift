@@ -1,0 +1,50 @@
+import Hummingbird
+import Logging
+import Shared
+
+/// `POST /api/v2/query`: Plausible's Stats API v2 over the query engine. The body (at most
+/// `StatsQueryJSON.maxBodyBytes`) is read first for its `site_id`, access is checked, then the
+/// query (`StatsV2Query`, `StatsV2Plan`). Engine work runs through the shared stats gate.
+/// Errors are Plausible's `{"error": "…"}`.
+struct StatsV2Controller: Sendable {
+    /// The query engine.
+    let engine: QueryEngine
+    /// Who may read which site.
+    let access: StatsAccess
+    /// Stats queries at once and queued, shared with every stats route.
+    let gate: BoundedGate
+    /// The clock date ranges are resolved against.
+    var now: @Sendable () -> Int64 = { Timestamp.nowMillis() }
+
+    /// Adds the route to `router`.
+    func addRoutes(to router: Router<some RequestContext>) {
+        router.post("/api/v2/query") { request, context in try await self.query(request, context: context) }
+    }
+
+    /// One query.
+    func query(_ request: Request, context: some RequestContext) async throws -> Response {
+        let body: StatsQueryJSON
+        do {
+            let buffer = try await request.body.collect(upTo: StatsQueryJSON.maxBodyBytes)
+            body = try StatsQueryJSON.parse(Array(buffer.readableBytesView))
+        } catch let error as StatsAPIError {
+            throw StatsRefusal(error)
+        } catch let error as HTTPError where error.status == .contentTooLarge {
+            throw StatsRefusal(.contentTooLarge, "Invalid request body: at most \(StatsQueryJSON.maxBodyBytes) bytes are accepted.")
+        }
+        let site = try await access.authorize(request, siteID: StatsV2Query.siteID(of: body), scope: APIScope.statsRead)
+        let calendar = SiteCalendar(timeZone: site.timeZone) ?? .utc
+        let plan: StatsV2Plan
+        do {
+            let statsStart = site.createdAt > 0 ? calendar.localDate(of: site.createdAt) : nil
+            plan = try StatsV2Query(body).plan(calendar: calendar, now: now(), statsStart: statsStart)
+        } catch {
+            throw StatsRefusal(error)
+        }
+        let engine = self.engine
+        let result = try await StatsRefusal.guarded(context) {
+            try await gate.run { try await engine.run(plan.request) }
+        }
+        return JSONBody.response(.ok, plan.render(result))
+    }
+}

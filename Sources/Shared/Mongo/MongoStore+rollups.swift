@@ -1,0 +1,197 @@
+import CMongoC
+
+/// A stored hour rollup as read back: its generation, the generation it was built at, and
+/// the requested part of its data.
+struct StoredHour: Sendable {
+    /// The hour's start, Unix milliseconds.
+    var hour: Int64
+    /// Bumped by every write of events the hour depends on.
+    var generation: Int64
+    /// The generation its data was built from; the data is current only when equal.
+    var built: Int64?
+    /// True when the hour was too varied to keep (aggregated from raw events each time).
+    var tooVaried: Bool
+    /// The requested field's bytes, when present.
+    var data: ArraySlice<UInt8>?
+
+    /// True when the stored data can stand in for the raw events.
+    var isCurrent: Bool { built == generation && !tooVaried && data != nil }
+}
+
+/// The `rollups` collection: one document per (site, hour), `_id` `site|hourMillis`, with `g`
+/// (generation, bumped by writers of events), `b` (the generation its data was built from),
+/// `t` (totals), `d<i>` (the table of `Property.fixed[i]`), `pp` (custom properties).
+extension MongoStore {
+    /// The collection rollups are kept in.
+    public static let rollupCollection = "rollups"
+
+    /// An hour's length.
+    static let hourMillis: Int64 = 3_600_000
+
+    /// The hour containing `millis`.
+    static func hour(of millis: Int64) -> Int64 {
+        millis >= 0 ? millis / hourMillis * hourMillis : (millis - hourMillis + 1) / hourMillis * hourMillis
+    }
+
+    /// The stored field holding `property`'s table; nil for custom properties (all in `pp`).
+    static func rollupField(_ property: Property?) -> String {
+        guard let property else { return "t" }
+        if case .prop = property { return "pp" }
+        return "d" + String(Property.fixed.firstIndex(of: property) ?? 0)
+    }
+
+    /// Marks every hour rollup that `events` can change as out of date: the hour of each
+    /// event, the hour half an hour later (a visit there may now begin earlier), and the hour
+    /// its visit starts in (the visit's duration, bounce and exit page changed). Called after
+    /// the events are stored and before they are acknowledged, so a crash in between bumps
+    /// again on redelivery: a rollup is never trusted past a change of its events.
+    func invalidateRollups(for events: [StoredEvent]) async throws(MongoError) {
+        guard !events.isEmpty else { return }
+        var hours = Set<RollupKey>()
+        var sessions: [String: Set<Int64>] = [:]
+        for stored in events {
+            let event = stored.event
+            hours.insert(RollupKey(site: event.siteID, hour: Self.hour(of: event.timestamp)))
+            hours.insert(RollupKey(site: event.siteID, hour: Self.hour(of: event.timestamp + VisitTracker.sessionTimeoutMillis)))
+            if let session = event.visit?.sessionID { sessions[event.siteID, default: []].insert(session) }
+        }
+        // The visits' starts, from their events (the site_id, session_id, timestamp index
+        // answers it). `$min` in a `$group` would do, but nx-27017 returns dates from `$min`
+        // as strings; reading the few events of the batch's visits works everywhere.
+        for (site, ids) in sessions {
+            let list = ids.map { #"{"$numberLong": "\#($0)"}"# }.joined(separator: ",")
+            let rows: [(Int64, Int64)] = try await find(
+                filterJSON: #"{"site_id": \#(JSONValue.string(site).serialized), "session_id": {"$in": [\#(list)]}}"#,
+                fields: ["session_id", "timestamp"]
+            ) { document in
+                let row = EventRow(document)
+                return row.sessionID.map { ($0, row.timestamp) }
+            }
+            var starts: [Int64: Int64] = [:]
+            for (session, timestamp) in rows { starts[session] = min(starts[session] ?? .max, timestamp) }
+            for start in starts.values { hours.insert(RollupKey(site: site, hour: Self.hour(of: start))) }
+        }
+        let updates = hours.map { key in
+            #"{"q": {"_id": \#(JSONValue.string(key.id).serialized)}, "u": {"$inc": {"g": 1}, "$setOnInsert": {"s": \#(JSONValue.string(key.site).serialized), "h": {"$numberLong": "\#(key.hour)"}}}, "upsert": true}"#
+        }
+        let reply = try await commandReply(
+            #"{"update": "\#(Self.rollupCollection)", "updates": [\#(updates.joined(separator: ","))], "ordered": false}"#,
+            context: "invalidate rollups")
+        if reply.contains("\"writeErrors\"") {
+            // Transient: the batch stays unacknowledged and is stored and bumped again.
+            throw MongoError.busy("some rollup generations were not bumped: \(reply.prefix(300))", context: "invalidate rollups")
+        }
+    }
+
+    /// The hours of `siteID` in `[start, end)` with the generation fields and `field`'s bytes.
+    func readRollups(siteID: String, start: Int64, end: Int64, field: String, maxTime: Duration) async throws(MongoError) -> [StoredHour] {
+        let filter = Self.rollupFilter(siteID: siteID, start: start, end: end)
+        return try await find(Self.rollupCollection, filterJSON: filter, fields: ["h", "g", "b", "x", field], maxTime: maxTime) { document in
+            var hour: Int64?
+            var stored = StoredHour(hour: 0, generation: 0, built: nil, tooVaried: false, data: nil)
+            for (key, value) in document {
+                switch key {
+                case "h": hour = value.int
+                case "g": stored.generation = value.int ?? 0
+                case "b": stored.built = value.int
+                case "x": if case .bool(let flag) = value { stored.tooVaried = flag }
+                case field: if case .binary(let bytes) = value { stored.data = bytes }
+                default: break
+                }
+            }
+            guard let hour else { return nil }
+            stored.hour = hour
+            return stored
+        }
+    }
+
+    /// Stores `rollup` as built from generation `generation`, only if no writer bumped the
+    /// hour since (the filter holds the generation read before the events were). Lost races
+    /// store nothing: the next reader builds the hour again.
+    func writeRollup(siteID: String, _ rollup: HourRollup?, hour: Int64, generation: Int64) async throws(MongoError) {
+        let pool = self.pool
+        try await blocking { () throws(MongoError) in
+            let id = RollupKey(site: siteID, hour: hour).id
+            let selector = BSONDocument()
+            selector.append("_id", id)
+            selector.append("g", generation)
+            let set = BSONDocument()
+            set.append("s", siteID)
+            set.append("h", hour)
+            set.append("b", generation)
+            if let rollup {
+                var totals: [UInt8] = []
+                RollupCodec.encode(rollup.totals, into: &totals)
+                set.appendBinary("t", totals)
+                for (index, property) in Property.fixed.enumerated() {
+                    set.appendBinary("d" + String(index), RollupCodec.encode(rollup.tables[property] ?? [:]))
+                }
+                set.appendBinary("pp", RollupCodec.encode(props: rollup.props))
+                set.append("x", false)
+            } else {
+                set.append("x", true)
+            }
+            let update = BSONDocument()
+            update.append("$set", set)
+            let options = BSONDocument()
+            options.append("upsert", true)
+            try pool.withCollection(Self.rollupCollection) { collection throws(MongoError) in
+                try BSONDocument.withReply { reply throws(MongoError) in
+                    var error = bson_error_t()
+                    guard mongoc_collection_update_one(collection, selector.pointer, update.pointer, options.pointer, reply, &error) else {
+                        // A writer bumped the hour first: its _id exists with another generation.
+                        if error.code == 11000 { return }
+                        throw MongoError(error, context: "store a rollup", labels: MongoError.labels(inReply: reply))
+                    }
+                }
+            }
+        }
+    }
+
+    /// Deletes the rollups of `siteID` in `[start, end)`; they are built again from raw events.
+    public func deleteRollups(siteID: String, start: Int64, end: Int64) async throws(MongoError) {
+        let filter = Self.rollupFilter(siteID: siteID, start: start, end: end)
+        _ = try await commandReply(
+            #"{"delete": "\#(Self.rollupCollection)", "deletes": [{"q": \#(filter), "limit": 0}]}"#, context: "delete rollups")
+    }
+
+    /// The rollups of `siteID` with `h` in `[start, end)`. Hours are kept as Int64 milliseconds,
+    /// not dates: nx-27017's `$set` stores dates as strings, which a date range would miss.
+    static func rollupFilter(siteID: String, start: Int64, end: Int64) -> String {
+        #"{"s": \#(JSONValue.string(siteID).serialized), "h": {"$gte": {"$numberLong": "\#(start)"}, "$lt": {"$numberLong": "\#(end)"}}}"#
+    }
+
+    /// Runs a command given as JSON on the configured database and returns its reply as JSON.
+    func commandReply(_ json: String, context: String) async throws(MongoError) -> String {
+        let pool = self.pool
+        return try await blocking { () throws(MongoError) -> String in
+            let command = try BSONDocument(json: json)
+            return try pool.withClient { client throws(MongoError) -> String in
+                try BSONDocument.withReply { reply throws(MongoError) -> String in
+                    var error = bson_error_t()
+                    guard mongoc_client_command_simple(client, pool.databaseName, command.pointer, nil, reply, &error) else {
+                        throw MongoError(error, context: context, labels: MongoError.labels(inReply: reply))
+                    }
+                    return BSONDocument.json(reply)
+                }
+            }
+        }
+    }
+}
+
+/// One site's hour, as a rollup `_id`.
+struct RollupKey: Hashable, Sendable {
+    var site: String
+    var hour: Int64
+    /// `site|hourMillis`: site ids never hold `|`.
+    var id: String { site + "|" + String(hour) }
+}
+
+extension BSONDocument {
+    /// Appends generic binary data.
+    func appendBinary(_ key: String, _ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { buffer in
+            _ = bson_append_binary(pointer, key, Int32(key.utf8.count), BSON_SUBTYPE_BINARY, buffer.baseAddress, UInt32(buffer.count))
+        }
+    }
+}

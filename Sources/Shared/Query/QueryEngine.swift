@@ -1,0 +1,181 @@
+import Logging
+
+/// The one query engine behind `/stats`, the Stats API v1 and v2: answers a `StatsRequest`
+/// from hourly rollups where it can and from raw events where it must, with the same numbers
+/// either way (both go through `Aggregator`).
+///
+/// - An unfiltered question grouped by at most one property and one time interval (hour or
+///   longer) reads one stored rollup per whole hour of the period: its cost follows the
+///   number of hours, not of events. Parts of hours at the edges, hours not aligned with the
+///   site's buckets, the last 90 minutes (still changing) and hours too varied to keep are
+///   aggregated from raw events.
+/// - A rollup is used only when it was built from the generation its hour has now; writers
+///   of events bump the generation after storing them (`MongoStore.invalidateRollups`), so a
+///   stale rollup is never read. A missing or stale one is built from raw events on the way
+///   and stored for the next reader.
+/// - Anything else (filters, two properties, minutes) is aggregated from raw events.
+public struct QueryEngine: Sendable {
+    let store: MongoStore
+    let raw: RawVisits
+    let maxTime: Duration
+    let now: @Sendable () -> Int64
+    let logger: Logger
+
+    /// Hours built in one pass over raw events: bounds the memory a build holds.
+    static let buildRunHours = 24
+
+    /// An engine over `store`; a raw aggregation reads at most `maxRawEvents` events, each
+    /// MongoDB query runs at most `maxTime`; `now` is injectable for tests.
+    public init(
+        store: MongoStore, maxRawEvents: Int = 2_000_000, maxTime: Duration = .seconds(30), logger: Logger,
+        now: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }
+    ) {
+        self.store = store
+        self.raw = RawVisits(store: store, maxEvents: maxRawEvents, maxTime: maxTime)
+        self.maxTime = maxTime
+        self.now = now
+        self.logger = logger
+    }
+
+    /// Answers `request`: one cell per group. Throws `QueryError` for a question it will not
+    /// answer, `MongoError` when the store fails.
+    public func run(_ request: StatsRequest) async throws -> StatsResult {
+        var cells: [[DimensionValue]: Cell] = [:]
+        var plan = QueryPlanStats()
+        let range = request.range
+        guard range.end > range.start else { return StatsResult(rows: [], plan: plan) }
+        let aggregator = Aggregator(dimensions: request.dimensions, filter: request.filter, calendar: request.calendar, identity: request.identity)
+        guard let layout = RollupLayout(request) else {
+            plan.rawEvents = try await addRaw([range], siteID: request.siteID, aggregator: aggregator, into: &cells)
+            return StatsResult(rows: cells.map { ($0.key, $0.value) }, plan: plan)
+        }
+        let firstHour = MongoStore.hour(of: range.start + MongoStore.hourMillis - 1)
+        let endHour = MongoStore.hour(of: range.end)
+        var rawRanges: [TimeRange] = []
+        if firstHour >= endHour {
+            rawRanges.append(range)
+        } else {
+            if range.start < firstHour { rawRanges.append(TimeRange(start: range.start, end: firstHour)) }
+            if endHour < range.end { rawRanges.append(TimeRange(start: endHour, end: range.end)) }
+            let stored = try await store.readRollups(
+                siteID: request.siteID, start: firstHour, end: endHour, field: layout.field, maxTime: maxTime)
+            let byHour = Dictionary(stored.map { ($0.hour, $0) }, uniquingKeysWith: { first, _ in first })
+            let hotFrom = MongoStore.hour(of: now() - MongoStore.hourMillis - VisitTracker.sessionTimeoutMillis)
+            var toBuild: [(hour: Int64, generation: Int64)] = []
+            for hour in stride(from: firstHour, to: endHour, by: Int(MongoStore.hourMillis)) {
+                let hourRange = TimeRange(start: hour, end: hour + MongoStore.hourMillis)
+                let entry = byHour[hour]
+                if !layout.fitsBuckets(hour, request.calendar) || hour >= hotFrom || entry?.tooVaried == true {
+                    rawRanges.append(hourRange)
+                } else if let entry, entry.isCurrent, let data = entry.data, layout.add(data, hour: hour, calendar: request.calendar, into: &cells) {
+                    plan.rollupHours += 1
+                } else {
+                    toBuild.append((hour, entry?.generation ?? 0))
+                }
+            }
+            for run in Self.runs(toBuild.map(\.hour), maxLength: Self.buildRunHours) {
+                let generations = Dictionary(uniqueKeysWithValues: toBuild.filter { run.contains($0.hour) }.map { ($0.hour, $0.generation) })
+                let built = try await build(siteID: request.siteID, hours: run)
+                plan.rawEvents += built.eventsRead
+                for (hour, rollup) in built.rollups {
+                    try await store.writeRollup(siteID: request.siteID, rollup, hour: hour, generation: generations[hour] ?? 0)
+                    plan.rebuiltHours += 1
+                    if let rollup {
+                        try layout.add(rollup, calendar: request.calendar, into: &cells)
+                    } else {
+                        rawRanges.append(TimeRange(start: hour, end: hour + MongoStore.hourMillis))
+                    }
+                }
+            }
+        }
+        plan.rawEvents += try await addRaw(Self.merged(rawRanges), siteID: request.siteID, aggregator: aggregator, into: &cells)
+        return StatsResult(rows: cells.map { ($0.key, $0.value) }, plan: plan)
+    }
+
+    /// Distinct visitors with an event in the last five minutes (Plausible's realtime count).
+    public func realtimeVisitors(siteID: String, now: Int64) async throws -> Int {
+        let site = JSONValue.string(siteID).serialized
+        let visitors = try await store.find(
+            filterJSON: #"{"site_id": \#(site), "timestamp": \#(RawVisits.between(now - 300_000, now + 60_000))}"#,
+            fields: ["visitor_id", "session_id"], limit: 1_000_000, maxTime: maxTime
+        ) { document in EventRow(document).visitorID ?? EventRow(document).sessionID }
+        return Set(visitors).count
+    }
+
+    /// Deletes and builds again the rollups of `siteID` over `range` from raw events; returns
+    /// the hours built. Safe while workers write: a generation bumped meanwhile makes the
+    /// new rollup stale, never wrong.
+    public func rebuild(siteID: String, range: TimeRange) async throws -> Int {
+        let start = MongoStore.hour(of: range.start), end = MongoStore.hour(of: range.end + MongoStore.hourMillis - 1)
+        try await store.deleteRollups(siteID: siteID, start: start, end: end)
+        let hotFrom = MongoStore.hour(of: now() - MongoStore.hourMillis - VisitTracker.sessionTimeoutMillis)
+        var count = 0
+        var runStart = start
+        while runStart < min(end, hotFrom) {
+            let runEnd = min(runStart + Int64(Self.buildRunHours) * MongoStore.hourMillis, min(end, hotFrom))
+            let hours = Array(stride(from: runStart, to: runEnd, by: Int(MongoStore.hourMillis)))
+            let built = try await build(siteID: siteID, hours: hours)
+            for (hour, rollup) in built.rollups {
+                try await store.writeRollup(siteID: siteID, rollup, hour: hour, generation: 0)
+                count += 1
+            }
+            runStart = runEnd
+        }
+        return count
+    }
+
+    /// Aggregates `ranges` from raw events into `cells`; returns the events read.
+    private func addRaw(_ ranges: [TimeRange], siteID: String, aggregator: Aggregator, into cells: inout [[DimensionValue]: Cell]) async throws -> Int {
+        var read = 0
+        for range in ranges {
+            let visits = try await raw.read(siteID: siteID, range: range, wholeEarlier: aggregator.filter?.readsVisit ?? false)
+            read += visits.eventsRead
+            try aggregator.add(visits.visits, range: range, into: &cells)
+        }
+        return read
+    }
+
+    /// Builds the rollups of consecutive `hours` from one read of raw events.
+    private func build(siteID: String, hours: [Int64]) async throws -> (rollups: [(Int64, HourRollup?)], eventsRead: Int) {
+        guard let first = hours.first, let last = hours.last else { return ([], 0) }
+        let range = TimeRange(start: first, end: last + MongoStore.hourMillis)
+        let read = try await raw.read(siteID: siteID, range: range, wholeEarlier: false)
+        var byHour: [Int64: [Visit]] = [:]
+        for visit in read.visits {
+            var touched = Set<Int64>()
+            for event in visit.session.events where range.contains(event.timestamp) { touched.insert(MongoStore.hour(of: event.timestamp)) }
+            if !visit.startsBefore, range.contains(visit.session.start) { touched.insert(MongoStore.hour(of: visit.session.start)) }
+            for hour in touched {
+                byHour[hour, default: []].append(Visit(session: visit.session, startsBefore: visit.startsBefore || visit.session.start < hour))
+            }
+        }
+        let rollups = try hours.map { hour in (hour, try HourRollup.build(hour: hour, visits: byHour[hour] ?? [])) }
+        return (rollups, read.eventsRead)
+    }
+
+    /// Consecutive hours grouped into runs of at most `maxLength`.
+    static func runs(_ hours: [Int64], maxLength: Int) -> [[Int64]] {
+        var runs: [[Int64]] = []
+        for hour in hours.sorted() {
+            if let last = runs.last?.last, last + MongoStore.hourMillis == hour, let count = runs.last?.count, count < maxLength {
+                runs[runs.count - 1].append(hour)
+            } else {
+                runs.append([hour])
+            }
+        }
+        return runs
+    }
+
+    /// Adjacent ranges joined, so a raw read covers each stretch once.
+    static func merged(_ ranges: [TimeRange]) -> [TimeRange] {
+        var result: [TimeRange] = []
+        for range in ranges.sorted(by: { $0.start < $1.start }) {
+            if let last = result.last, last.end == range.start {
+                result[result.count - 1].end = range.end
+            } else {
+                result.append(range)
+            }
+        }
+        return result
+    }
+}

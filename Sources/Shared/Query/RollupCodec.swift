@@ -1,0 +1,156 @@
+/// One hour of one site, aggregated: the totals, a table per property, one per custom
+/// property key. Derived from raw events only; see `Aggregator` for what each count means.
+public struct HourRollup: Sendable, Equatable {
+    /// The hour's start, Unix milliseconds (UTC, on the hour).
+    public var hour: Int64
+    /// Every event and visit of the hour, ungrouped.
+    public var totals = Cell()
+    /// Cells by value, per property of `Property.fixed`.
+    public var tables: [Property: [String: Cell]] = [:]
+    /// Cells by value, per custom property key.
+    public var props: [String: [String: Cell]] = [:]
+
+    /// An empty hour.
+    public init(hour: Int64) { self.hour = hour }
+
+    /// Most values one table of an hour may hold, most custom keys an hour may hold: past
+    /// either, the hour is too varied to keep and is aggregated from raw events when asked.
+    public static let maxValues = 20_000, maxPropKeys = 100
+}
+
+/// The binary form of cells and tables in rollup documents: unsigned LEB128 varints and
+/// length-prefixed bytes. Decoding is bounds-checked and returns nil for anything malformed.
+public enum RollupCodec {
+    /// Encodes one cell.
+    public static func encode(_ cell: Cell, into bytes: inout [UInt8]) {
+        let sketch = cell.visitors.encoded()
+        varint(UInt64(sketch.count), into: &bytes)
+        bytes += sketch
+        for value in [cell.visits, cell.pageviews, cell.events, cell.bounces] { varint(UInt64(max(0, value)), into: &bytes) }
+        varint(UInt64(max(0, cell.durationMillis)), into: &bytes)
+    }
+
+    /// Encodes a table of cells by value, values sorted so equal tables encode equally.
+    public static func encode(_ table: [String: Cell]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        varint(UInt64(table.count), into: &bytes)
+        for (value, cell) in table.sorted(by: { $0.key < $1.key }) {
+            let text = Array(value.utf8)
+            varint(UInt64(text.count), into: &bytes)
+            bytes += text
+            encode(cell, into: &bytes)
+        }
+        return bytes
+    }
+
+    /// Encodes the custom-property tables.
+    public static func encode(props: [String: [String: Cell]]) -> [UInt8] {
+        var bytes: [UInt8] = []
+        varint(UInt64(props.count), into: &bytes)
+        for (key, table) in props.sorted(by: { $0.key < $1.key }) {
+            let text = Array(key.utf8), encoded = encode(table)
+            varint(UInt64(text.count), into: &bytes)
+            bytes += text
+            varint(UInt64(encoded.count), into: &bytes)
+            bytes += encoded
+        }
+        return bytes
+    }
+
+    /// Decodes one cell from the front of `reader`.
+    static func cell(_ reader: inout ByteReader) -> Cell? {
+        guard let sketchLength = reader.varint(), let sketchBytes = reader.bytes(Int(clamping: sketchLength)),
+            let visitors = VisitorSketch(encoded: sketchBytes),
+            let visits = reader.varint(), let pageviews = reader.varint(), let events = reader.varint(),
+            let bounces = reader.varint(), let duration = reader.varint()
+        else { return nil }
+        var cell = Cell()
+        cell.visitors = visitors
+        cell.visits = Int(clamping: visits)
+        cell.pageviews = Int(clamping: pageviews)
+        cell.events = Int(clamping: events)
+        cell.bounces = Int(clamping: bounces)
+        cell.durationMillis = Int64(clamping: duration)
+        return cell
+    }
+
+    /// Decodes a whole cell.
+    public static func cell(from bytes: ArraySlice<UInt8>) -> Cell? {
+        var reader = ByteReader(bytes)
+        guard let cell = cell(&reader), reader.isAtEnd else { return nil }
+        return cell
+    }
+
+    /// Decodes a table.
+    public static func table(from bytes: ArraySlice<UInt8>) -> [String: Cell]? {
+        var reader = ByteReader(bytes)
+        guard let table = table(&reader), reader.isAtEnd else { return nil }
+        return table
+    }
+
+    private static func table(_ reader: inout ByteReader) -> [String: Cell]? {
+        guard let count = reader.varint(), count <= UInt64(HourRollup.maxValues) else { return nil }
+        var table: [String: Cell] = [:]
+        table.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let length = reader.varint(), let text = reader.bytes(Int(clamping: length)), let cell = cell(&reader) else { return nil }
+            table[String(decoding: text, as: UTF8.self)] = cell
+        }
+        return table
+    }
+
+    /// Decodes the custom-property tables.
+    public static func props(from bytes: ArraySlice<UInt8>) -> [String: [String: Cell]]? {
+        var reader = ByteReader(bytes)
+        guard let count = reader.varint(), count <= UInt64(HourRollup.maxPropKeys) else { return nil }
+        var props: [String: [String: Cell]] = [:]
+        for _ in 0..<count {
+            guard let length = reader.varint(), let key = reader.bytes(Int(clamping: length)),
+                let tableLength = reader.varint(), let tableBytes = reader.bytes(Int(clamping: tableLength)),
+                let table = table(from: tableBytes)
+            else { return nil }
+            props[String(decoding: key, as: UTF8.self)] = table
+        }
+        return reader.isAtEnd ? props : nil
+    }
+
+    static func varint(_ value: UInt64, into bytes: inout [UInt8]) {
+        var value = value
+        while value >= 0x80 {
+            bytes.append(UInt8(value & 0x7F) | 0x80)
+            value >>= 7
+        }
+        bytes.append(UInt8(value))
+    }
+}
+
+/// Reads varints and byte runs from the front of a buffer, never past its end.
+struct ByteReader {
+    private var bytes: ArraySlice<UInt8>
+
+    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
+
+    var isAtEnd: Bool { bytes.isEmpty }
+
+    /// The next varint; nil when truncated or longer than 64 bits.
+    mutating func varint() -> UInt64? {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while let byte = bytes.first {
+            bytes = bytes.dropFirst()
+            guard shift < 64 else { return nil }
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+        return nil
+    }
+
+    /// The next `count` bytes; nil when fewer are left.
+    mutating func bytes(_ count: Int) -> ArraySlice<UInt8>? {
+        guard count >= 0, count <= bytes.count else { return nil }
+        let run = bytes.prefix(count)
+        bytes = bytes.dropFirst(count)
+        return run
+    }
+}

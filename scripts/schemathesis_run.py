@@ -1,0 +1,232 @@
+"""A short schemathesis run: the OpenAPI document served at /api/openapi.json, checked against
+the real IngestAPI answering it.
+
+Starts redis-server, nx-27017, IngestAPI and a Worker from --bin on free loopback ports (servers
+of its own, in a temporary directory), adds one public site and one API key through the real
+`Worker sites add` / `Worker keys create`, sends a few days of events for the site and waits
+until the worker has stored them, so the read routes answer rows for some inputs. Then runs
+schemathesis (`st run`) against /api/openapi.json with the key as `Authorization: Bearer`,
+a bounded number of examples per operation, and the checks:
+
+  not_a_server_error            no 5xx (a 503 is documented where it can happen: a route that
+                                answers one here, with every server up, fails this check)
+  response_schema_conformance   every answer's body matches the document
+  status_code_conformance       every status is one the document lists for the operation
+  content_type_conformance      every Content-Type is one the document lists
+
+and afterwards that IngestAPI is still running and logged no unhandled error.
+
+Run: .venv/bin/python scripts/schemathesis_run.py --bin "$(swift build --show-bin-path)"
+     [--max-examples 15] [--seed N] [--schema FILE] [--keep]
+     (--schema: a local document instead of the served one; --keep: leave the servers' directory)
+"""
+import argparse
+import datetime
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+from harness import free_port, wait_port  # noqa: E402
+
+HOST = "127.0.0.1"
+NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
+ST = os.path.join(ROOT, ".venv", "bin", "st")
+SITE = "public.test"  # the documented examples' site_id
+CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance,content_type_conformance"
+WAIT = 60  # seconds: the deadline of every wait on a condition
+
+
+class Servers:
+    """redis-server, nx-27017, IngestAPI and one Worker, on free ports, stopped by close()."""
+
+    def __init__(self, bins, keep):
+        self.bins, self.keep = bins, keep
+        self.dir = tempfile.mkdtemp(prefix="schemathesis-")
+        self.procs = []
+        try:
+            self.start()
+        except BaseException:
+            sys.stderr.write(f"--- api.log ---\n{self.log('api.log')}\n")
+            self.close()
+            raise
+
+    def start(self):
+        bins = self.bins
+        self.redis_port, self.mongo_port, self.api_port = free_port(), free_port(), free_port()
+        os.makedirs(f"{self.dir}/redis")
+        os.makedirs(f"{self.dir}/mongo")
+        self.spawn(["redis-server", "--port", str(self.redis_port), "--bind", HOST, "--dir", f"{self.dir}/redis",
+                    "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"], "redis.log")
+        self.spawn([NX, "--data-dir", f"{self.dir}/mongo", "--port", str(self.mongo_port), "--log-file",
+                    f"{self.dir}/nx.log", "--pid-file", f"{self.dir}/nx.pid"], "nx.out")
+        wait_port(self.redis_port)
+        wait_port(self.mongo_port)
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("RATE_LIMIT_", "STATS_", "METRICS_", "TRUST_PROXY"))}
+        self.env.update(REDIS_URL=f"redis://{HOST}:{self.redis_port}/0",
+                        MONGO_URI=f"mongodb://{HOST}:{self.mongo_port}/schemathesis?serverSelectionTimeoutMS=2000",
+                        LOG_LEVEL="error", HOST=HOST,
+                        # Schemathesis sends a few thousand reads with one key: no per-key limit
+                        # here (429 is documented; the limit itself is tested elsewhere).
+                        STATS_KEY_RATE_LIMIT="0")
+        self.api = self.spawn([os.path.join(bins, "IngestAPI"), "--port", str(self.api_port)], "api.log", self.env)
+        self.worker = self.spawn([os.path.join(bins, "Worker")], "worker.log", self.env)
+        wait_port(self.api_port)
+        self.base = f"http://{HOST}:{self.api_port}"
+
+    def spawn(self, argv, log, env=None):
+        # cwd: the temporary directory, so no developer's .env is read
+        proc = subprocess.Popen(argv, env=env, cwd=self.dir, stdout=open(f"{self.dir}/{log}", "wb"), stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def admin(self, *args):
+        """`Worker ARGS…` against these servers; its output lines (exits on failure)."""
+        done = subprocess.run([os.path.join(self.bins, "Worker"), *args], env=self.env, cwd=self.dir,
+                              capture_output=True, text=True, timeout=60)
+        if done.returncode != 0:
+            sys.exit(f"schemathesis_run: Worker {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
+        return done.stdout.strip().splitlines()
+
+    def log(self, name, lines=40):
+        try:
+            with open(f"{self.dir}/{name}", "rb") as f:
+                return b"".join(f.readlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def close(self):
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if self.keep:
+            print(f"schemathesis_run: servers' directory kept: {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def http(method, url, body=None, headers=None):
+    """(status, parsed JSON or text) of one request."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def wait_until(condition, what):
+    """Polls `condition` until it is truthy; exits with `what` after WAIT seconds."""
+    deadline = time.time() + WAIT
+    while time.time() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.2)
+    sys.exit(f"schemathesis_run: timed out waiting for {what}")
+
+
+def seed(servers):
+    """Adds the public site and a key, sends three days of events for the site, and waits until
+    the worker has stored today's; returns the key."""
+    servers.admin("sites", "add", SITE, "--public", "--timezone", "Europe/Paris")
+    key = servers.admin("keys", "create", "--name", "schemathesis", "--all-sites",
+                        "--scope", "stats:read", "--scope", "events:read")[-1].strip()
+    if not key.startswith("pk_"):
+        sys.exit(f"schemathesis_run: keys create did not print a key on its last line: {key!r}")
+    now = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    events = []
+    for day in range(3):
+        for i in range(12):
+            at = now - datetime.timedelta(days=day, minutes=5 * i + 1)
+            events.append({"site_id": SITE, "event_type": "page_view", "path": ["/", "/pricing", "/blog/a"][i % 3],
+                           "userid": f"user-{i % 4}", "timestamp": at.isoformat().replace("+00:00", "Z"),
+                           "event_id": f"seed-{day}-{i}"})
+        events.append({"site_id": SITE, "event_type": "signup", "userid": "user-1", "props": {"plan": "pro", "seats": 3},
+                       "timestamp": (now - datetime.timedelta(days=day, minutes=2)).isoformat().replace("+00:00", "Z"),
+                       "event_id": f"seed-{day}-signup"})
+    status, answer = http("POST", servers.base + "/events", events, {"User-Agent": "schemathesis-seed/1.0 (Linux)"})
+    if status != 202 or answer.get("accepted") != len(events):
+        sys.exit(f"schemathesis_run: seeding answered {status}: {answer}")
+    today = now.strftime("%Y-%m-%d")
+
+    def stored():
+        status, answer = http("GET", f"{servers.base}/stats?site_id={SITE}&date={today}")
+        return status == 200 and answer["stats"]["total_views"] >= 12
+    wait_until(stored, "the worker to store the seeded events")
+    return key
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bin", required=True, help="directory holding the IngestAPI and Worker executables")
+    parser.add_argument("--max-examples", type=int, default=15, help="test cases per operation and phase (default 15)")
+    parser.add_argument("--seed", type=int, help="schemathesis's random seed (default: random, printed)")
+    parser.add_argument("--workers", default="1", help="schemathesis workers (default 1: CPython 3.11.7's ast.parse, which Hypothesis calls, can fail spuriously in threads, gh-106905)")
+    parser.add_argument("--schema", help="check this document file instead of the one the API serves (while editing it)")
+    parser.add_argument("--keep", action="store_true", help="keep the servers' directory for reading)")
+    parser.add_argument("st_args", nargs="*", help="more options for `st run`, after `--` (e.g. -- --include-path /api/v2/query)")
+    args = parser.parse_args()
+
+    started = time.time()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # so the servers are stopped on TERM too
+    servers = Servers(args.bin, args.keep)
+    try:
+        wait_until(lambda: http("GET", servers.base + "/healthz")[0] == 200, "IngestAPI to report healthy")
+        key = seed(servers)
+        location = os.path.abspath(args.schema) if args.schema else servers.base + "/api/openapi.json"
+        command = [ST, "run", location, "--url", servers.base, "--checks", CHECKS,
+                   "--max-examples", str(args.max_examples), "--workers", args.workers,
+                   "--header", f"Authorization: Bearer {key}", "--request-timeout", "60",
+                   "--phases", "examples,coverage,fuzzing", "--suppress-health-check", "all",
+                   "--generation-database", "none", "--no-color"]
+        if args.seed is not None:
+            command += ["--seed", str(args.seed)]
+        command += args.st_args
+        print("schemathesis_run:", " ".join(c if not c.startswith("Authorization") else "Authorization: Bearer pk_…" for c in command), flush=True)
+        run = subprocess.run(command, cwd=servers.dir)
+        problems = []
+        if run.returncode != 0:
+            problems.append(f"schemathesis exited {run.returncode}")
+        if servers.api.poll() is not None:
+            problems.append(f"IngestAPI exited {servers.api.returncode} during the run")
+        log = servers.log("api.log", lines=100_000)
+        unhandled = [line for line in log.splitlines() if "unhandled error" in line]
+        if unhandled:
+            problems.append(f"IngestAPI logged {len(unhandled)} unhandled errors, e.g. {unhandled[0][:300]}")
+        elapsed = time.time() - started
+        if problems:
+            sys.stderr.write("--- api.log (last lines) ---\n" + servers.log("api.log") + "\n")
+            for problem in problems:
+                print(f"FAIL  {problem}", flush=True)
+            print(f"schemathesis_run: FAILED in {elapsed:.0f} s")
+            return 1
+        print(f"schemathesis_run: passed in {elapsed:.0f} s")
+        return 0
+    finally:
+        servers.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
