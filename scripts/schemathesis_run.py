@@ -185,6 +185,7 @@ def main():
     parser.add_argument("--seed", type=int, help="schemathesis's random seed (default: random, printed)")
     parser.add_argument("--workers", default="1", help="schemathesis workers (default 1: CPython 3.11.7's ast.parse, which Hypothesis calls, can fail spuriously in threads, gh-106905)")
     parser.add_argument("--schema", help="check this document file instead of the one the API serves (while editing it)")
+    parser.add_argument("--timeout", type=int, default=600, help="longest the schemathesis run may take, seconds (default 600)")
     parser.add_argument("--keep", action="store_true", help="keep the servers' directory for reading)")
     parser.add_argument("st_args", nargs="*", help="more options for `st run`, after `--` (e.g. -- --include-path /api/v2/query)")
     args = parser.parse_args()
@@ -205,10 +206,13 @@ def main():
             command += ["--seed", str(args.seed)]
         command += args.st_args
         print("schemathesis_run:", " ".join(c if not c.startswith("Authorization") else "Authorization: Bearer pk_…" for c in command), flush=True)
-        run = subprocess.run(command, cwd=servers.dir)
         problems = []
-        if run.returncode != 0:
-            problems.append(f"schemathesis exited {run.returncode}")
+        try:
+            run = subprocess.run(command, cwd=servers.dir, timeout=args.timeout)
+            if run.returncode != 0:
+                problems.append(f"schemathesis exited {run.returncode}")
+        except subprocess.TimeoutExpired:  # the child is killed; a request that never ends (a stream) gets here
+            problems.append(f"schemathesis did not finish in {args.timeout} s: some request never completed")
         if servers.api.poll() is not None:
             problems.append(f"IngestAPI exited {servers.api.returncode} during the run")
         log = servers.log("api.log", lines=100_000)

@@ -8,7 +8,8 @@ import Shared
 ///
 /// - `GET /api/v1/events?site_id=&period=&date=&filters=&limit=&cursor=`: a page of events in
 ///   `(timestamp, _id)` order, `{"results": […], "next_cursor": "…" | null}`. `period`, `date`
-///   and `filters` as in Stats API v1, in the site's time zone; filters are evaluated on each
+///   and `filters` as in Stats API v1, in the site's time zone (`period=all`: every event up to
+///   `date`); filters are evaluated on each
 ///   event (`visit:*` conditions on the visit fields stored with it). A page scans at most
 ///   `maxScanned` events: past that it is answered short (possibly empty) with a `next_cursor`
 ///   to go on from.
@@ -56,11 +57,16 @@ struct EventsExportController: Sendable {
         let parameters = request.uri.queryParameters
         let site = try await access.authorize(request, siteID: parameters.get("site_id"), scope: APIScope.eventsRead)
         let calendar = SiteCalendar(timeZone: site.timeZone) ?? .utc
-        let period: ResolvedPeriod
+        var period: ResolvedPeriod
         do {
             period = try calendar.resolve(v1Period: parameters.get("period"), date: parameters.get("date"), now: now())
         } catch {
             throw RawEventsError(.badRequest, error.message)
+        }
+        if parameters.get("period") == "all" {
+            // Every event up to the reference day: raw events have no "first day of stats".
+            period.range.start = RawEventCursor.instants.lowerBound
+            period.dates = nil
         }
         var filter: Filter?
         if let text = parameters.get("filters") {
@@ -168,8 +174,8 @@ struct EventsExportController: Sendable {
     static func filename(_ selection: Selection, format: RawEventFormat) -> String {
         let calendar = SiteCalendar(timeZone: selection.site.timeZone) ?? .utc
         let range = selection.period.range
-        let first = selection.period.dates?.first ?? calendar.localDate(of: range.start)
         let last = selection.period.dates?.last ?? calendar.localDate(of: max(range.start, range.end - 1))
+        let first = selection.period.dates.map { "\($0.first)" } ?? (range.start == RawEventCursor.instants.lowerBound ? "all" : "\(calendar.localDate(of: range.start))")
         return "events-\(selection.site.domain)-\(first)-\(last).\(format.rawValue)"
     }
 

@@ -24,9 +24,9 @@ struct EventsExportTests {
         }
     }
 
-    /// `count` events from `first`: page views and sign-ups on four pages, two sources, one
-    /// millisecond shared by every tenth pair, a visitor id past JavaScript's exact integers.
-    static func events(_ count: Int, from first: Int, at start: Int64 = dayStart + 3_600_000) -> [StoredEvent] {
+    /// `count` events from `first`, two at each `step` from `start`: page views and sign-ups on
+    /// four pages, two sources, a visitor id past JavaScript's exact integers.
+    static func events(_ count: Int, from first: Int, at start: Int64 = dayStart + 3_600_000, every step: Int64 = 61_007) -> [StoredEvent] {
         (first..<(first + count)).map { index in
             let visit = VisitFields(
                 visitorID: 9_007_199_254_740_993 + Int64(index % 11), sessionID: Int64(index % 13), hostname: "raw.test", referrer: nil,
@@ -35,7 +35,7 @@ struct EventsExportTests {
             let signup = index % 5 == 0
             let plan: String = index % 10 == 0 ? "=cmd" : "pro"
             let props: [String: PropValue]? = signup ? ["plan": .string(plan)] : nil
-            let timestamp: Int64 = start + Int64(index / 2) * 61_000
+            let timestamp: Int64 = start + Int64((index - first) / 2) * step
             let event = Event(
                 eventID: "e\(index)", siteID: site, eventType: signup ? "signup" : "page_view", path: "/p\(index % 4)",
                 userID: index % 3 == 0 ? "user\(index % 7)" : nil, timestamp: timestamp, receivedAt: start, props: props, visit: visit)
@@ -55,7 +55,8 @@ struct EventsExportTests {
 
     @Test func pagingWhileEventsArriveShowsEveryOriginalEventOnce() async throws {
         try await withClient { client, servers, key in
-            _ = try await servers.store.insert(Self.events(120, from: 0))
+            // 120 events a minute apart, and 150 in one second (more than one read of the store).
+            _ = try await servers.store.insert(Self.events(120, from: 0) + Self.events(150, from: 500, at: Self.dayStart + 5_400_123, every: 5))
             var cursor: String?
             var seen: [String] = []
             var previous: (String, String)?
@@ -77,9 +78,9 @@ struct EventsExportTests {
                 // Events arrive meanwhile: some behind the walk, some ahead of it.
                 _ = try await servers.store.insert(Self.events(2, from: 1000 + 2 * page, at: Self.dayStart + Int64(page) * 600_000))
                 page += 1
-            } while cursor != nil && page < 100
-            #expect(page < 100)
-            let originals = (0..<120).map { "e\($0)" }
+            } while cursor != nil && page < 200
+            #expect(page < 200)
+            let originals = ((0..<120).map { "e\($0)" } + (500..<650).map { "e\($0)" })
             #expect(seen.filter { originals.contains($0) }.sorted() == originals.sorted(), "every original once")
             #expect(Set(seen).count == seen.count, "no event twice")
         }
@@ -94,7 +95,7 @@ struct EventsExportTests {
             let results = try #require(try json(answer.body)["results"] as? [[String: Any]])
             #expect(results.map { $0["event_id"] as? String } == (0..<40).filter { $0 % 4 == 2 }.map { "e\($0)" })
             let first = try #require(results.first)
-            #expect(first["timestamp"] as? String == "2026-10-20T01:01:01.000Z")
+            #expect(first["timestamp"] as? String == "2026-10-20T01:01:01.007Z")
             #expect(first["name"] as? String == "pageview")
             #expect(first["visitor_id"] as? String == "9007199254740995")
             #expect(first["source"] as? String == "Google")

@@ -64,25 +64,27 @@ struct RawEventPageTests {
 
     // MARK: Queries
 
-    @Test func queriesQuoteEveryValue() {
+    @Test func queriesQuoteEveryValueAndBoundTimeToWholeSeconds() {
         let hostile = #"x", "$where": "1"#
-        let range = RawEventFetch.range(after: RawEventCursor(timestamp: 7, id: hostile), before: 9, limit: 10)
+        let range = RawEventFetch.range(from: 7000, before: 9000, limit: 10)
         let filter = range.filterJSON(siteID: hostile)
         let parsed = try? JSONSerialization.jsonObject(with: Data(filter.utf8)) as? [String: Any]
         #expect(parsed?["site_id"] as? String == hostile)
         #expect(parsed?["$where"] == nil)
-        #expect(filter.contains(#"{"$gt": {"$date": {"$numberLong": "7"}}}"#))
+        #expect(filter.contains(#""timestamp": {"$gte": {"$date": {"$numberLong": "7000"}}, "$lt": {"$date": {"$numberLong": "9000"}}}"#))
         #expect(range.sortJSON == #"{"timestamp": 1}"#)
-        let ties = RawEventFetch.ties(timestamp: 7, after: hostile, limit: 3)
-        let tieFilter = try? JSONSerialization.jsonObject(with: Data(ties.filterJSON(siteID: "s").utf8)) as? [String: Any]
-        #expect((tieFilter?["_id"] as? [String: Any])?["$gt"] as? String == hostile)
-        #expect(ties.sortJSON == #"{"_id": 1}"#)
+        let second = RawEventFetch.second(7000, after: hostile, limit: 3)
+        let secondFilter = try? JSONSerialization.jsonObject(with: Data(second.filterJSON(siteID: "s").utf8)) as? [String: Any]
+        #expect((secondFilter?["_id"] as? [String: Any])?["$gt"] as? String == hostile)
+        #expect(second.filterJSON(siteID: "s").contains(#""$lt": {"$date": {"$numberLong": "8000"}}"#))
+        #expect(second.sortJSON == #"{"_id": 1}"#)
     }
 
     // MARK: The walk
 
-    /// A store holding `events`, answering reads as an index on `(site_id, timestamp)` would:
-    /// ties in an arbitrary order, different at each read.
+    /// A store holding `events`, answering reads as nx-27017 does through an index on
+    /// `(site_id, timestamp)`: dates compared to the second only, ties in an arbitrary order,
+    /// different at each read.
     final class FakeStore: @unchecked Sendable {  // used from one test task at a time
         var events: [RawEvent]
         var reads: [RawEventFetch] = []
@@ -92,14 +94,17 @@ struct RawEventPageTests {
 
         func fetch(_ fetch: RawEventFetch) -> [RawEvent] {
             reads.append(fetch)
+            let second = { (millis: Int64) in RawEventWalk.second(of: millis) }
             switch fetch {
-            case .range(let after, let before, let limit):
-                let matching = events.filter { $0.timestamp < before && after.precedes(timestamp: $0.timestamp, id: $0.id) }
+            case .range(let from, let before, let limit):
+                #expect(from % 1000 == 0 && before % 1000 == 0, "whole-second bounds")
+                let matching = events.filter { second($0.timestamp) >= second(from) && second($0.timestamp) < second(before) }
                 let shuffled = matching.map { ($0, random.next()) }.sorted { ($0.0.timestamp, $0.1) < ($1.0.timestamp, $1.1) }.map(\.0)
                 return Array(shuffled.prefix(limit))
-            case .ties(let timestamp, let after, let limit):
-                let ordered = events.filter { event in event.timestamp == timestamp && (after.map { RawEvent.idPrecedes($0, event.id) } ?? true) }
-                    .sorted(by: RawEvent.walkOrder)
+            case .second(let start, let after, let limit):
+                #expect(start % 1000 == 0, "whole-second bounds")
+                let ordered = events.filter { event in second(event.timestamp) == start && (after.map { RawEvent.idPrecedes($0, event.id) } ?? true) }
+                    .sorted { RawEvent.idPrecedes($0.id, $1.id) }
                 return Array(ordered.prefix(limit))
             }
         }
@@ -146,20 +151,26 @@ struct RawEventPageTests {
         let range = TimeRange(start: 0, end: 100_000_000)
         var cursor: RawEventCursor?
         var seen: [String] = []
-        var arrivals = 0
+        var pages = 0
         repeat {
+            // One page as `/api/v1/events` makes it: a walk from the cursor until 7 events or the end.
             var walk = RawEventWalk(range: range, after: cursor)
-            let page = await walk.next(limit: 7) { store.fetch($0) }
+            var page: [RawEvent] = []
+            while page.count < 7, !walk.isFinished { page += await walk.next(limit: 7 - page.count) { store.fetch($0) } }
             seen += page.map(\.id)
-            cursor = walk.isFinished ? nil : (page.last?.cursor ?? walk.position)
-            // New events: before the cursor, at it, and after it.
+            cursor = page.count == 7 ? page.last?.cursor : nil
+            // Events arrive meanwhile: behind the cursor, at its millisecond, and ahead of it.
             let at = page.last?.timestamp ?? 0
-            store.events += [Self.event(at - 1, "late-\(arrivals)"), Self.event(at, "same-\(arrivals)"), Self.event(at + 10, "new-\(arrivals)")]
-            arrivals += 1
-        } while cursor != nil
+            if pages < 40 {
+                store.events += [Self.event(at - 1, "late-\(pages)"), Self.event(at, "same-\(pages)"), Self.event(at + 10, "new-\(pages)")]
+            }
+            pages += 1
+        } while cursor != nil && pages < 1000
+        #expect(pages < 1000)
         let originals = Set(events.map(\.id))
         #expect(seen.filter(originals.contains).sorted() == originals.sorted(), "every original once")
         #expect(Set(seen).count == seen.count, "none twice")
+        #expect(seen.contains("s/new-0") && !seen.contains("s/late-0"), "later arrivals ahead are shown, behind are not")
     }
 
     @Test func theWindowGrowsOverEmptyTimeAndShrinksWhenFull() async {
@@ -168,10 +179,22 @@ struct RawEventPageTests {
         #expect(await walk.next(limit: 5) { store.fetch($0) }.map(\.id) == ["s/a"])
         #expect(await walk.next(limit: 5) { store.fetch($0) }.map(\.id) == ["s/b"])
         #expect(store.reads.count < 20, "windows quadruple over empty time: \(store.reads.count) reads")
-        let dense = FakeStore((0..<1000).map { Self.event(Int64($0), "d\($0)") })
-        var second = RawEventWalk(range: TimeRange(start: 0, end: 1000), window: 1000)
+        let dense = FakeStore((0..<1000).map { Self.event(Int64($0) * 10, "d\($0)") })
+        var second = RawEventWalk(range: TimeRange(start: 0, end: 10_000), window: 8000)
         _ = await second.next(limit: 10) { dense.fetch($0) }
-        #expect(second.window == 500)
+        #expect(second.window == 4000)
+    }
+
+    @Test func aSecondBusierThanAReadIsWalkedWholeAndInOrder() async {
+        var random = SplitMix64(seed: 11)
+        let events = (0..<450).map { Self.event(7_000 + Int64(random.next() % 1000), "b\(random.next() % 100_000)-\($0)") }
+            + [Self.event(6_999, "before"), Self.event(8_000, "after")]
+        let store = FakeStore(events)
+        var walk = RawEventWalk(range: TimeRange(start: 0, end: 20_000))
+        var seen: [RawEvent] = []
+        while !walk.isFinished { seen += await walk.next(limit: 7) { store.fetch($0) } }
+        #expect(seen.map(\.id) == events.sorted(by: RawEvent.walkOrder).map(\.id))
+        #expect(store.reads.contains { if case .second = $0 { true } else { false } })
     }
 
     @Test func aCursorOutsideThePeriodStartsOrEndsTheWalk() {

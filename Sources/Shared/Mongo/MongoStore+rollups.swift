@@ -13,6 +13,8 @@ struct StoredHour: Sendable {
     var tooVaried: Bool
     /// The requested field's bytes, when present.
     var data: ArraySlice<UInt8>?
+    /// The generations of the following hours its visits reached when it was built.
+    var dependencies: [Int64] = []
 
     /// True when the stored data can stand in for the raw events.
     var isCurrent: Bool { built == generation && !tooVaried && data != nil }
@@ -40,36 +42,19 @@ extension MongoStore {
         return "d" + String(Property.fixed.firstIndex(of: property) ?? 0)
     }
 
-    /// Marks every hour rollup that `events` can change as out of date: the hour of each
-    /// event, the hour half an hour later (a visit there may now begin earlier), and the hour
-    /// its visit starts in (the visit's duration, bounce and exit page changed). Called after
+    /// Marks the hour rollups that `events` can change directly as out of date: the hour of
+    /// each event, and the hour half an hour later (a visit there may now begin earlier). A
+    /// rollup also depends on the later hours its visits reach; it records their generations
+    /// when built (`dg`), so a bump there makes it stale too, with no read here. Called after
     /// the events are stored and before they are acknowledged, so a crash in between bumps
     /// again on redelivery: a rollup is never trusted past a change of its events.
     func invalidateRollups(for events: [StoredEvent]) async throws(MongoError) {
         guard !events.isEmpty else { return }
         var hours = Set<RollupKey>()
-        var sessions: [String: Set<Int64>] = [:]
         for stored in events {
             let event = stored.event
             hours.insert(RollupKey(site: event.siteID, hour: Self.hour(of: event.timestamp)))
             hours.insert(RollupKey(site: event.siteID, hour: Self.hour(of: event.timestamp + VisitTracker.sessionTimeoutMillis)))
-            if let session = event.visit?.sessionID { sessions[event.siteID, default: []].insert(session) }
-        }
-        // The visits' starts, from their events (the site_id, session_id, timestamp index
-        // answers it). `$min` in a `$group` would do, but nx-27017 returns dates from `$min`
-        // as strings; reading the few events of the batch's visits works everywhere.
-        for (site, ids) in sessions {
-            let list = ids.map { #"{"$numberLong": "\#($0)"}"# }.joined(separator: ",")
-            let rows: [(Int64, Int64)] = try await find(
-                filterJSON: #"{"site_id": \#(JSONValue.string(site).serialized), "session_id": {"$in": [\#(list)]}}"#,
-                fields: ["session_id", "timestamp"]
-            ) { document in
-                let row = EventRow(document)
-                return row.sessionID.map { ($0, row.timestamp) }
-            }
-            var starts: [Int64: Int64] = [:]
-            for (session, timestamp) in rows { starts[session] = min(starts[session] ?? .max, timestamp) }
-            for start in starts.values { hours.insert(RollupKey(site: site, hour: Self.hour(of: start))) }
         }
         let updates = hours.map { key in
             #"{"q": {"_id": \#(JSONValue.string(key.id).serialized)}, "u": {"$inc": {"g": 1}, "$setOnInsert": {"s": \#(JSONValue.string(key.site).serialized), "h": {"$numberLong": "\#(key.hour)"}}}, "upsert": true}"#
@@ -86,7 +71,7 @@ extension MongoStore {
     /// The hours of `siteID` in `[start, end)` with the generation fields and `field`'s bytes.
     func readRollups(siteID: String, start: Int64, end: Int64, field: String, maxTime: Duration) async throws(MongoError) -> [StoredHour] {
         let filter = Self.rollupFilter(siteID: siteID, start: start, end: end)
-        return try await find(Self.rollupCollection, filterJSON: filter, fields: ["h", "g", "b", "x", field], maxTime: maxTime) { document in
+        return try await find(Self.rollupCollection, filterJSON: filter, fields: ["h", "g", "b", "x", "dg", field], maxTime: maxTime) { document in
             var hour: Int64?
             var stored = StoredHour(hour: 0, generation: 0, built: nil, tooVaried: false, data: nil)
             for (key, value) in document {
@@ -95,6 +80,9 @@ extension MongoStore {
                 case "g": stored.generation = value.int ?? 0
                 case "b": stored.built = value.int
                 case "x": if case .bool(let flag) = value { stored.tooVaried = flag }
+                case "dg":
+                    guard case .document(let list) = value else { break }
+                    stored.dependencies = list.map { $0.value.int ?? -1 }
                 case field: if case .binary(let bytes) = value { stored.data = bytes }
                 default: break
                 }
@@ -108,7 +96,7 @@ extension MongoStore {
     /// Stores `rollup` as built from generation `generation`, only if no writer bumped the
     /// hour since (the filter holds the generation read before the events were). Lost races
     /// store nothing: the next reader builds the hour again.
-    func writeRollup(siteID: String, _ rollup: HourRollup?, hour: Int64, generation: Int64) async throws(MongoError) {
+    func writeRollup(siteID: String, _ rollup: HourRollup?, hour: Int64, generation: Int64, dependencies: [Int64]) async throws(MongoError) {
         let pool = self.pool
         try await blocking { () throws(MongoError) in
             let id = RollupKey(site: siteID, hour: hour).id
@@ -119,6 +107,9 @@ extension MongoStore {
             set.append("s", siteID)
             set.append("h", hour)
             set.append("b", generation)
+            let list = BSONDocument()
+            for (index, value) in dependencies.enumerated() { list.append(String(index), value) }
+            set.appendArray("dg", list)
             if let rollup {
                 var totals: [UInt8] = []
                 RollupCodec.encode(rollup.totals, into: &totals)
@@ -188,6 +179,11 @@ struct RollupKey: Hashable, Sendable {
 }
 
 extension BSONDocument {
+    /// Appends an array (a document keyed "0", "1", …).
+    func appendArray(_ key: String, _ array: BSONDocument) {
+        bson_append_array(pointer, key, Int32(key.utf8.count), array.pointer)
+    }
+
     /// Appends generic binary data.
     func appendBinary(_ key: String, _ bytes: [UInt8]) {
         bytes.withUnsafeBufferPointer { buffer in

@@ -58,8 +58,9 @@ public struct QueryEngine: Sendable {
             if range.start < firstHour { rawRanges.append(TimeRange(start: range.start, end: firstHour)) }
             if endHour < range.end { rawRanges.append(TimeRange(start: endHour, end: range.end)) }
             let stored = try await store.readRollups(
-                siteID: request.siteID, start: firstHour, end: endHour, field: layout.field, maxTime: maxTime)
+                siteID: request.siteID, start: firstHour, end: endHour + Self.dependencySpan, field: layout.field, maxTime: maxTime)
             let byHour = Dictionary(stored.map { ($0.hour, $0) }, uniquingKeysWith: { first, _ in first })
+            let generations = byHour.mapValues(\.generation)
             let hotFrom = MongoStore.hour(of: now() - MongoStore.hourMillis - VisitTracker.sessionTimeoutMillis)
             var toBuild: [(hour: Int64, generation: Int64)] = []
             for hour in stride(from: firstHour, to: endHour, by: Int(MongoStore.hourMillis)) {
@@ -67,18 +68,20 @@ public struct QueryEngine: Sendable {
                 let entry = byHour[hour]
                 if !layout.fitsBuckets(hour, request.calendar) || hour >= hotFrom || entry?.tooVaried == true {
                     rawRanges.append(hourRange)
-                } else if let entry, entry.isCurrent, let data = entry.data, layout.add(data, hour: hour, calendar: request.calendar, into: &cells) {
+                } else if let entry, entry.isCurrent, Self.dependenciesHold(entry, generations), let data = entry.data,
+                    layout.add(data, hour: hour, calendar: request.calendar, into: &cells)
+                {
                     plan.rollupHours += 1
                 } else {
                     toBuild.append((hour, entry?.generation ?? 0))
                 }
             }
             for run in Self.runs(toBuild.map(\.hour), maxLength: Self.buildRunHours) {
-                let generations = Dictionary(uniqueKeysWithValues: toBuild.filter { run.contains($0.hour) }.map { ($0.hour, $0.generation) })
-                let built = try await build(siteID: request.siteID, hours: run)
+                let built = try await build(siteID: request.siteID, hours: run, generations: generations)
                 plan.rawEvents += built.eventsRead
-                for (hour, rollup) in built.rollups {
-                    try await store.writeRollup(siteID: request.siteID, rollup, hour: hour, generation: generations[hour] ?? 0)
+                for (hour, rollup, dependencies) in built.rollups {
+                    try await store.writeRollup(
+                        siteID: request.siteID, rollup, hour: hour, generation: generations[hour] ?? 0, dependencies: dependencies)
                     plan.rebuiltHours += 1
                     if let rollup {
                         try layout.add(rollup, calendar: request.calendar, into: &cells)
@@ -114,9 +117,12 @@ public struct QueryEngine: Sendable {
         while runStart < min(end, hotFrom) {
             let runEnd = min(runStart + Int64(Self.buildRunHours) * MongoStore.hourMillis, min(end, hotFrom))
             let hours = Array(stride(from: runStart, to: runEnd, by: Int(MongoStore.hourMillis)))
-            let built = try await build(siteID: siteID, hours: hours)
-            for (hour, rollup) in built.rollups {
-                try await store.writeRollup(siteID: siteID, rollup, hour: hour, generation: 0)
+            // Generations first, then events: a write after this read makes what is built stale.
+            let stored = try await store.readRollups(siteID: siteID, start: runStart, end: runEnd + Self.dependencySpan, field: "b", maxTime: maxTime)
+            let generations = Dictionary(stored.map { ($0.hour, $0.generation) }, uniquingKeysWith: { first, _ in first })
+            let built = try await build(siteID: siteID, hours: hours, generations: generations)
+            for (hour, rollup, dependencies) in built.rollups {
+                try await store.writeRollup(siteID: siteID, rollup, hour: hour, generation: generations[hour] ?? 0, dependencies: dependencies)
                 count += 1
             }
             runStart = runEnd
@@ -135,22 +141,52 @@ public struct QueryEngine: Sendable {
         return read
     }
 
-    /// Builds the rollups of consecutive `hours` from one read of raw events.
-    private func build(siteID: String, hours: [Int64]) async throws -> (rollups: [(Int64, HourRollup?)], eventsRead: Int) {
+    /// Builds the rollups of consecutive `hours` from one read of raw events, each with the
+    /// generations (read before the events) of the later hours its visits reach. An hour whose
+    /// visits go on past `dependencySpan` is not kept (nil): it is aggregated raw when asked.
+    private func build(siteID: String, hours: [Int64], generations: [Int64: Int64]) async throws
+        -> (rollups: [(Int64, HourRollup?, [Int64])], eventsRead: Int)
+    {
         guard let first = hours.first, let last = hours.last else { return ([], 0) }
         let range = TimeRange(start: first, end: last + MongoStore.hourMillis)
         let read = try await raw.read(siteID: siteID, range: range, wholeEarlier: false)
         var byHour: [Int64: [Visit]] = [:]
+        var reach: [Int64: Int64] = [:]
         for visit in read.visits {
             var touched = Set<Int64>()
             for event in visit.session.events where range.contains(event.timestamp) { touched.insert(MongoStore.hour(of: event.timestamp)) }
-            if !visit.startsBefore, range.contains(visit.session.start) { touched.insert(MongoStore.hour(of: visit.session.start)) }
+            if !visit.startsBefore, range.contains(visit.session.start) {
+                let hour = MongoStore.hour(of: visit.session.start)
+                touched.insert(hour)
+                reach[hour] = max(reach[hour] ?? hour, visit.session.end)
+            }
             for hour in touched {
                 byHour[hour, default: []].append(Visit(session: visit.session, startsBefore: visit.startsBefore || visit.session.start < hour))
             }
         }
-        let rollups = try hours.map { hour in (hour, try HourRollup.build(hour: hour, visits: byHour[hour] ?? [])) }
+        var rollups: [(Int64, HourRollup?, [Int64])] = []
+        for hour in hours {
+            let until = MongoStore.hour(of: (reach[hour] ?? hour) + VisitTracker.sessionTimeoutMillis)
+            guard until < hour + Self.dependencySpan else {
+                rollups.append((hour, nil, []))
+                continue
+            }
+            let dependencies = stride(from: hour + MongoStore.hourMillis, through: until, by: Int(MongoStore.hourMillis)).map { generations[$0] ?? 0 }
+            rollups.append((hour, try HourRollup.build(hour: hour, visits: byHour[hour] ?? []), dependencies))
+        }
         return (rollups, read.eventsRead)
+    }
+
+    /// How far past its hour a rollup may depend on later hours (visits going on): 6 hours.
+    static let dependencySpan: Int64 = 6 * MongoStore.hourMillis
+
+    /// True when every later hour the rollup depends on has the generation it was built with.
+    static func dependenciesHold(_ entry: StoredHour, _ generations: [Int64: Int64]) -> Bool {
+        for (index, generation) in entry.dependencies.enumerated()
+        where generations[entry.hour + Int64(index + 1) * MongoStore.hourMillis] ?? 0 != generation {
+            return false
+        }
+        return true
     }
 
     /// Consecutive hours grouped into runs of at most `maxLength`.

@@ -20,7 +20,7 @@ public struct RawEventCursor: Sendable, Hashable {
     /// Longest cursor text accepted, and longest `_id` one may carry (site 64 + `/` + event id 64).
     public static let maxEncodedBytes = 512, maxIDBytes = 256
     /// Instants a cursor may name: years 0001 to 9999.
-    static let instants: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
+    public static let instants: ClosedRange<Int64> = -62_135_596_800_000...253_402_300_799_999
 
     /// The opaque text: base64url (no padding) of `1:<timestamp>[:<_id>]`.
     public var encoded: String {
@@ -64,42 +64,42 @@ public struct RawEventCursor: Sendable, Hashable {
     }
 }
 
-/// One read a walk asks of the store.
+/// One read a walk asks of the store. Its time bounds are always whole seconds, and every
+/// finer comparison (milliseconds, `_id` after a cursor) is made in Swift: nx-27017 compares
+/// dates to the second only (it sorts them to the millisecond), and with whole-second bounds
+/// it answers exactly as MongoDB does.
 public enum RawEventFetch: Sendable, Equatable {
-    /// Events after `after` and before the instant `before`, in timestamp order (ties in any
-    /// order: an index on `(site_id, timestamp)` gives this order without sorting), at most `limit`.
-    case range(after: RawEventCursor, before: Int64, limit: Int)
-    /// Events at exactly `timestamp` whose `_id` is above `after` (all when nil), in `_id`
-    /// order, at most `limit`: to page through more ties than fit in one read.
-    case ties(timestamp: Int64, after: String?, limit: Int)
+    /// Events in `[from, before)`, in timestamp order (ties in any order: an index on
+    /// `(site_id, timestamp)` gives this order without sorting), at most `limit`.
+    case range(from: Int64, before: Int64, limit: Int)
+    /// Events of the second starting at `second` whose `_id` is above `after` (all when nil),
+    /// in `_id` order, at most `limit`: to read a second holding more events than one read.
+    case second(Int64, after: String?, limit: Int)
 
     /// The MongoDB filter (extended JSON; every value quoted) for `siteID`.
     public func filterJSON(siteID: String) -> String {
         let site = JSONValue.string(siteID).serialized
         switch self {
-        case .range(let after, let before, _):
-            let bounds = #""timestamp": {"$gte": \#(Self.date(after.timestamp)), "$lt": \#(Self.date(before))}"#
-            guard let id = after.id else { return #"{"site_id": \#(site), \#(bounds)}"# }
-            let rest = #"[{"timestamp": {"$gt": \#(Self.date(after.timestamp))}}, {"_id": {"$gt": \#(JSONValue.string(id).serialized)}}]"#
-            return #"{"site_id": \#(site), \#(bounds), "$or": \#(rest)}"#
-        case .ties(let timestamp, let after, _):
+        case .range(let from, let before, _):
+            return #"{"site_id": \#(site), "timestamp": {"$gte": \#(Self.date(from)), "$lt": \#(Self.date(before))}}"#
+        case .second(let second, let after, _):
             let id = after.map { #", "_id": {"$gt": \#(JSONValue.string($0).serialized)}"# } ?? ""
-            return #"{"site_id": \#(site), "timestamp": \#(Self.date(timestamp))\#(id)}"#
+            return #"{"site_id": \#(site), "timestamp": {"$gte": \#(Self.date(second)), "$lt": \#(Self.date(second + 1000))}\#(id)}"#
         }
     }
 
-    /// The sort: by timestamp for a range, by `_id` for ties.
+    /// The sort: by timestamp for a range, by `_id` within a second.
     public var sortJSON: String {
         switch self {
         case .range: #"{"timestamp": 1}"#
-        case .ties: #"{"_id": 1}"#
+        case .second: #"{"_id": 1}"#
         }
     }
 
     /// At most this many events.
     public var limit: Int {
         switch self {
-        case .range(_, _, let limit), .ties(_, _, let limit): limit
+        case .range(_, _, let limit), .second(_, _, let limit): limit
         }
     }
 
@@ -110,22 +110,23 @@ public enum RawEventFetch: Sendable, Equatable {
 /// A walk over the raw events of a period in `(timestamp, _id)` order, a chunk at a time, with
 /// memory bounded by the chunk whatever the period holds.
 ///
-/// Each read covers a window of time after the position, so no read asks the store for more
-/// than a window's events (a store without a usable index reads every match of a query before
-/// it limits). The window doubles while reads come back short and halves when they come back
-/// full, so it follows how dense the events are. A full read may end inside a run of events
-/// sharing one millisecond; that run is dropped and read next, whole, or in `_id` order when
-/// it alone fills a read.
+/// Each read covers a window of whole seconds after the position, so no read asks the store
+/// for more than a window's events (a store without a usable index reads every match of a
+/// query before it limits). The window doubles while reads come back short and halves when
+/// they come back full, so it follows how dense the events are. A full read may end inside a
+/// second; that second is dropped and read next. A second holding more events than one read is
+/// read whole, `limit` at a time by `_id`, and sorted here: memory then follows the busiest
+/// second, not the period.
 public struct RawEventWalk: Sendable {
     /// The period, `[start, end)`.
     public let range: TimeRange
     /// Where the walk stands: what the next chunk comes after.
     public private(set) var position: RawEventCursor
-    /// The span of time the next read covers, milliseconds.
+    /// The span of time the next read covers, milliseconds (whole seconds).
     public private(set) var window: Int64
 
-    /// Windows never shrink below a millisecond nor grow past about 30 years.
-    static let windows: ClosedRange<Int64> = 1...1_000_000_000_000
+    /// Windows never shrink below a second nor grow past about 30 years.
+    static let windows: ClosedRange<Int64> = 1000...1_000_000_000_000
 
     /// A walk over `range` from its start, or from after `cursor` (a cursor before the period
     /// starts the walk at its start; one past its end finishes it).
@@ -143,43 +144,77 @@ public struct RawEventWalk: Sendable {
     public var isFinished: Bool { position.timestamp >= range.end }
 
     /// The next events in order: at most `limit`, and at least one unless the walk is finished.
+    /// Reads ask for at least `minimumRead` events, so a small `limit` does not mean many reads.
     public mutating func next<Failure: Error>(
         limit: Int, fetch: (RawEventFetch) async throws(Failure) -> [RawEvent]
     ) async throws(Failure) -> [RawEvent] {
         let limit = max(1, limit)
+        let readLimit = max(limit, Self.minimumRead)
         while !isFinished {
-            let (sum, overflow) = position.timestamp.addingReportingOverflow(window)
-            let upper = overflow ? range.end : min(range.end, sum)
-            let rows = try await fetch(.range(after: position, before: upper, limit: limit))
-            if rows.count < limit {
+            let from = Self.second(of: position.timestamp)
+            let (sum, overflow) = from.addingReportingOverflow(window)
+            let upper = min(overflow ? Int64.max : sum, Self.second(of: range.end - 1) + 1000)
+            let rows = try await fetch(.range(from: from, before: upper, limit: readLimit))
+            let kept: [RawEvent]
+            let through: Int64
+            if rows.count < readLimit {
                 // The window is read to its end.
-                position = RawEventCursor(timestamp: upper)
-                window = Self.bounded(window.multipliedReportingOverflow(by: rows.count < limit / 2 ? 4 : 2).partialValue)
-                if !rows.isEmpty { return rows.sorted(by: RawEvent.walkOrder) }
-                continue
+                window = Self.bounded(window * (rows.count < readLimit / 2 ? 4 : 2))
+                (kept, through) = (keep(rows), upper)
+            } else {
+                window = Self.bounded(window / 2)
+                let lastSecond = Self.second(of: rows.map(\.timestamp).max() ?? from)
+                if lastSecond > from {
+                    // Every second before the last is whole in this read.
+                    (kept, through) = (keep(rows.filter { $0.timestamp < lastSecond }), lastSecond)
+                } else {
+                    // One second fills the read: read it whole, by `_id`.
+                    (kept, through) = (keep(try await Self.wholeSecond(from, limit: readLimit, fetch: fetch)), from + 1000)
+                }
             }
-            window = Self.bounded(window / 2)
-            let last = rows.map(\.timestamp).max() ?? position.timestamp
-            let whole = rows.filter { $0.timestamp < last }
-            if !whole.isEmpty {
-                position = RawEventCursor(timestamp: last)
-                return whole.sorted(by: RawEvent.walkOrder)
+            if kept.count > limit, let last = kept.prefix(limit).last {
+                position = last.cursor
+                return Array(kept.prefix(limit))
             }
-            // The read is one run of ties: page through it by `_id`.
-            let after = position.timestamp == last ? position.id : nil
-            let ties = try await fetch(.ties(timestamp: last, after: after, limit: limit)).sorted(by: RawEvent.walkOrder)
-            guard let final = ties.last else {
-                position = RawEventCursor(timestamp: last + 1)  // the run went away meanwhile
-                continue
-            }
-            position = ties.count < limit ? RawEventCursor(timestamp: last + 1) : RawEventCursor(timestamp: last, id: final.id)
-            return ties
+            position = RawEventCursor(timestamp: min(through, range.end))
+            if !kept.isEmpty { return kept }
         }
         return []
     }
 
-    /// `window` brought within `windows`.
-    static func bounded(_ window: Int64) -> Int64 { min(max(window, windows.lowerBound), windows.upperBound) }
+    /// Reads ask for at least this many events.
+    static let minimumRead = 100
+
+    /// Every event of the second starting at `second`, read `limit` at a time in `_id` order.
+    private static func wholeSecond<Failure: Error>(
+        _ second: Int64, limit: Int, fetch: (RawEventFetch) async throws(Failure) -> [RawEvent]
+    ) async throws(Failure) -> [RawEvent] {
+        var events: [RawEvent] = []
+        var after: String?
+        while true {
+            let part = try await fetch(.second(second, after: after, limit: limit))
+            events += part
+            // A short read ends it, and so would a store not moving on (never with MongoDB).
+            guard part.count >= limit, let top = part.map(\.id).max(by: RawEvent.idPrecedes),
+                  after.map({ RawEvent.idPrecedes($0, top) }) ?? true
+            else { return events }
+            after = top
+        }
+    }
+
+    /// The events of `rows` after the position and inside the period, in the walk's order.
+    private func keep(_ rows: [RawEvent]) -> [RawEvent] {
+        rows.filter { $0.timestamp < range.end && position.precedes(timestamp: $0.timestamp, id: $0.id) }.sorted(by: RawEvent.walkOrder)
+    }
+
+    /// The start of the second holding `millis`.
+    static func second(of millis: Int64) -> Int64 {
+        let (quotient, remainder) = millis.quotientAndRemainder(dividingBy: 1000)
+        return (remainder < 0 ? quotient - 1 : quotient) * 1000
+    }
+
+    /// `window` in whole seconds within `windows`.
+    static func bounded(_ window: Int64) -> Int64 { min(max(window, windows.lowerBound), windows.upperBound) / 1000 * 1000 }
 }
 
 /// Base64 with the URL-safe alphabet and no padding (RFC 4648 §5), decoded strictly.

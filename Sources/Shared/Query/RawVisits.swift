@@ -36,16 +36,9 @@ struct RawVisits: Sendable {
             !before.contains(id) && events.contains { $0.timestamp >= openAtEnd } ? id : nil
         }
         var read = inRange.count
-        for event in try await events(siteID: site, sessions: open, timestamp: #"{"$gte": \#(Self.date(range.end))}"#) {
-            if let id = event.sessionID { bySession[id, default: []].append(event) }
-            read += 1
-        }
+        read += try await follow(site: site, sessions: Set(open), from: range.end, forward: true, into: &bySession)
         if wholeEarlier {
-            let earlier = bySession.keys.filter(before.contains)
-            for event in try await events(siteID: site, sessions: earlier, timestamp: #"{"$lt": \#(Self.date(range.start))}"#) {
-                if let id = event.sessionID { bySession[id, default: []].append(event) }
-                read += 1
-            }
+            read += try await follow(site: site, sessions: Set(bySession.keys.filter(before.contains)), from: range.start, forward: false, into: &bySession)
         }
         var visits = bySession.map { id, events in Visit(session: Session(events: events), startsBefore: before.contains(id)) }
         // An event stored before visits existed is a visit of its own.
@@ -53,23 +46,38 @@ struct RawVisits: Sendable {
         return (visits, read)
     }
 
-    /// The events of `sessions` whose timestamp passes `timestamp`, asked in chunks.
-    private func events(siteID site: String, sessions: [Int64], timestamp: String) async throws -> [EventRow] {
-        var rows: [EventRow] = []
-        var start = 0
-        while start < sessions.count {
-            let chunk = sessions[start..<min(start + 500, sessions.count)]
-            start += 500
-            let ids = chunk.map { #"{"$numberLong": "\#($0)"}"# }.joined(separator: ",")
-            rows += try await store.find(
-                filterJSON: #"{"site_id": \#(site), "session_id": {"$in": [\#(ids)]}, "timestamp": \#(timestamp)}"#,
+    /// Reads the rest of `sessions` beyond `from` (after it, or before it when not `forward`)
+    /// in six-hour windows of the (site, timestamp) index, while some visit is still going on
+    /// at the window's far edge; adds their events to `bySession`. Returns the events kept.
+    /// (Asking by `session_id $in` would be one query, but nx-27017 answers `$in` by scanning.)
+    private func follow(site: String, sessions: Set<Int64>, from: Int64, forward: Bool, into bySession: inout [Int64: [EventRow]]) async throws -> Int {
+        var open = sessions
+        var edge = from
+        var kept = 0
+        let step: Int64 = 6 * 3_600_000
+        while !open.isEmpty {
+            let wanted = open
+            let window = forward ? TimeRange(start: edge, end: edge + step) : TimeRange(start: edge - step, end: edge)
+            let rows = try await store.find(
+                filterJSON: #"{"site_id": \#(site), "timestamp": \#(Self.between(window.start, window.end))}"#,
                 fields: EventRow.fields, maxTime: maxTime
-            ) { EventRow($0) }
-            guard rows.count <= maxEvents else {
-                throw QueryError("the period's visits hold more than \(maxEvents) events: narrow the period")
+            ) { row -> EventRow? in
+                let event = EventRow(row)
+                return event.sessionID.map(wanted.contains) == true ? event : nil
             }
+            var still = Set<Int64>()
+            for event in rows {
+                guard let id = event.sessionID else { continue }
+                bySession[id, default: []].append(event)
+                let nearEdge = forward ? event.timestamp >= window.end - VisitTracker.sessionTimeoutMillis : event.timestamp < window.start + VisitTracker.sessionTimeoutMillis
+                if nearEdge { still.insert(id) }
+            }
+            kept += rows.count
+            guard kept <= maxEvents else { throw QueryError("the period's visits hold more than \(maxEvents) events: narrow the period") }
+            open = still
+            edge = forward ? window.end : window.start
         }
-        return rows
+        return kept
     }
 
     /// Extended JSON for a BSON date.
