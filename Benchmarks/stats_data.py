@@ -6,7 +6,7 @@ Sessions of 1-10 page views 10 s to 20 min apart; visitors from a pool (a share 
 days, with the same device, browser, OS and country); pages Zipf-like over 200 paths; sources
 Google, Direct / None, Twitter, a few referrer hosts and a newsletter campaign; 10% of sessions
 send one custom event with props. Session starts follow a daily curve. Deterministic for a
-seed; `true_numbers` gives what every answer should be, computed here in Python.
+seed and a window (which follows the clock); `Truth` counts what every answer should be.
 """
 import bisect
 import datetime

@@ -16,6 +16,7 @@ import http.client
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -88,11 +89,15 @@ def export(port, key, pid):
     if response.status != 200:
         raise RuntimeError(f"export answered {response.status}: {response.read()[:500]!r}")
     lines = 0
+    reported = 0
     while True:
         block = response.read(1 << 16)
         if not block:
             break
         lines += block.count(b"\n")
+        if lines - reported >= 100_000:
+            reported = lines
+            print(f"    ... {lines:,} rows after {time.time() - started:.0f} s, peak RSS so far {peak[0] / 1024:.1f} MiB", file=sys.stderr, flush=True)
     seconds = time.time() - started
     done.set()
     sampler.join()
@@ -108,6 +113,8 @@ def main():
     sizes = [int(s) for s in args.sizes.split(",")]
     binary = args.bin or subprocess.check_output(["swift", "build", "--show-bin-path"], cwd=ROOT, text=True).strip()
 
+    # SIGTERM (timeout, kill) unwinds through `finally`, so the servers started here stop too.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     tmp = tempfile.mkdtemp(prefix="export_memory.")
     procs = []
     try:

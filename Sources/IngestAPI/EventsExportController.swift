@@ -4,24 +4,25 @@ import NIOConcurrencyHelpers
 import Shared
 
 /// Raw events of a site, behind a key with the `events:read` scope (a public site's stats need
-/// no key; its raw events do):
+/// no key; its raw events do). Errors are Plausible's shape, `{"error": "…"}`.
 ///
 /// - `GET /api/v1/events?site_id=&period=&date=&filters=&limit=&cursor=`: a page of events in
 ///   `(timestamp, _id)` order, `{"results": […], "next_cursor": "…" | null}`. `period`, `date`
 ///   and `filters` as in Stats API v1, in the site's time zone (`period=all`: every event up to
-///   `date`); filters are evaluated on each
-///   event (`visit:*` conditions on the visit fields stored with it). A page scans at most
-///   `maxScanned` events: past that it is answered short (possibly empty) with a `next_cursor`
-///   to go on from.
+///   `date`). Filters are evaluated on each event, `visit:*` conditions on the visit fields
+///   stored with it. The cursor is a position, so paging is stable while events arrive: none is
+///   shown twice, none present when the walk began is skipped; events arriving later with
+///   timestamps behind the cursor are not shown to that walk. A page reads at most
+///   `maxScanned` events: past that it is answered short (possibly empty) with a `next_cursor`.
 /// - `GET /api/v1/export?site_id=&period=&date=&filters=&format=csv|ndjson`: the same events,
 ///   streamed as they are read, `chunkRows` at a time, so memory does not grow with the rows.
 ///   At most `exports` run at once (503 past that); each read has `maxTime` in MongoDB; a
 ///   client that goes away stops the export. A failure once streaming began cuts the answer
 ///   short (no final chunk), so a truncated file is never taken for a whole one.
-///
-/// Errors are Plausible's shape, `{"error": "…"}`.
 struct EventsExportController: Sendable {
+    /// Where the events are.
     let store: MongoStore
+    /// Who may read which site.
     let access: StatsAccess
     /// Pages of `/api/v1/events` share the stats queries' gate.
     let gate: BoundedGate
@@ -79,6 +80,7 @@ struct EventsExportController: Sendable {
         return Selection(site: site, period: period, filter: filter)
     }
 
+    /// `GET /api/v1/events`: one page and the cursor of the next.
     func events(_ request: Request, context: some RequestContext) async throws -> Response {
         let selection = try await selection(request)
         let parameters = request.uri.queryParameters
@@ -126,6 +128,7 @@ struct EventsExportController: Sendable {
         return (events, nil)
     }
 
+    /// `GET /api/v1/export`: every selected event, streamed.
     func export(_ request: Request, context: some RequestContext) async throws -> Response {
         let selection = try await selection(request)
         let text = request.uri.queryParameters.get("format") ?? RawEventFormat.csv.rawValue
@@ -208,8 +211,11 @@ struct EventsExportController: Sendable {
 
 /// A raw events request refused: the status and Plausible's `{"error": "…"}`.
 struct RawEventsError: HTTPResponseError {
+    /// 400, 401, 503, …
     let status: HTTPResponse.Status
+    /// What is wrong and what to do, for the client.
     let message: String
+    /// `Retry-After` when a retry can help.
     var headers: HTTPFields = [:]
 
     /// A refusal with `status` and `message`; `Retry-After` when given.
@@ -224,6 +230,7 @@ struct RawEventsError: HTTPResponseError {
         self.init(HTTPResponse.Status(code: error.status), error.message)
     }
 
+    /// Plausible's answer: the status and `{"error": message}`.
     func response(from request: Request, context: some RequestContext) throws -> Response {
         JSONBody.response(status, .object([("error", .string(message))]), headers: headers)
     }

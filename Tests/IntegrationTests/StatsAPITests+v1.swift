@@ -143,9 +143,9 @@ extension StatsAPITests {
                     #expect(Self.number((results?[metric] as? [String: Any])?["value"]) == truth.value(metric), "\(filter) \(metric)")
                 }
             }
-            // The filter as clients often send it, not percent-encoded.
+            // The filter as clients often send it: `=` and `/` not percent-encoded (the bar must be).
             let raw = try await site.send(
-                "/api/v1/stats/aggregate?site_id=\(site.site)&period=custom&date=\(Self.dates(days))&metrics=pageviews&filters=event:page==/p1|/p2",
+                "/api/v1/stats/aggregate?site_id=\(site.site)&period=custom&date=\(Self.dates(days))&metrics=pageviews&filters=event:page==/p1%7C/p2",
                 method: .get, body: nil, key: site.key)
             let truth = site.stream.truth(in: Self.span(days)) { ["/p1", "/p2"].contains($0.path ?? "") }
             #expect(Self.number(((raw.object["results"] as? [String: Any])?["pageviews"] as? [String: Any])?["value"]) == Double(truth.pageviews), "\(raw)")

@@ -139,11 +139,14 @@ extension MongoStore {
         }
     }
 
-    /// Deletes the rollups of `siteID` in `[start, end)`; they are built again from raw events.
-    public func deleteRollups(siteID: String, start: Int64, end: Int64) async throws(MongoError) {
+    /// Marks the rollups of `siteID` in `[start, end)` stale (their generation bumped, their
+    /// build forgotten), so they are built again from raw events. Generations only ever go
+    /// up: deleting the documents would let an older rollup's recorded generation match again.
+    public func staleRollups(siteID: String, start: Int64, end: Int64) async throws(MongoError) {
         let filter = Self.rollupFilter(siteID: siteID, start: start, end: end)
         _ = try await commandReply(
-            #"{"delete": "\#(Self.rollupCollection)", "deletes": [{"q": \#(filter), "limit": 0}]}"#, context: "delete rollups")
+            #"{"update": "\#(Self.rollupCollection)", "updates": [{"q": \#(filter), "u": {"$inc": {"g": 1}, "$unset": {"b": ""}}, "multi": true}]}"#,
+            context: "mark rollups stale")
     }
 
     /// The rollups of `siteID` with `h` in `[start, end)`. Hours are kept as Int64 milliseconds,

@@ -66,10 +66,10 @@ public struct QueryEngine: Sendable {
             for hour in stride(from: firstHour, to: endHour, by: Int(MongoStore.hourMillis)) {
                 let hourRange = TimeRange(start: hour, end: hour + MongoStore.hourMillis)
                 let entry = byHour[hour]
-                if !layout.fitsBuckets(hour, request.calendar) || hour >= hotFrom || entry?.tooVaried == true {
+                if !layout.fitsBuckets(hour, request.calendar) || hour >= hotFrom || (entry?.tooVaried == true && entry?.built == entry?.generation) {
                     rawRanges.append(hourRange)
                 } else if let entry, entry.isCurrent, Self.dependenciesHold(entry, generations), let data = entry.data,
-                    layout.add(data, hour: hour, calendar: request.calendar, into: &cells)
+                    try layout.add(data, hour: hour, calendar: request.calendar, into: &cells)
                 {
                     plan.rollupHours += 1
                 } else {
@@ -105,12 +105,12 @@ public struct QueryEngine: Sendable {
         return Set(visitors).count
     }
 
-    /// Deletes and builds again the rollups of `siteID` over `range` from raw events; returns
+    /// Marks stale and builds again the rollups of `siteID` over `range` from raw events; returns
     /// the hours built. Safe while workers write: a generation bumped meanwhile makes the
     /// new rollup stale, never wrong.
     public func rebuild(siteID: String, range: TimeRange) async throws -> Int {
         let start = MongoStore.hour(of: range.start), end = MongoStore.hour(of: range.end + MongoStore.hourMillis - 1)
-        try await store.deleteRollups(siteID: siteID, start: start, end: end)
+        try await store.staleRollups(siteID: siteID, start: start, end: end)
         let hotFrom = MongoStore.hour(of: now() - MongoStore.hourMillis - VisitTracker.sessionTimeoutMillis)
         var count = 0
         var runStart = start

@@ -2,9 +2,9 @@
 /// event `id` at `timestamp`, or, without an id, before every event at `timestamp`.
 ///
 /// Clients see it as opaque base64url text (`next_cursor`). A cursor names a position, never a
-/// row to fetch: a later page asks `timestamp > t OR (timestamp == t AND _id > id)`, so rows
-/// are never shown twice and none present when the walk began is skipped. Rows that arrive
-/// later behind the cursor (earlier timestamps) are not shown to that walk.
+/// row to fetch: a later page shows the events with `timestamp > t OR (timestamp == t AND
+/// _id > id)`, so none is shown twice and none present when the walk began is skipped. Events
+/// that arrive later behind the cursor (earlier timestamps) are not shown to that walk.
 public struct RawEventCursor: Sendable, Hashable {
     /// Unix milliseconds.
     public var timestamp: Int64
@@ -35,13 +35,13 @@ public struct RawEventCursor: Sendable, Hashable {
         guard !text.isEmpty, text.utf8.count <= Self.maxEncodedBytes, let bytes = Base64URL.decode(text),
               let plain = String(validating: bytes, as: UTF8.self)
         else { throw refusal }
-        let parts = plain.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count >= 2, parts[0] == "1", Self.isInteger(parts[1]), let timestamp = Int64(parts[1]),
+        var parts = plain.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false).makeIterator()
+        guard parts.next() == "1", let time = parts.next(), Self.isInteger(time), let timestamp = Int64(time),
               Self.instants.contains(timestamp)
         else { throw refusal }
         var id: String?
-        if parts.count == 3 {
-            let given = String(parts[2])
+        if let rest = parts.next() {
+            let given = String(rest)
             guard (1...Self.maxIDBytes).contains(given.utf8.count),
                   given.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
             else { throw refusal }

@@ -37,8 +37,8 @@ struct RollupLayout {
     }
 
     /// Adds a stored hour's bytes to `cells`; false when they do not decode (the hour is then
-    /// built again).
-    func add(_ data: ArraySlice<UInt8>, hour: Int64, calendar: SiteCalendar, into cells: inout [[DimensionValue]: Cell]) -> Bool {
+    /// built again). Throws past `Aggregator.maxGroups` groups.
+    func add(_ data: ArraySlice<UInt8>, hour: Int64, calendar: SiteCalendar, into cells: inout [[DimensionValue]: Cell]) throws(QueryError) -> Bool {
         switch property {
         case nil:
             guard let cell = RollupCodec.cell(from: data) else { return false }
@@ -50,6 +50,9 @@ struct RollupLayout {
             guard let table = RollupCodec.table(from: data) else { return false }
             merge(table, hour: hour, calendar: calendar, into: &cells)
             _ = property
+        }
+        if cells.count > Aggregator.maxGroups {
+            throw QueryError("more than \(Aggregator.maxGroups) groups: narrow the period or group by fewer dimensions")
         }
         return true
     }
@@ -68,7 +71,9 @@ struct RollupLayout {
 
     private func merge(_ table: [String: Cell], hour: Int64, calendar: SiteCalendar, into cells: inout [[DimensionValue]: Cell]) {
         let bucket = interval.map { DimensionValue.time(calendar.bucketStart(of: hour, interval: $0)) }
-        for (value, cell) in table {
+        // An hour without events or visits stores an empty totals cell; it makes no group
+        // (Plausible answers no row for a group without data).
+        for (value, cell) in table where cell.events > 0 || cell.visits > 0 {
             let key: [DimensionValue] = order.map { dimension in
                 if case .time = dimension { return bucket ?? .time(hour) }
                 return .text(value)

@@ -70,7 +70,7 @@ extension StatsV2Plan {
     public func render(_ result: StatsResult) -> JSONValue {
         var rows = result.rows
         if query.dimensions.isEmpty {
-            rows = [([], rows.reduce(into: Cell()) { $0.merge($1.cell) })]
+            rows = [([], result.rows.reduce(into: Cell()) { $0.merge($1.cell) })]
         }
         let labels = Dictionary(buckets.map { (bucketKey($0), $0.label) }, uniquingKeysWith: { first, _ in first })
         let page = StatsRows.page(StatsRows.sorted(rows, by: order), offset: query.offset, limit: query.limit)
