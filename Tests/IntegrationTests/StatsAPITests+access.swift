@@ -156,6 +156,20 @@ extension StatsAPITests {
         }
     }
 
+    /// A long period over a small site: the engine reads (and first builds) one rollup per hour
+    /// of the period, events or not, so 7 years (61,000 hours) hold a stats slot for minutes
+    /// (12 months: 16 s cold, 4 s warm on nx-27017), past any client's timeout; the front ends
+    /// accept periods of up to 20 years.
+    @Test(.disabled("engine bug: a 7-year aggregate over 6,000 events costs one rollup per hour (>20 s), holding a stats slot"))
+    func aLongPeriodOverFewEventsAnswersWithinAClientsTimeout() async throws {
+        try await Self.withSite { site in
+            let start = ContinuousClock.now
+            let answer = try await site.v1("aggregate", [("period", "custom"), ("date", "2020-01-01," + Self.localDays(12...12)[0].label), ("metrics", "pageviews")])
+            #expect(answer.status == .ok, "\(answer)")
+            #expect(ContinuousClock.now - start < .seconds(10))
+        }
+    }
+
     @Test func aParisSitesDaysStartAtParisMidnight() async throws {
         // Visits a few minutes either side of Paris midnight (22:55 and 23:05 UTC in winter).
         let paris = Self.localDays(1...8, zone: "Europe/Paris")
