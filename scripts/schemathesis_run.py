@@ -20,8 +20,9 @@ itself (which schemathesis leaves out: it is where the schema came from) is chec
 JSON, cacheable (ETag, 304), and the same document as Sources/IngestAPI/OpenAPI/openapi.json.
 
 Run: .venv/bin/python scripts/schemathesis_run.py --bin "$(swift build --show-bin-path)"
-     [--max-examples 15] [--seed N] [--schema FILE] [--keep]
-     (--schema: a local document instead of the served one; --keep: leave the servers' directory)
+     [--max-examples 15] [--seed N] [--timeout 300] [--schema FILE] [--keep] [-- ST-RUN-OPTIONS…]
+     (--schema: a local document instead of the served one; --keep: leave the servers' directory;
+     --timeout: the run fails, instead of hanging, when a request never completes)
 """
 import argparse
 import datetime
