@@ -15,7 +15,7 @@ struct EventsExportTests {
 
     /// The app over fresh servers, the site added, and a key reading its raw events.
     func withClient(_ body: @Sendable (any TestClientProtocol, TestServers, String) async throws -> Void) async throws {
-        try await TestServers.with { servers in
+        try await TestServers.with(mongo: .stats) { servers in
             let dependencies = IngestDependencies(queue: servers.queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 2)
             _ = try await SiteStore(store: servers.store).add(Site(domain: Self.site))
             let key = try await APIKeyStore(store: servers.store).create(

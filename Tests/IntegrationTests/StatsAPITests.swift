@@ -10,10 +10,11 @@ import Testing
 /// router, the real Redis and nx-27017) over events generated here, checked against numbers
 /// this suite computes on its own from those events, by the definitions of Aggregator's doc.
 ///
+/// Tests run one at a time (`.serialized`) on the stats nx-27017: each stores ~3,400 events.
 /// The engine's clock is the real one, so the events lie 3 to 13 days in the past (every hour
 /// settled) and periods are custom dates computed from the generated range.
 /// Tests: v1 in `+v1`, v2 in `+v2`, access, hostile input, time zones and seed 004's `/stats` in `+access`.
-@Suite struct StatsAPITests {
+@Suite(.serialized) struct StatsAPITests {
     static let day: Int64 = 86_400_000
     /// Midnight UTC 13 days ago: day 0 of the generated events, which cover days 0 to 9.
     static let base: Int64 = {
@@ -63,7 +64,7 @@ import Testing
         _ site: String = "api.test", timeZone: String = "UTC", isPublic: Bool = false, seed: UInt64 = 21,
         visits: [(Int64, Int)] = [], _ body: @Sendable (Fixture) async throws -> Void
     ) async throws {
-        try await TestServers.with { servers in
+        try await TestServers.with(mongo: .stats) { servers in
             _ = try await SiteStore(store: servers.store).add(
                 try Site.make(domain: site, timeZone: timeZone, isPublic: isPublic, createdAt: base - 30 * day))
             var stream = EventStream(seed: seed, site: site, start: base, days: 10)

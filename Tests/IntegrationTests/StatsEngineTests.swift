@@ -15,7 +15,7 @@ import Testing
 
     @Test(arguments: ["Europe/Paris", "America/New_York"])
     func thirtyDaysMatchTheEventsInTwoZones(zone: String) async throws {
-        try await TestServers.with { servers in
+        try await TestServers.with(mongo: .stats) { servers in
             let stream = EventStream(seed: zone == "Europe/Paris" ? 11 : 12, site: "engine.test", start: Self.periodStart - Self.day, days: 32)
             try await stream.store(in: servers.store)
             let calendar = try #require(SiteCalendar(timeZone: zone))
@@ -63,7 +63,7 @@ import Testing
     }
 
     @Test func aLateEventMakesItsHourStale() async throws {
-        try await TestServers.with { servers in
+        try await TestServers.with(mongo: .stats) { servers in
             var stream = EventStream(seed: 3, site: "late.test", start: Self.periodStart, days: 2)
             try await stream.store(in: servers.store)
             let engine = QueryEngine(store: servers.store, logger: servers.logger, now: { Self.now })

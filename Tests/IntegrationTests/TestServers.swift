@@ -11,10 +11,17 @@ import Testing
 struct TestServers {
     static let environment = ProcessInfo.processInfo.environment
 
+    /// Which nx-27017 a test uses: the shared one, or the one kept for the stats suites (their
+    /// cold rollup builds would hold a single-threaded server past other tests' deadlines).
+    enum Mongo: String {
+        case shared = "TEST_MONGO_URI"
+        case stats = "TEST_STATS_MONGO_URI"
+    }
+
     /// The server URLs, or a failure that says how to get them.
-    static func urls() throws -> (redis: String, mongo: String) {
-        guard let redis = environment["TEST_REDIS_URL"], let mongo = environment["TEST_MONGO_URI"] else {
-            throw TestSetupError("TEST_REDIS_URL and TEST_MONGO_URI are unset: run the tests with scripts/test")
+    static func urls(_ server: Mongo = .shared) throws -> (redis: String, mongo: String) {
+        guard let redis = environment["TEST_REDIS_URL"], let mongo = environment[server.rawValue] else {
+            throw TestSetupError("TEST_REDIS_URL and \(server.rawValue) are unset: run the tests with scripts/test")
         }
         return (redis, mongo)
     }
@@ -29,8 +36,8 @@ struct TestServers {
     let logger: Logger
 
     /// A namespace of its own: prefix `t<random>:` and database `t<random>`.
-    init() throws {
-        let (redisURL, mongoURI) = try Self.urls()
+    init(mongo server: Mongo = .shared) throws {
+        let (redisURL, mongoURI) = try Self.urls(server)
         let namespace = "t" + String(UInt64.random(in: 0 ... .max), radix: 36)
         var logger = Logger(label: "test")
         logger.logLevel = .warning
@@ -46,8 +53,8 @@ struct TestServers {
 
     /// Runs `body` with a fresh namespace and closes its clients when it ends, awaited, thrown
     /// or not: no teardown is left running after the test.
-    static func with<T>(_ body: (TestServers) async throws -> T) async throws -> T {
-        let servers = try TestServers()
+    static func with<T>(mongo server: Mongo = .shared, _ body: (TestServers) async throws -> T) async throws -> T {
+        let servers = try TestServers(mongo: server)
         do {
             let result = try await body(servers)
             await servers.shutdown()

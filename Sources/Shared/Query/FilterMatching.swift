@@ -12,19 +12,12 @@ extension Filter {
         }
     }
 
-    /// Whether a visit passes: `visit:*` conditions read the visit, an `event:*` condition holds
-    /// when it holds for at least one of the visit's events.
+    /// Whether a visit passes: when one of its events passes the whole filter (its `visit:*`
+    /// conditions read the visit). Plausible counts a visit under `event:page is /a and
+    /// event:name is Signup` only when one event is both, and under `event:page is_not /a`
+    /// when some event is on another page.
     public func matches(_ session: Session) -> Bool {
-        switch self {
-        case .condition(let property, let comparison, let values):
-            if property.isEventScoped {
-                return session.events.contains { comparison.holds(for: $0.value(of: property), against: values) }
-            }
-            return comparison.holds(for: session.value(of: property), against: values)
-        case .and(let parts): return parts.allSatisfy { $0.matches(session) }
-        case .or(let parts): return parts.contains { $0.matches(session) }
-        case .not(let inner): return !inner.matches(session)
-        }
+        session.events.contains { matches($0, in: session) }
     }
 
     /// True when some condition reads a `visit:*` property.

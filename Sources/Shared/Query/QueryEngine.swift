@@ -18,6 +18,8 @@ public struct QueryEngine: Sendable {
     let store: MongoStore
     let raw: RawVisits
     let maxTime: Duration
+    /// How long one request may spend building missing rollups before it is refused.
+    let buildBudget: Duration
     let now: @Sendable () -> Int64
     let logger: Logger
 
@@ -25,14 +27,16 @@ public struct QueryEngine: Sendable {
     static let buildRunHours = 24
 
     /// An engine over `store`; a raw aggregation reads at most `maxRawEvents` events, each
-    /// MongoDB query runs at most `maxTime`; `now` is injectable for tests.
+    /// MongoDB query runs at most `maxTime`, one request builds rollups for at most
+    /// `buildBudget`; `now` is injectable for tests.
     public init(
-        store: MongoStore, maxRawEvents: Int = 2_000_000, maxTime: Duration = .seconds(30), logger: Logger,
-        now: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }
+        store: MongoStore, maxRawEvents: Int = 2_000_000, maxTime: Duration = .seconds(30), buildBudget: Duration = .seconds(20),
+        logger: Logger, now: @escaping @Sendable () -> Int64 = { Timestamp.nowMillis() }
     ) {
         self.store = store
         self.raw = RawVisits(store: store, maxEvents: maxRawEvents, maxTime: maxTime)
         self.maxTime = maxTime
+        self.buildBudget = buildBudget
         self.now = now
         self.logger = logger
     }
@@ -57,42 +61,69 @@ public struct QueryEngine: Sendable {
         } else {
             if range.start < firstHour { rawRanges.append(TimeRange(start: range.start, end: firstHour)) }
             if endHour < range.end { rawRanges.append(TimeRange(start: endHour, end: range.end)) }
-            let stored = try await store.readRollups(
-                siteID: request.siteID, start: firstHour, end: endHour + Self.dependencySpan, field: layout.field, maxTime: maxTime)
-            let byHour = Dictionary(stored.map { ($0.hour, $0) }, uniquingKeysWith: { first, _ in first })
-            let generations = byHour.mapValues(\.generation)
             let hotFrom = MongoStore.hour(of: now() - MongoStore.hourMillis - VisitTracker.sessionTimeoutMillis)
-            var toBuild: [(hour: Int64, generation: Int64)] = []
-            for hour in stride(from: firstHour, to: endHour, by: Int(MongoStore.hourMillis)) {
-                let hourRange = TimeRange(start: hour, end: hour + MongoStore.hourMillis)
-                let entry = byHour[hour]
-                if !layout.fitsBuckets(hour, request.calendar) || hour >= hotFrom || (entry?.tooVaried == true && entry?.built == entry?.generation) {
-                    rawRanges.append(hourRange)
-                } else if let entry, entry.isCurrent, Self.dependenciesHold(entry, generations), let data = entry.data,
-                    try layout.add(data, hour: hour, calendar: request.calendar, into: &cells)
-                {
-                    plan.rollupHours += 1
-                } else {
-                    toBuild.append((hour, entry?.generation ?? 0))
-                }
-            }
-            for run in Self.runs(toBuild.map(\.hour), maxLength: Self.buildRunHours) {
-                let built = try await build(siteID: request.siteID, hours: run, generations: generations)
-                plan.rawEvents += built.eventsRead
-                for (hour, rollup, dependencies) in built.rollups {
-                    try await store.writeRollup(
-                        siteID: request.siteID, rollup, hour: hour, generation: generations[hour] ?? 0, dependencies: dependencies)
-                    plan.rebuiltHours += 1
-                    if let rollup {
-                        try layout.add(rollup, calendar: request.calendar, into: &cells)
-                    } else {
-                        rawRanges.append(TimeRange(start: hour, end: hour + MongoStore.hourMillis))
-                    }
-                }
+            let deadline = ContinuousClock.now + buildBudget
+            var windowStart = firstHour
+            while windowStart < endHour {
+                let window = TimeRange(start: windowStart, end: min(endHour, windowStart + Self.readWindowHours * MongoStore.hourMillis))
+                try await addHours(
+                    window, request: request, layout: layout, hotFrom: hotFrom, deadline: deadline, plan: &plan, cells: &cells, raw: &rawRanges)
+                windowStart = window.end
             }
         }
         plan.rawEvents += try await addRaw(Self.merged(rawRanges), siteID: request.siteID, aggregator: aggregator, into: &cells)
         return StatsResult(rows: cells.map { ($0.key, $0.value) }, plan: plan)
+    }
+
+    /// Hours read from stored rollups at a time: bounds the memory one request holds.
+    static let readWindowHours: Int64 = 7 * 24
+
+    /// Adds the whole hours of `window` from their rollups, building missing or stale ones
+    /// (until `deadline`); hours that must be read raw are appended to `raw`.
+    private func addHours(
+        _ window: TimeRange, request: StatsRequest, layout: RollupLayout, hotFrom: Int64, deadline: ContinuousClock.Instant,
+        plan: inout QueryPlanStats, cells: inout [[DimensionValue]: Cell], raw rawRanges: inout [TimeRange]
+    ) async throws {
+        // Generations first, then events: a write after this read makes what is built stale.
+        let stored = try await store.readRollups(
+            siteID: request.siteID, start: window.start, end: window.end + Self.dependencySpan, field: layout.field, maxTime: maxTime)
+        let byHour = Dictionary(stored.map { ($0.hour, $0) }, uniquingKeysWith: { first, _ in first })
+        let generations = byHour.mapValues(\.generation)
+        var toBuild: [Int64] = []
+        for hour in stride(from: window.start, to: window.end, by: Int(MongoStore.hourMillis)) {
+            let entry = byHour[hour]
+            if entry == nil, hour < hotFrom {
+                // No event was ever stored in or half an hour before this hour: writers create
+                // the hour's document before acknowledging any (see `MongoStore.insert`).
+                plan.emptyHours += 1
+            } else if !layout.fitsBuckets(hour, request.calendar) || hour >= hotFrom || (entry?.tooVaried == true && entry?.built == entry?.generation) {
+                rawRanges.append(TimeRange(start: hour, end: hour + MongoStore.hourMillis))
+            } else if let entry, entry.isCurrent, Self.dependenciesHold(entry, generations), let data = entry.data,
+                try layout.add(data, hour: hour, calendar: request.calendar, into: &cells)
+            {
+                plan.rollupHours += 1
+            } else {
+                toBuild.append(hour)
+            }
+        }
+        for run in Self.runs(toBuild, maxLength: Self.buildRunHours) {
+            guard ContinuousClock.now < deadline else {
+                throw QueryError(
+                    "building this period's rollups takes longer than \(buildBudget): ask again (what is built is kept), "
+                        + "or build them ahead with `Worker rollups rebuild --site \(request.siteID)`")
+            }
+            let built = try await build(siteID: request.siteID, hours: run, generations: generations)
+            plan.rawEvents += built.eventsRead
+            for (hour, rollup, dependencies) in built.rollups {
+                try await store.writeRollup(siteID: request.siteID, rollup, hour: hour, generation: generations[hour] ?? 0, dependencies: dependencies)
+                plan.rebuiltHours += 1
+                if let rollup {
+                    try layout.add(rollup, calendar: request.calendar, into: &cells)
+                } else {
+                    rawRanges.append(TimeRange(start: hour, end: hour + MongoStore.hourMillis))
+                }
+            }
+        }
     }
 
     /// Distinct visitors with an event in the last five minutes (Plausible's realtime count).
@@ -121,7 +152,10 @@ public struct QueryEngine: Sendable {
             let stored = try await store.readRollups(siteID: siteID, start: runStart, end: runEnd + Self.dependencySpan, field: "b", maxTime: maxTime)
             let generations = Dictionary(stored.map { ($0.hour, $0.generation) }, uniquingKeysWith: { first, _ in first })
             let built = try await build(siteID: siteID, hours: hours, generations: generations)
+            let known = Set(stored.map(\.hour))
             for (hour, rollup, dependencies) in built.rollups {
+                // An hour with no document and nothing built stays without one (it reads as empty).
+                if !known.contains(hour), let rollup, rollup.totals == Cell() { continue }
                 try await store.writeRollup(siteID: siteID, rollup, hour: hour, generation: generations[hour] ?? 0, dependencies: dependencies)
                 count += 1
             }

@@ -249,6 +249,8 @@ public struct QueryPlanStats: Sendable, Equatable {
     public var rebuiltHours = 0
     /// Raw events read.
     public var rawEvents = 0
+    /// Whole hours skipped because no event was ever stored in them.
+    public var emptyHours = 0
     /// An empty report.
     public init() {}
 }
