@@ -1,5 +1,10 @@
-"""Helpers shared by scripts/chaos.py and Benchmarks/bench.py: free ports and waiting for servers."""
+"""Helpers shared by the scripts and Benchmarks/bench.py: free ports, waiting for servers, and the
+processes a script starts in a temporary directory."""
+import os
+import shutil
 import socket
+import subprocess
+import tempfile
 import time
 
 
@@ -20,3 +25,53 @@ def wait_port(port, timeout=20):
         except OSError:
             time.sleep(0.05)
     raise RuntimeError(f"nothing listens on {port}")
+
+
+class Processes:
+    """A temporary directory and the processes a script starts in it; `close()` stops them all."""
+
+    def __init__(self, prefix):
+        self.dir = tempfile.mkdtemp(prefix=prefix)
+        self.procs = []
+
+    def start_stores(self, nx, host="127.0.0.1"):
+        """redis-server and nx-27017 on free ports (`redis_port`, `mongo_port`), waited for."""
+        self.redis_port, self.mongo_port = free_port(), free_port()
+        os.makedirs(f"{self.dir}/redis")
+        os.makedirs(f"{self.dir}/mongo")
+        self.spawn(["redis-server", "--port", str(self.redis_port), "--bind", host, "--dir", f"{self.dir}/redis",
+                    "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"], "redis.log")
+        self.spawn([nx, "--data-dir", f"{self.dir}/mongo", "--port", str(self.mongo_port), "--log-file",
+                    f"{self.dir}/nx.log", "--pid-file", f"{self.dir}/nx.pid"], "nx.out")
+        wait_port(self.redis_port)
+        wait_port(self.mongo_port)
+
+    def spawn(self, argv, log, env=None):
+        """Starts `argv` with its output in `log`; cwd is the temporary directory, so no developer's .env is read."""
+        proc = subprocess.Popen(argv, env=env, cwd=self.dir, stdout=open(f"{self.dir}/{log}", "wb"), stderr=subprocess.STDOUT)
+        self.procs.append(proc)
+        return proc
+
+    def log(self, name, lines=20):
+        """The last `lines` of a log in the directory ("" when there is none)."""
+        try:
+            with open(f"{self.dir}/{name}", "rb") as f:
+                return b"".join(f.readlines()[-lines:]).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def close(self, graceful=True, keep=False):
+        """Stops every process (SIGTERM and 10 s, then SIGKILL; SIGKILL at once unless `graceful`), then removes the directory unless `keep`."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate() if graceful else proc.kill()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if keep:
+            print(f"servers' directory kept: {self.dir}")
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)

@@ -19,16 +19,13 @@ import argparse
 import json
 import os
 import select
-import shutil
 import socket
-import subprocess
 import sys
-import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from harness import free_port, wait_port  # noqa: E402
+from harness import Processes, free_port, wait_port  # noqa: E402
 
 NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
 HOST = "127.0.0.1"
@@ -41,10 +38,11 @@ CLOSED, SILENT = "closed", "silent"   # no answer: the server closed / still ope
 
 # --- the servers ----------------------------------------------------------------------------
 
-class Servers:
+class Servers(Processes):
+    """redis-server, nx-27017 and three IngestAPIs (plain, for floods, per-address caps) on free ports."""
+
     def __init__(self, bins):
-        self.dir = tempfile.mkdtemp(prefix="hostile-")
-        self.procs = []
+        super().__init__("hostile-")
         try:
             self.start(bins)
         except BaseException:
@@ -54,15 +52,7 @@ class Servers:
             raise
 
     def start(self, bins):
-        self.redis_port, self.mongo_port = free_port(), free_port()
-        os.makedirs(f"{self.dir}/redis")
-        os.makedirs(f"{self.dir}/mongo")
-        self.spawn(["redis-server", "--port", str(self.redis_port), "--bind", HOST, "--dir", f"{self.dir}/redis",
-                    "--save", "", "--appendonly", "no"], "redis.log")
-        self.spawn([NX, "--data-dir", f"{self.dir}/mongo", "--port", str(self.mongo_port), "--log-file",
-                    f"{self.dir}/nx.log", "--pid-file", f"{self.dir}/nx.pid"], "nx.out")
-        wait_port(self.redis_port)
-        wait_port(self.mongo_port)
+        self.start_stores(NX, HOST)
         env = dict(os.environ, REDIS_URL=f"redis://{HOST}:{self.redis_port}/0",
                    MONGO_URI=f"mongodb://{HOST}:{self.mongo_port}/hostile?serverSelectionTimeoutMS=1000",
                    QUEUE_PREFIX=PREFIX, LOG_LEVEL="error", HOST=HOST, TRUST_PROXY="1")
@@ -82,25 +72,8 @@ class Servers:
         wait_port(self.flood_port)
         wait_port(self.per_address_port)
 
-    def spawn(self, argv, log, env=None):
-        # cwd: the temporary directory, so no developer's .env is read
-        proc = subprocess.Popen(argv, env=env, cwd=self.dir, stdout=open(f"{self.dir}/{log}", "wb"), stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
-    def log(self, name, lines=20):
-        try:
-            with open(f"{self.dir}/{name}", "rb") as f:
-                return b"".join(f.readlines()[-lines:]).decode("utf-8", "replace")
-        except OSError:
-            return ""
-
     def close(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.kill()
-            proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        super().close(graceful=False)
 
     def redis(self, *args):
         """One command over RESP on a raw socket; the reply as Python values."""

@@ -28,18 +28,16 @@ import argparse
 import datetime
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from harness import free_port, wait_port  # noqa: E402
+from harness import Processes, free_port, wait_port  # noqa: E402
 
 HOST = "127.0.0.1"
 NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
@@ -49,13 +47,12 @@ CHECKS = "not_a_server_error,response_schema_conformance,status_code_conformance
 WAIT = 60  # seconds: the deadline of every wait on a condition
 
 
-class Servers:
+class Servers(Processes):
     """redis-server, nx-27017, IngestAPI and one Worker, on free ports, stopped by close()."""
 
     def __init__(self, bins, keep):
+        super().__init__("schemathesis-")
         self.bins, self.keep = bins, keep
-        self.dir = tempfile.mkdtemp(prefix="schemathesis-")
-        self.procs = []
         try:
             self.start()
         except BaseException:
@@ -65,15 +62,8 @@ class Servers:
 
     def start(self):
         bins = self.bins
-        self.redis_port, self.mongo_port, self.api_port = free_port(), free_port(), free_port()
-        os.makedirs(f"{self.dir}/redis")
-        os.makedirs(f"{self.dir}/mongo")
-        self.spawn(["redis-server", "--port", str(self.redis_port), "--bind", HOST, "--dir", f"{self.dir}/redis",
-                    "--save", "", "--appendonly", "no", "--maxmemory-policy", "noeviction"], "redis.log")
-        self.spawn([NX, "--data-dir", f"{self.dir}/mongo", "--port", str(self.mongo_port), "--log-file",
-                    f"{self.dir}/nx.log", "--pid-file", f"{self.dir}/nx.pid"], "nx.out")
-        wait_port(self.redis_port)
-        wait_port(self.mongo_port)
+        self.start_stores(NX, HOST)
+        self.api_port = free_port()
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("RATE_LIMIT_", "STATS_", "METRICS_", "TRUST_PROXY"))}
         self.env.update(REDIS_URL=f"redis://{HOST}:{self.redis_port}/0",
                         MONGO_URI=f"mongodb://{HOST}:{self.mongo_port}/schemathesis?serverSelectionTimeoutMS=2000",
@@ -86,12 +76,6 @@ class Servers:
         wait_port(self.api_port)
         self.base = f"http://{HOST}:{self.api_port}"
 
-    def spawn(self, argv, log, env=None):
-        # cwd: the temporary directory, so no developer's .env is read
-        proc = subprocess.Popen(argv, env=env, cwd=self.dir, stdout=open(f"{self.dir}/{log}", "wb"), stderr=subprocess.STDOUT)
-        self.procs.append(proc)
-        return proc
-
     def admin(self, *args):
         """`Worker ARGS…` against these servers; its output lines (exits on failure)."""
         done = subprocess.run([os.path.join(self.bins, "Worker"), *args], env=self.env, cwd=self.dir,
@@ -101,26 +85,10 @@ class Servers:
         return done.stdout.strip().splitlines()
 
     def log(self, name, lines=40):
-        try:
-            with open(f"{self.dir}/{name}", "rb") as f:
-                return b"".join(f.readlines()[-lines:]).decode("utf-8", "replace")
-        except OSError:
-            return ""
+        return super().log(name, lines)
 
     def close(self):
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if self.keep:
-            print(f"schemathesis_run: servers' directory kept: {self.dir}")
-        else:
-            shutil.rmtree(self.dir, ignore_errors=True)
+        super().close(keep=self.keep)
 
 
 def http(method, url, body=None, headers=None):

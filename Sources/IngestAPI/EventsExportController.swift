@@ -62,7 +62,7 @@ struct EventsExportController: Sendable {
         do {
             period = try calendar.resolve(v1Period: parameters.get("period"), date: parameters.get("date"), now: now())
         } catch {
-            throw RawEventsError(.badRequest, error.message)
+            throw StatsRefusal(.badRequest, error.message)
         }
         if parameters.get("period") == "all" {
             // Every event up to the reference day: raw events have no "first day of stats".
@@ -74,7 +74,7 @@ struct EventsExportController: Sendable {
             do {
                 filter = try StatsV1Query.parseFilters(text)
             } catch {
-                throw RawEventsError(error)
+                throw StatsRefusal(error)
             }
         }
         return Selection(site: site, period: period, filter: filter)
@@ -87,7 +87,7 @@ struct EventsExportController: Sendable {
         var limit = Self.defaultLimit
         if let text = parameters.get("limit") {
             guard let value = Int(text), (1...Self.maxLimit).contains(value) else {
-                throw RawEventsError(.badRequest, "Please provide limit as a number between 1 and \(Self.maxLimit).")
+                throw StatsRefusal(.badRequest, "Please provide limit as a number between 1 and \(Self.maxLimit).")
             }
             limit = value
         }
@@ -95,10 +95,10 @@ struct EventsExportController: Sendable {
         do {
             cursor = try parameters.get("cursor").map(RawEventCursor.init(encoded:))
         } catch {
-            throw RawEventsError(error)
+            throw StatsRefusal(error)
         }
         let pageLimit = limit
-        let page = try await guarded(context) {
+        let page = try await StatsRefusal.guarded(context) {
             try await gate.run { try await self.page(selection, after: cursor, limit: pageLimit) }
         }
         return JSONBody.response(.ok, .object([
@@ -133,17 +133,17 @@ struct EventsExportController: Sendable {
         let selection = try await selection(request)
         let text = request.uri.queryParameters.get("format") ?? RawEventFormat.csv.rawValue
         guard let format = RawEventFormat(rawValue: text) else {
-            throw RawEventsError(.badRequest, "Error parsing `format` parameter: use `csv` or `ndjson`.")
+            throw StatsRefusal(.badRequest, "Error parsing `format` parameter: use `csv` or `ndjson`.")
         }
         guard let permit = exports.admit() else {
-            throw RawEventsError(.serviceUnavailable, "Too many exports at once. Retry in a minute.", retryAfter: 60)
+            throw StatsRefusal(.serviceUnavailable, "Too many exports at once. Retry in a minute.", retryAfter: 60)
         }
         var walk = RawEventWalk(range: selection.period.range)
         let fetch = fetcher(siteID: selection.site.domain)
         let (chunkRows, filter, logger) = (self.chunkRows, selection.filter, context.logger)
         // The first chunk is read before answering: a store that is down is still a 503.
         var first = format.header
-        let rows = try await guarded(context) { try await walk.next(limit: chunkRows, fetch: fetch) }
+        let rows = try await StatsRefusal.guarded(context) { try await walk.next(limit: chunkRows, fetch: fetch) }
         for event in rows where event.passes(filter) { format.write(event, into: &first) }
         let started = walk
         let body = ResponseBody { [first] writer in
@@ -190,49 +190,6 @@ struct EventsExportController: Sendable {
                 filterJSON: fetch.filterJSON(siteID: siteID), fields: RawEvent.fields, sortJSON: fetch.sortJSON, limit: fetch.limit,
                 maxTime: maxTime, decode: RawEvent.init)
         }
-    }
-
-    /// Runs `body`, answering a full gate or a failing store as Plausible-shaped errors.
-    func guarded<T>(_ context: some RequestContext, _ body: () async throws -> T) async throws -> T {
-        do {
-            return try await body()
-        } catch is BoundedGate.Refusal {
-            throw RawEventsError(.serviceUnavailable, "Too many queries at once. Retry in a few seconds.", retryAfter: 2)
-        } catch let error as MongoError {
-            if error.isTransient {
-                context.logger.warning("raw events: MongoDB unavailable or too slow", metadata: ["error": "\(error)"])
-                throw RawEventsError(.serviceUnavailable, "The event store is unavailable or the query took too long. Retry later, or narrow the period.", retryAfter: 5)
-            }
-            context.logger.error("raw events: MongoDB failed", metadata: ["error": "\(error)"])
-            throw RawEventsError(.internalServerError, "Internal error; it has been logged.")
-        }
-    }
-}
-
-/// A raw events request refused: the status and Plausible's `{"error": "…"}`.
-struct RawEventsError: HTTPResponseError {
-    /// 400, 401, 503, …
-    let status: HTTPResponse.Status
-    /// What is wrong and what to do, for the client.
-    let message: String
-    /// `Retry-After` when a retry can help.
-    var headers: HTTPFields = [:]
-
-    /// A refusal with `status` and `message`; `Retry-After` when given.
-    init(_ status: HTTPResponse.Status, _ message: String, retryAfter seconds: Int? = nil) {
-        self.status = status
-        self.message = message
-        if let seconds { headers[.retryAfter] = String(seconds) }
-    }
-
-    /// A Stats API refusal, with its status.
-    init(_ error: StatsAPIError) {
-        self.init(HTTPResponse.Status(code: error.status), error.message)
-    }
-
-    /// Plausible's answer: the status and `{"error": message}`.
-    func response(from request: Request, context: some RequestContext) throws -> Response {
-        JSONBody.response(status, .object([("error", .string(message))]), headers: headers)
     }
 }
 

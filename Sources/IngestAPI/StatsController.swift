@@ -38,6 +38,10 @@ struct StatsController: Sendable {
             report = query.report(from: result)
         } catch is BoundedGate.Refusal {
             throw APIError.unavailable("too many stats queries at once; retry later")
+        } catch let error as QueryError {
+            throw error.isRetryable
+                ? APIError.unavailable(error.message)
+                : APIError.invalid(ValidationError(code: "QUERY_REFUSED", message: error.message))
         } catch let error as MongoError where error.isTransient {
             context.logger.warning("stats: MongoDB unavailable or too slow", metadata: ["error": "\(error)"])
             throw APIError.unavailable("the event store is unavailable or the query took too long; retry later", retryAfter: 5)

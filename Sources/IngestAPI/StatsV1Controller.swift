@@ -106,7 +106,7 @@ struct StatsRefusal: HTTPResponseError {
         } catch is BoundedGate.Refusal {
             throw StatsRefusal(.serviceUnavailable, "Too many stats queries at once. Retry in a few seconds.", retryAfter: 2)
         } catch let error as QueryError {
-            throw StatsRefusal(.badRequest, error.message)
+            throw error.isRetryable ? StatsRefusal(.serviceUnavailable, error.message, retryAfter: 1) : StatsRefusal(.badRequest, error.message)
         } catch let error as MongoError {
             if error.isTransient {
                 context.logger.warning("stats api: MongoDB unavailable or too slow", metadata: ["error": "\(error)"])

@@ -27,17 +27,7 @@ extension MongoStore {
                     throw MongoError(domain: 0, code: 0, message: "no cursor", context: "find")
                 }
                 defer { mongoc_cursor_destroy(cursor) }
-                var results: [T] = []
-                var document: OpaquePointer?
-                while mongoc_cursor_next(cursor, &document), let document {
-                    if let value = decode(BSONReader(Self.bytes(of: document))) { results.append(value) }
-                }
-                var error = bson_error_t()
-                var reply: OpaquePointer?
-                if mongoc_cursor_error_document(cursor, &error, &reply) {
-                    throw MongoError(error, context: "find", labels: reply.map(MongoError.labels(inReply:)) ?? [])
-                }
-                return results
+                return try Self.drain(cursor, context: "find", decode: decode)
             }
         }
     }
@@ -59,19 +49,25 @@ extension MongoStore {
                     throw MongoError(domain: 0, code: 0, message: "no cursor", context: "aggregate")
                 }
                 defer { mongoc_cursor_destroy(cursor) }
-                var results: [T] = []
-                var document: OpaquePointer?
-                while mongoc_cursor_next(cursor, &document), let document {
-                    if let value = decode(BSONReader(Self.bytes(of: document))) { results.append(value) }
-                }
-                var error = bson_error_t()
-                var reply: OpaquePointer?
-                if mongoc_cursor_error_document(cursor, &error, &reply) {
-                    throw MongoError(error, context: "aggregate", labels: reply.map(MongoError.labels(inReply:)) ?? [])
-                }
-                return results
+                return try Self.drain(cursor, context: "aggregate", decode: decode)
             }
         }
+    }
+
+    /// Every document of `cursor` decoded (nil results dropped); a cursor error is thrown with
+    /// its labels. Blocking: call it inside `blocking`.
+    static func drain<T>(_ cursor: OpaquePointer, context: String, decode: (BSONReader) -> T?) throws(MongoError) -> [T] {
+        var results: [T] = []
+        var document: OpaquePointer?
+        while mongoc_cursor_next(cursor, &document), let document {
+            if let value = decode(BSONReader(Self.bytes(of: document))) { results.append(value) }
+        }
+        var error = bson_error_t()
+        var reply: OpaquePointer?
+        if mongoc_cursor_error_document(cursor, &error, &reply) {
+            throw MongoError(error, context: context, labels: reply.map(MongoError.labels(inReply:)) ?? [])
+        }
+        return results
     }
 
     /// A copy of a document's bytes (valid only until the cursor moves, so copied at once).

@@ -110,7 +110,8 @@ public struct QueryEngine: Sendable {
             guard ContinuousClock.now < deadline else {
                 throw QueryError(
                     "building this period's rollups takes longer than \(buildBudget): ask again (what is built is kept), "
-                        + "or build them ahead with `Worker rollups rebuild --site \(request.siteID)`")
+                        + "or build them ahead with `Worker rollups rebuild --site \(request.siteID)`",
+                    retryable: true)
             }
             let built = try await build(siteID: request.siteID, hours: run, generations: generations)
             plan.rawEvents += built.eventsRead

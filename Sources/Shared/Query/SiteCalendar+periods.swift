@@ -37,20 +37,17 @@ public enum StatsPeriod: Sendable, Hashable {
     /// The period when a v1 request names none.
     public static let v1Default = StatsPeriod.thirtyDays
 
+    /// v1 `period` names that need no `date` range, and what they mean.
+    public static let v1Names: [String: StatsPeriod] = [
+        "day": .day, "7d": .sevenDays, "30d": .thirtyDays, "month": .month, "6mo": .sixMonths, "12mo": .twelveMonths,
+        "year": .year, "realtime": .realtime, "30m": .thirtyMinutes, "all": .all,
+    ]
+
     /// Parses v1 `period` (`day`, `7d`, `30d`, `month`, `6mo`, `12mo`, `year`, `custom`, and
     /// Plausible's undocumented `realtime`, `30m`, `all`); `custom` takes `date=YYYY-MM-DD,YYYY-MM-DD`.
     public static func parse(v1 text: String, date: String?) throws(QueryError) -> StatsPeriod {
+        if let named = v1Names[text] { return named }
         switch text {
-        case "day": return .day
-        case "7d": return .sevenDays
-        case "30d": return .thirtyDays
-        case "month": return .month
-        case "6mo": return .sixMonths
-        case "12mo": return .twelveMonths
-        case "year": return .year
-        case "realtime": return .realtime
-        case "30m": return .thirtyMinutes
-        case "all": return .all
         case "custom":
             let parts = (date ?? "").split(separator: ",", omittingEmptySubsequences: false)
             guard parts.count == 2,

@@ -259,6 +259,11 @@ public struct QueryPlanStats: Sendable, Equatable {
 public struct QueryError: Error, Sendable, Equatable {
     /// What is wrong, for the client.
     public var message: String
+    /// True when asking again later can succeed (work done so far is kept): a 503, not a 400.
+    public var isRetryable: Bool
     /// An error with its message.
-    public init(_ message: String) { self.message = message }
+    public init(_ message: String, retryable: Bool = false) {
+        self.message = message
+        self.isRetryable = retryable
+    }
 }

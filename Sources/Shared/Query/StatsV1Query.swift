@@ -99,13 +99,9 @@ public struct StatsV1Query: Sendable, Equatable {
 
     /// v1's periods: `day`, `7d`, `30d`, `month`, `6mo`, `12mo` and `custom` with `date=A,B`.
     private static func period(_ text: String?, date: String?) throws(StatsAPIError) -> StatsPeriod {
-        switch text ?? "30d" {
-        case "day": return .day
-        case "7d": return .sevenDays
-        case "30d": return .thirtyDays
-        case "month": return .month
-        case "6mo": return .sixMonths
-        case "12mo": return .twelveMonths
+        let name = text ?? "30d"
+        if ["day", "7d", "30d", "month", "6mo", "12mo"].contains(name), let named = StatsPeriod.v1Names[name] { return named }
+        switch name {
         case "custom":
             guard let date else {
                 throw StatsAPIError("The `date` parameter is required when using a custom period. See https://plausible.io/docs/stats-api#time-periods")
