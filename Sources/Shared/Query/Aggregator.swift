@@ -6,7 +6,7 @@
 /// - Visit metrics (`visits`, `bounce_rate`, `visit_duration`) count the visits that *start*
 ///   inside the period, whole (events after the period included); an `event:*` grouping puts
 ///   a visit under each value its events have, a time grouping under its first event's bucket.
-/// - Grouped by a `visit:*` property, every metric counts the visits that start in the period
+/// - Grouped by `visit:*` properties only, every metric counts the visits that start in the period
 ///   (visitors of those visits, their page views and events), as Plausible's sessions table does.
 ///
 /// Because a visit counts only where it starts and an event only where it happens, cells of
@@ -36,7 +36,10 @@ public struct Aggregator: Sendable {
     /// Adds the visits' contributions inside `range` to `cells`. A visit whose `startsBefore`
     /// is set began before `range` (its earlier events were not read).
     public func add(_ visits: [Visit], range: TimeRange, into cells: inout [[DimensionValue]: Cell]) throws(QueryError) {
-        let byVisit = dimensions.contains { if case .property(let property) = $0 { !property.isEventScoped } else { false } }
+        // The visit is the unit only when every property grouped by is the visit's own; mixed
+        // with `event:*` properties, events are grouped by their own values and their visit's.
+        let properties = dimensions.compactMap { if case .property(let property) = $0 { property } else { nil } }
+        let byVisit = !properties.isEmpty && properties.allSatisfy { !$0.isEventScoped }
         for visit in visits {
             let session = visit.session
             let starts = !visit.startsBefore && range.contains(session.start)
@@ -54,7 +57,7 @@ public struct Aggregator: Sendable {
                 continue
             }
             for event in session.events where range.contains(event.timestamp) {
-                guard filter?.matches(event, in: session) ?? true, let key = eventKey(event) else { continue }
+                guard filter?.matches(event, in: session) ?? true, let key = eventKey(event, in: session, bucketOf: event.timestamp) else { continue }
                 try update(&cells, key) { cell in
                     if let person = person(event, session) { cell.visitors.insert(person) }
                     cell.events += event.count
@@ -87,15 +90,16 @@ public struct Aggregator: Sendable {
         body(&cells[key, default: Cell()])
     }
 
-    /// The group of an event: its bucket and its own values; nil for an event without a page
-    /// grouped by page (a custom event sent without a path is on no page).
-    private func eventKey(_ event: EventRow) -> [DimensionValue]? {
+    /// The group of an event: the bucket of `bucketOf`, its own `event:*` values and its visit's
+    /// `visit:*` ones; nil for an event without a page grouped by page (a custom event sent
+    /// without a path is on no page).
+    private func eventKey(_ event: EventRow, in session: Session, bucketOf instant: Int64) -> [DimensionValue]? {
         var key: [DimensionValue] = []
         for dimension in dimensions {
             switch dimension {
-            case .time(let interval): key.append(.time(calendar.bucketStart(of: event.timestamp, interval: interval)))
+            case .time(let interval): key.append(.time(calendar.bucketStart(of: instant, interval: interval)))
             case .property(let property):
-                let value = event.value(of: property)
+                let value = property.isEventScoped ? event.value(of: property) : session.value(of: property)
                 if value.isEmpty && property.isPage { return nil }
                 key.append(.text(value))
             }
@@ -119,25 +123,13 @@ public struct Aggregator: Sendable {
         return key
     }
 
-    /// The groups a visit counts in under event grouping: its start bucket, and each distinct
-    /// value its (filtered) events have.
-    private func sessionKeys(_ session: Session) -> [[DimensionValue]] {
-        var keys: [[DimensionValue]] = [[]]
-        for dimension in dimensions {
-            switch dimension {
-            case .time(let interval):
-                let bucket = DimensionValue.time(calendar.bucketStart(of: session.start, interval: interval))
-                keys = keys.map { $0 + [bucket] }
-            case .property(let property):
-                var values: [String] = []
-                var seen = Set<String>()
-                for event in session.events where filter?.matches(event, in: session) ?? true {
-                    let value = event.value(of: property)
-                    if value.isEmpty && property.isPage { continue }
-                    if seen.insert(value).inserted { values.append(value) }
-                }
-                keys = keys.flatMap { key in values.map { key + [.text($0)] } }
-            }
+    /// The groups a visit counts in under event grouping: those of its (filtered) events, each
+    /// event's own values with the visit's start bucket. A visit on `/a` then `/b` counts once
+    /// under each page, and never under a combination no one of its events has.
+    private func sessionKeys(_ session: Session) -> Set<[DimensionValue]> {
+        var keys = Set<[DimensionValue]>()
+        for event in session.events where filter?.matches(event, in: session) ?? true {
+            if let key = eventKey(event, in: session, bucketOf: session.start) { keys.insert(key) }
         }
         return keys
     }
