@@ -76,6 +76,10 @@ struct EventsExportController: Sendable {
             } catch {
                 throw StatsRefusal(error)
             }
+            // A raw event knows its own path, not its visit's first or last one.
+            if let filter, let property = [Property.entryPage, .exitPage].first(where: filter.reads) {
+                throw StatsRefusal(.badRequest, "Raw events cannot be filtered by `\(property.name)`: filter by `event:page`, or ask the Stats API.")
+            }
         }
         return Selection(site: site, period: period, filter: filter)
     }

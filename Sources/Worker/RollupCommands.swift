@@ -8,14 +8,16 @@ struct RollupsCommand: AsyncParsableCommand {
         commandName: "rollups", abstract: "Rebuild the hourly rollups of a site from its raw events.",
         discussion: """
             Rollups are derived from raw events and checked against a generation on every read, so a stale one is \
-            never used; reads build missing ones as they go. Rebuild after restoring events from a backup, or to \
-            pay the building cost ahead of the first dashboard.
+            never used; reads build stale ones as they go. A Worker creates an hour's document before acknowledging \
+            its events, so an hour without one reads as empty: rebuild after restoring events from a backup, after \
+            importing events, after upgrading from a version without rollups, or to pay the building cost ahead of \
+            the first dashboard.
             """,
         subcommands: [Rebuild.self])
 
     /// `rollups rebuild`.
     struct Rebuild: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete and build again the rollups of a site over a period.")
+        static let configuration = CommandConfiguration(abstract: "Mark stale and build again the rollups of a site over a period (after an upgrade or a restore: hours without rollups read as empty).")
         @Option(help: "The site.") var site: String
         @Option(help: "First UTC day, YYYY-MM-DD (default: the site's first event).") var from: String?
         @Option(help: "Last UTC day, YYYY-MM-DD, included (default: today).") var to: String?

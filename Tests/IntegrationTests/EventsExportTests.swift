@@ -154,6 +154,7 @@ struct EventsExportTests {
     @Test(arguments: [
         ("limit=0", "limit"), ("limit=1001", "limit"), ("limit=ten", "limit"), ("cursor=%7B%22%24gt%22%3A1%7D", "cursor"),
         ("period=fortnight", "period"), ("filters=event:page", "filters"), ("filters=visit:city%3D%3DParis", "filters"),
+        ("filters=visit:entry_page%3D%3D%2Fa", "visit:entry_page"), ("filters=event:page%3D%3D%2Fa%3Bvisit:exit_page!%3D%2Fb", "visit:exit_page"),
     ])
     func badParametersAre400SayingWhy(query: String, word: String) async throws {
         try await withClient { client, _, key in

@@ -24,6 +24,9 @@ struct StoredHour: Sendable {
 /// (generation, bumped by writers of events), `b` (the generation its data was built from),
 /// `t` (totals), `d<i>` (the table of `Property.fixed[i]`), `pp` (custom properties).
 extension MongoStore {
+    /// Most bytes of data one rollup document holds: well under MongoDB's 16 MiB document limit.
+    static let maxRollupBytes = 8 << 20
+
     /// The collection rollups are kept in.
     public static let rollupCollection = "rollups"
 
@@ -110,14 +113,20 @@ extension MongoStore {
             let list = BSONDocument()
             for (index, value) in dependencies.enumerated() { list.append(String(index), value) }
             set.appendArray("dg", list)
+            var fields: [(String, [UInt8])] = []
             if let rollup {
                 var totals: [UInt8] = []
                 RollupCodec.encode(rollup.totals, into: &totals)
-                set.appendBinary("t", totals)
+                fields.append(("t", totals))
                 for (index, property) in Property.fixed.enumerated() {
-                    set.appendBinary("d" + String(index), RollupCodec.encode(rollup.tables[property] ?? [:]))
+                    fields.append(("d" + String(index), RollupCodec.encode(rollup.tables[property] ?? [:])))
                 }
-                set.appendBinary("pp", RollupCodec.encode(props: rollup.props))
+                fields.append(("pp", RollupCodec.encode(props: rollup.props)))
+            }
+            // Long distinct values (2 KB paths, props) can outgrow a document before the value
+            // caps do: such an hour is kept as too varied and read from raw events.
+            if !fields.isEmpty, fields.reduce(0, { $0 + $1.1.count }) <= Self.maxRollupBytes {
+                for (key, bytes) in fields { set.appendBinary(key, bytes) }
                 set.append("x", false)
             } else {
                 set.append("x", true)

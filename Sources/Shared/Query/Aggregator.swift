@@ -34,13 +34,20 @@ public struct Aggregator: Sendable {
     public static let maxGroups = 200_000
 
     /// Adds the visits' contributions inside `range` to `cells`. A visit whose `startsBefore`
-    /// is set began before `range` (its earlier events were not read).
-    public func add(_ visits: [Visit], range: TimeRange, into cells: inout [[DimensionValue]: Cell]) throws(QueryError) {
+    /// is set began before `range` (its earlier events were not read). Past `deadline` (checked
+    /// every 256 visits) it throws: filters over many events can cost more CPU than a request
+    /// may hold.
+    public func add(
+        _ visits: [Visit], range: TimeRange, into cells: inout [[DimensionValue]: Cell], deadline: ContinuousClock.Instant? = nil
+    ) throws(QueryError) {
         // The visit is the unit only when every property grouped by is the visit's own; mixed
         // with `event:*` properties, events are grouped by their own values and their visit's.
         let properties = dimensions.compactMap { if case .property(let property) = $0 { property } else { nil } }
         let byVisit = !properties.isEmpty && properties.allSatisfy { !$0.isEventScoped }
-        for visit in visits {
+        for (index, visit) in visits.enumerated() {
+            if index & 255 == 255, let deadline, ContinuousClock.now > deadline {
+                throw QueryError("aggregating this period's events one by one takes too long: narrow the period, or use fewer or simpler filters")
+            }
             let session = visit.session
             let starts = !visit.startsBefore && range.contains(session.start)
             let visitPasses = starts && (filter?.matches(session) ?? true)

@@ -20,6 +20,15 @@ extension Filter {
         session.events.contains { matches($0, in: session) }
     }
 
+    /// True when some condition reads `property`.
+    public func reads(_ property: Property) -> Bool {
+        switch self {
+        case .condition(let read, _, _): read == property
+        case .and(let parts), .or(let parts): parts.contains { $0.reads(property) }
+        case .not(let inner): inner.reads(property)
+        }
+    }
+
     /// True when some condition reads a `visit:*` property.
     public var readsVisit: Bool {
         switch self {
@@ -62,8 +71,9 @@ public enum Glob {
         var state = [Bool](repeating: false, count: tokens.count + 1)
         state[0] = true
         closeOverStars(&state, tokens)
+        var next = state
         for byte in value.utf8 {
-            var next = [Bool](repeating: false, count: tokens.count + 1)
+            for index in next.indices { next[index] = false }
             for (index, token) in tokens.enumerated() where state[index] {
                 switch token {
                 case .byte(let expected): if expected == byte { next[index + 1] = true }
@@ -73,7 +83,7 @@ public enum Glob {
             }
             closeOverStars(&next, tokens)
             guard next.contains(true) else { return false }
-            state = next
+            swap(&state, &next)
         }
         return state[tokens.count]
     }

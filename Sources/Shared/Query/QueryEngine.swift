@@ -168,10 +168,11 @@ public struct QueryEngine: Sendable {
     /// Aggregates `ranges` from raw events into `cells`; returns the events read.
     private func addRaw(_ ranges: [TimeRange], siteID: String, aggregator: Aggregator, into cells: inout [[DimensionValue]: Cell]) async throws -> Int {
         var read = 0
+        let deadline = ContinuousClock.now + maxTime
         for range in ranges {
             let visits = try await raw.read(siteID: siteID, range: range, wholeEarlier: aggregator.filter?.readsVisit ?? false)
             read += visits.eventsRead
-            try aggregator.add(visits.visits, range: range, into: &cells)
+            try aggregator.add(visits.visits, range: range, into: &cells, deadline: deadline)
         }
         return read
     }

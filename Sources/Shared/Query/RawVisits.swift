@@ -55,7 +55,11 @@ struct RawVisits: Sendable {
         var edge = from
         var kept = 0
         let step: Int64 = 6 * 3_600_000
-        while !open.isEmpty {
+        var windows = 0
+        // A visit kept going for days (an auto-refreshing page) would make every read of its
+        // start follow it through all the site's later events: it is followed a week at most.
+        while !open.isEmpty, windows < Self.maxFollowWindows {
+            windows += 1
             let wanted = open
             let window = forward ? TimeRange(start: edge, end: edge + step) : TimeRange(start: edge - step, end: edge)
             let rows = try await store.find(
@@ -79,6 +83,9 @@ struct RawVisits: Sendable {
         }
         return kept
     }
+
+    /// Six-hour windows a visit is followed through at most: a week.
+    static let maxFollowWindows = 28
 
     /// Extended JSON for a BSON date.
     static func date(_ millis: Int64) -> String { #"{"$date": {"$numberLong": "\#(millis)"}}"# }
