@@ -78,6 +78,42 @@ import Testing
         }
     }
 
+    /// A visit's later event bumps only its own hours; the hour the visit started in depends on
+    /// them by the generations it recorded, so it is built again: the bounce becomes a visit of
+    /// two pages with a duration.
+    @Test func anEventLaterInAVisitMakesTheHourItStartedInStale() async throws {
+        try await TestServers.with(mongo: .stats) { servers in
+            var stream = EventStream(seed: 4, site: "reach.test", start: Self.periodStart, days: 1)
+            let first = try #require(stream.addVisit(at: Self.periodStart + 5 * 3_600_000 + 50 * 60_000, pageviews: 1).first)
+            try await stream.store(in: servers.store)
+            let engine = QueryEngine(store: servers.store, logger: servers.logger, now: { Self.now })
+            let period = TimeRange(start: Self.periodStart, end: Self.periodStart + Self.day)
+            let request = StatsRequest(siteID: stream.site, calendar: .utc, range: period)
+            stream.truth(in: period).expectEqual(to: try #require(try await engine.run(request).rows.first?.cell), "before")
+            // 25 minutes later, in the next hour: it bumps hours 6 and 6:55's (6), never hour 5.
+            let late = stream.extend(first, at: first.timestamp + 25 * 60_000)
+            try await stream.store([late], in: servers.store)
+            let after = try await engine.run(request)
+            #expect(after.plan.rebuiltHours >= 2, "hour 5 is built again with hour 6: \(after.plan)")
+            stream.truth(in: period).expectEqual(to: try #require(after.rows.first?.cell), "after the visit went on")
+        }
+    }
+
+    /// A day holding more events than one raw read may is built in halves, down to single
+    /// hours, and answers the same numbers as a small day does.
+    @Test func aDayTooBusyForOneReadIsBuiltInParts() async throws {
+        try await TestServers.with(mongo: .stats) { servers in
+            let stream = EventStream(seed: 5, site: "busy.test", start: Self.periodStart, days: 1)
+            try await stream.store(in: servers.store)
+            #expect(stream.events.count > 200, "the day must hold more than the engine's read limit")
+            let engine = QueryEngine(store: servers.store, maxRawEvents: 150, logger: servers.logger, now: { Self.now })
+            let period = TimeRange(start: Self.periodStart, end: Self.periodStart + Self.day)
+            let result = try await engine.run(StatsRequest(siteID: stream.site, calendar: .utc, range: period))
+            #expect(result.plan.rebuiltHours > 0 && result.plan.rawEvents > 0)
+            stream.truth(in: period).expectEqual(to: try #require(result.rows.first?.cell), "built in parts")
+        }
+    }
+
     /// The local days of `zone`, as Foundation's calendar cuts them: `[start, end)` in ms.
     func localDays(zone: String, from first: (Int, Int, Int), count: Int) -> [(start: Int64, end: Int64)] {
         var calendar = Calendar(identifier: .gregorian)
@@ -134,6 +170,13 @@ struct EventStream {
             added.append(Generated(id: "e\(events.count + added.count)", timestamp: time, path: nil, visitor: visitor, session: session))
         }
         events += added
+        return added
+    }
+
+    /// Adds one page view at `at` to the visit of `event` (same visitor and session).
+    mutating func extend(_ event: Generated, at: Int64) -> Generated {
+        let added = Generated(id: "e\(events.count)", timestamp: at, path: "/late", visitor: event.visitor, session: event.session)
+        events.append(added)
         return added
     }
 

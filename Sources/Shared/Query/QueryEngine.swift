@@ -183,6 +183,20 @@ public struct QueryEngine: Sendable {
     private func build(siteID: String, hours: [Int64], generations: [Int64: Int64]) async throws
         -> (rollups: [(Int64, HourRollup?, [Int64])], eventsRead: Int)
     {
+        do {
+            return try await buildRun(siteID: siteID, hours: hours, generations: generations)
+        } catch let error as QueryError where error.isTooManyEvents && hours.count > 1 {
+            // A day too busy for one read: its halves, down to single hours.
+            let first = try await build(siteID: siteID, hours: Array(hours.prefix(hours.count / 2)), generations: generations)
+            let second = try await build(siteID: siteID, hours: Array(hours.dropFirst(hours.count / 2)), generations: generations)
+            return (first.rollups + second.rollups, first.eventsRead + second.eventsRead)
+        }
+    }
+
+    /// `build` in one read of raw events.
+    private func buildRun(siteID: String, hours: [Int64], generations: [Int64: Int64]) async throws
+        -> (rollups: [(Int64, HourRollup?, [Int64])], eventsRead: Int)
+    {
         guard let first = hours.first, let last = hours.last else { return ([], 0) }
         let range = TimeRange(start: first, end: last + MongoStore.hourMillis)
         let read = try await raw.read(siteID: siteID, range: range, wholeEarlier: false)

@@ -16,7 +16,7 @@ struct RawVisits: Sendable {
             fields: EventRow.fields, limit: maxEvents + 1, maxTime: maxTime
         ) { EventRow($0) }
         guard inRange.count <= maxEvents else {
-            throw QueryError("the period holds more than \(maxEvents) events to aggregate one by one: narrow the period or drop the filter")
+            throw QueryError("the period holds more than \(maxEvents) events to aggregate one by one: narrow the period or drop the filter", tooManyEvents: true)
         }
         let lookback = range.start - VisitTracker.sessionTimeoutMillis
         let before = Set(
@@ -77,7 +77,7 @@ struct RawVisits: Sendable {
                 if nearEdge { still.insert(id) }
             }
             kept += rows.count
-            guard kept <= maxEvents else { throw QueryError("the period's visits hold more than \(maxEvents) events: narrow the period") }
+            guard kept <= maxEvents else { throw QueryError("the period's visits hold more than \(maxEvents) events: narrow the period", tooManyEvents: true) }
             open = still
             edge = forward ? window.end : window.start
         }

@@ -261,9 +261,12 @@ public struct QueryError: Error, Sendable, Equatable {
     public var message: String
     /// True when asking again later can succeed (work done so far is kept): a 503, not a 400.
     public var isRetryable: Bool
+    /// True when a raw read held more events than one query may: a shorter span may pass.
+    public var isTooManyEvents: Bool
     /// An error with its message.
-    public init(_ message: String, retryable: Bool = false) {
+    public init(_ message: String, retryable: Bool = false, tooManyEvents: Bool = false) {
         self.message = message
         self.isRetryable = retryable
+        self.isTooManyEvents = tooManyEvents
     }
 }
