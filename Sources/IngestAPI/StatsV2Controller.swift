@@ -41,14 +41,27 @@ struct StatsV2Controller: Sendable {
         }
         let site = try await access.authorize(request, siteID: StatsV2Query.siteID(of: body), scope: APIScope.statsRead)
         let calendar = SiteCalendar(timeZone: site.timeZone) ?? .utc
-        let plan: StatsV2Plan
+        let engine = self.engine
+        let query: StatsV2Query
         do {
-            let statsStart = site.createdAt > 0 ? calendar.localDate(of: site.createdAt) : nil
-            plan = try StatsV2Query(body).plan(calendar: calendar, now: now(), statsStart: statsStart)
+            query = try StatsV2Query(body)
         } catch {
             throw StatsRefusal(error)
         }
-        let engine = self.engine
+        // `all` starts at the site's first day with stats: its creation, or its first event when
+        // events came before the site was added (they are accepted for sites not added yet).
+        var statsStart = site.createdAt > 0 ? site.createdAt : nil
+        if query.dateRange == .named("all"),
+           let first = try await StatsRefusal.guarded(context, { try await gate.run { try await engine.firstEventTime(siteID: site.domain) } })
+        {
+            statsStart = min(statsStart ?? first, first)
+        }
+        let plan: StatsV2Plan
+        do {
+            plan = try query.plan(calendar: calendar, now: now(), statsStart: statsStart.map(calendar.localDate(of:)))
+        } catch {
+            throw StatsRefusal(error)
+        }
         let result = try await StatsRefusal.guarded(context) {
             try await gate.run { try await engine.run(plan.request) }
         }

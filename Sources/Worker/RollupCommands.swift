@@ -41,13 +41,10 @@ struct RollupsCommand: AsyncParsableCommand {
             }
             let end = try to.map { try day($0, "to") + 86_400_000 } ?? AdminStore.now
             if let from { return TimeRange(start: try day(from, "from"), end: end) }
-            let site = JSONValue.string(self.site).serialized
-            let first: [Int64] = try await AdminStore.with { store in
-                try await store.find(filterJSON: #"{"site_id": \#(site)}"#, fields: ["timestamp"], sortJSON: #"{"timestamp": 1}"#, limit: 1) {
-                    EventRow($0).timestamp
-                }
+            let first = try await AdminStore.with { store in
+                try await QueryEngine(store: store, logger: Logger(label: "Worker")).firstEventTime(siteID: site)
             }
-            return first.first.map { TimeRange(start: $0, end: end) }
+            return first.map { TimeRange(start: $0, end: end) }
         }
     }
 }

@@ -152,6 +152,17 @@ extension StatsAPITests {
         }
     }
 
+    /// Events are accepted before their site is added; `all` starts at the first of them, not
+    /// at the site's creation.
+    @Test func v2AllStartsAtTheFirstEventWhenItCameBeforeTheSite() async throws {
+        try await Self.withSite(createdAt: Self.base + 5 * Self.day) { site in
+            let answer = try await site.v2(["metrics": ["pageviews", "visits"], "date_range": "all"])
+            #expect(answer.status == .ok, "\(answer)")
+            let truth = site.stream.truth(in: TimeRange(start: Self.base, end: Timestamp.nowMillis() + Self.day)) { _ in true }
+            #expect(Self.metricValues(answer.rows.first ?? [:]) == [truth.value("pageviews"), truth.value("visits")], "\(answer)")
+        }
+    }
+
     @Test func v2RegularExpressionFiltersAreRefusedWith400() async throws {
         try await Self.withSite { site in
             let days = Self.localDays(1...8)

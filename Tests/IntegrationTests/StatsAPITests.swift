@@ -62,11 +62,11 @@ import Testing
     /// stream before it is stored: `(start, page views)`.
     static func withSite(
         _ site: String = "api.test", timeZone: String = "UTC", isPublic: Bool = false, seed: UInt64 = 21,
-        visits: [(Int64, Int)] = [], _ body: @Sendable (Fixture) async throws -> Void
+        visits: [(Int64, Int)] = [], createdAt: Int64 = base - 30 * day, _ body: @Sendable (Fixture) async throws -> Void
     ) async throws {
         try await TestServers.with(mongo: .stats) { servers in
             _ = try await SiteStore(store: servers.store).add(
-                try Site.make(domain: site, timeZone: timeZone, isPublic: isPublic, createdAt: base - 30 * day))
+                try Site.make(domain: site, timeZone: timeZone, isPublic: isPublic, createdAt: createdAt))
             var stream = EventStream(seed: seed, site: site, start: base, days: 10)
             for (start, pageviews) in visits { _ = stream.addVisit(at: start, pageviews: pageviews) }
             try await stream.storeVaried(in: servers.store)

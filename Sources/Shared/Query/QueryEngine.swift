@@ -127,6 +127,14 @@ public struct QueryEngine: Sendable {
         }
     }
 
+    /// The instant of the site's earliest stored event; nil when it has none.
+    public func firstEventTime(siteID: String) async throws -> Int64? {
+        try await store.find(
+            filterJSON: #"{"site_id": \#(JSONValue.string(siteID).serialized)}"#, fields: ["timestamp"], sortJSON: #"{"timestamp": 1}"#,
+            limit: 1, maxTime: maxTime
+        ) { EventRow($0).timestamp }.first
+    }
+
     /// Distinct visitors with an event in the last five minutes (Plausible's realtime count).
     public func realtimeVisitors(siteID: String, now: Int64) async throws -> Int {
         let site = JSONValue.string(siteID).serialized
