@@ -33,7 +33,7 @@ import Testing
             }
             for chunk in stride(from: 0, to: total, by: 1000) { try await servers.queue.enqueue(Array(payloads[chunk..<chunk + 1000])) }
             let period = TimeRange(start: Self.start, end: Self.start + 7 * 24 * Self.hour)
-            let engine = QueryEngine(store: servers.store, logger: servers.logger, now: { Self.now })
+            let engine = QueryEngine(store: servers.store, buildBudget: .seconds(600), logger: servers.logger, now: { Self.now })
             let request = StatsRequest(siteID: site, calendar: .utc, range: period, dimensions: [.time(.hour)])
 
             let doomed = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "100", "HEARTBEAT_TTL_MS": "1000"])

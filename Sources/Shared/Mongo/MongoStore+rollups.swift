@@ -15,6 +15,8 @@ struct StoredHour: Sendable {
     var data: ArraySlice<UInt8>?
     /// The generations of the following hours its visits reached when it was built.
     var dependencies: [Int64] = []
+    /// A random token naming the build recorded here; its data documents carry the same one.
+    var token: Int64?
 
     /// True when the stored data can stand in for the raw events.
     var isCurrent: Bool { built == generation && !tooVaried && data != nil }
@@ -27,8 +29,10 @@ extension MongoStore {
     /// Most bytes of data one rollup document holds: well under MongoDB's 16 MiB document limit.
     static let maxRollupBytes = 8 << 20
 
-    /// The collection rollups are kept in.
+    /// The collection rollups are kept in: one document per hour with its generations.
     public static let rollupCollection = "rollups"
+    /// Their data: one document per hour and `dataGroup`, `k` the token of the build it is of.
+    public static let rollupDataCollection = "rollup_data"
 
     /// An hour's length.
     static let hourMillis: Int64 = 3_600_000
@@ -71,10 +75,13 @@ extension MongoStore {
         }
     }
 
-    /// The hours of `siteID` in `[start, end)` with the generation fields and `field`'s bytes.
-    func readRollups(siteID: String, start: Int64, end: Int64, field: String, maxTime: Duration) async throws(MongoError) -> [StoredHour] {
-        let filter = Self.rollupFilter(siteID: siteID, start: start, end: end)
-        return try await find(Self.rollupCollection, filterJSON: filter, fields: ["h", "g", "b", "x", "dg", field], maxTime: maxTime) { document in
+    /// The hours of `siteID` in `[start, end)` with their generation fields and, when `field`
+    /// is given, its bytes (from `rollup_data`; kept only when of the very build the hour records).
+    func readRollups(siteID: String, start: Int64, end: Int64, field: String?, maxTime: Duration) async throws(MongoError) -> [StoredHour] {
+        var hours = try await find(
+            Self.rollupCollection, filterJSON: Self.rollupFilter(siteID: siteID, start: start, end: end), fields: ["h", "g", "b", "x", "dg", "k"],
+            maxTime: maxTime
+        ) { document -> StoredHour? in
             var hour: Int64?
             var stored = StoredHour(hour: 0, generation: 0, built: nil, tooVaried: false, data: nil)
             for (key, value) in document {
@@ -83,10 +90,10 @@ extension MongoStore {
                 case "g": stored.generation = value.int ?? 0
                 case "b": stored.built = value.int
                 case "x": if case .bool(let flag) = value { stored.tooVaried = flag }
+                case "k": stored.token = value.int
                 case "dg":
                     guard case .document(let list) = value else { break }
                     stored.dependencies = list.map { $0.value.int ?? -1 }
-                case field: if case .binary(let bytes) = value { stored.data = bytes }
                 default: break
                 }
             }
@@ -94,6 +101,30 @@ extension MongoStore {
             stored.hour = hour
             return stored
         }
+        guard let field, !hours.isEmpty else { return hours }
+        let data = try await find(
+            Self.rollupDataCollection, filterJSON: Self.rollupDataFilter(siteID: siteID, group: Self.dataGroup(of: field), start: start, end: end),
+            fields: ["h", "k", field], maxTime: maxTime
+        ) { document -> (hour: Int64, token: Int64, bytes: ArraySlice<UInt8>)? in
+            var hour: Int64?, token: Int64?, bytes: ArraySlice<UInt8>?
+            for (key, value) in document {
+                switch key {
+                case "h": hour = value.int
+                case "k": token = value.int
+                case field: if case .binary(let data) = value { bytes = data }
+                default: break
+                }
+            }
+            guard let hour, let token, let bytes else { return nil }
+            return (hour, token, bytes)
+        }
+        let byHour = Dictionary(data.map { ($0.hour, $0) }, uniquingKeysWith: { first, _ in first })
+        for index in hours.indices {
+            // Only the data of the very build the hour records (two builds of one generation
+            // can differ in what they saw of later hours).
+            if let entry = byHour[hours[index].hour], entry.token == hours[index].token { hours[index].data = entry.bytes }
+        }
+        return hours
     }
 
     /// Stores `rollup` as built from generation `generation`, only if no writer bumped the
@@ -110,6 +141,9 @@ extension MongoStore {
             set.append("s", siteID)
             set.append("h", hour)
             set.append("b", generation)
+            // 52 bits: stores that keep numbers as doubles (nx-27017 in `$set`) keep it exact.
+            let token = Int64.random(in: 1...(1 << 52))
+            set.append("k", token)
             let list = BSONDocument()
             for (index, value) in dependencies.enumerated() { list.append(String(index), value) }
             set.appendArray("dg", list)
@@ -125,12 +159,13 @@ extension MongoStore {
             }
             // Long distinct values (2 KB paths, props) can outgrow a document before the value
             // caps do: such an hour is kept as too varied and read from raw events.
-            if !fields.isEmpty, fields.reduce(0, { $0 + $1.1.count }) <= Self.maxRollupBytes {
-                for (key, bytes) in fields { set.appendBinary(key, bytes) }
-                set.append("x", false)
-            } else {
-                set.append("x", true)
+            let keep = !fields.isEmpty && fields.reduce(0, { $0 + $1.1.count }) <= Self.maxRollupBytes
+            if keep {
+                // The data first, in documents apart (a read of one property loads its table, not
+                // the hour's); then the build is recorded below, so no reader sees it half written.
+                try Self.writeData(pool: pool, siteID: siteID, hour: hour, token: token, fields: fields)
             }
+            set.append("x", !keep)
             let update = BSONDocument()
             update.append("$set", set)
             let options = BSONDocument()
@@ -146,6 +181,60 @@ extension MongoStore {
                 }
             }
         }
+    }
+
+    /// Upserts the `rollup_data` documents of an hour's build (one per `dataGroup`), tagged
+    /// with the build's `token`, in one unordered bulk. Blocking: call it inside `blocking`.
+    private static func writeData(pool: MongoClientPool, siteID: String, hour: Int64, token: Int64, fields: [(String, [UInt8])]) throws(MongoError) {
+        try pool.withCollection(rollupDataCollection) { collection throws(MongoError) in
+            let options = BSONDocument()
+            options.append("ordered", false)
+            guard let bulk = mongoc_collection_create_bulk_operation_with_opts(collection, options.pointer) else {
+                throw MongoError(domain: 0, code: 0, message: "libmongoc returned no bulk operation", context: "store rollup data")
+            }
+            defer { mongoc_bulk_operation_destroy(bulk) }
+            let upsert = BSONDocument()
+            upsert.append("upsert", true)
+            var error = bson_error_t()
+            for group in ["t", "p", "o"] {
+                let selector = BSONDocument()
+                selector.append("_id", RollupKey(site: siteID, hour: hour).id + "|" + group)
+                let document = BSONDocument()
+                document.append("s", siteID)
+                document.append("f", group)
+                document.append("h", hour)
+                document.append("k", token)
+                for (field, bytes) in fields where dataGroup(of: field) == group { document.appendBinary(field, bytes) }
+                let update = BSONDocument()
+                update.append("$set", document)
+                // `$set`, not a replacement: nx-27017 gives an upserted replacement a new ObjectId
+                // instead of the filter's `_id`, and cannot replace a document holding binary data.
+                guard mongoc_bulk_operation_update_one_with_opts(bulk, selector.pointer, update.pointer, upsert.pointer, &error) else {
+                    throw MongoError(error, context: "store rollup data")
+                }
+            }
+            try BSONDocument.withReply { reply throws(MongoError) in
+                guard mongoc_bulk_operation_execute(bulk, reply, &error) != 0 else {
+                    throw MongoError(error, context: "store rollup data", labels: MongoError.labels(inReply: reply))
+                }
+            }
+        }
+    }
+
+    /// Which data document holds `field`: `t` the totals (aggregates and time series), `p` the
+    /// page table (the usual breakdown, and the largest), `o` every other table: a read loads
+    /// what it asks for, not the whole hour (a store reads whole documents, projection or not).
+    static func dataGroup(of field: String) -> String {
+        switch field {
+        case "t": "t"
+        case rollupField(.page): "p"
+        default: "o"
+        }
+    }
+
+    /// The data documents of `siteID`'s `group` with `h` in `[start, end)`.
+    static func rollupDataFilter(siteID: String, group: String, start: Int64, end: Int64) -> String {
+        #"{"s": \#(JSONValue.string(siteID).serialized), "f": \#(JSONValue.string(group).serialized), "h": {"$gte": {"$numberLong": "\#(start)"}, "$lt": {"$numberLong": "\#(end)"}}}"#
     }
 
     /// Marks the rollups of `siteID` in `[start, end)` stale (their generation bumped, their

@@ -158,7 +158,7 @@ public struct QueryEngine: Sendable {
             let runEnd = min(runStart + Int64(Self.buildRunHours) * MongoStore.hourMillis, min(end, hotFrom))
             let hours = Array(stride(from: runStart, to: runEnd, by: Int(MongoStore.hourMillis)))
             // Generations first, then events: a write after this read makes what is built stale.
-            let stored = try await store.readRollups(siteID: siteID, start: runStart, end: runEnd + Self.dependencySpan, field: "b", maxTime: maxTime)
+            let stored = try await store.readRollups(siteID: siteID, start: runStart, end: runEnd + Self.dependencySpan, field: nil, maxTime: maxTime)
             let generations = Dictionary(stored.map { ($0.hour, $0.generation) }, uniquingKeysWith: { first, _ in first })
             let built = try await build(siteID: siteID, hours: hours, generations: generations)
             let known = Set(stored.map(\.hour))
