@@ -106,8 +106,8 @@ public enum Timestamp {
         }
     }
 
-    // Howard Hinnant's days_from_civil / civil_from_days.
-    private static func days(fromCivil y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
+    /// Days from 1970-01-01 to a civil date (Howard Hinnant's days_from_civil).
+    static func days(fromCivil y0: Int64, _ m: Int64, _ d: Int64) -> Int64 {
         let y = m <= 2 ? y0 - 1 : y0
         let era = (y >= 0 ? y : y - 399) / 400
         let yoe = y - era * 400
@@ -116,7 +116,8 @@ public enum Timestamp {
         return era * 146_097 + doe - 719_468
     }
 
-    private static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
+    /// The civil date (year, month, day) `z0` days after 1970-01-01 (Howard Hinnant's civil_from_days).
+    static func civil(fromDays z0: Int64) -> (Int64, Int64, Int64) {
         let z = z0 + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097
