@@ -54,7 +54,10 @@ struct StatsV2Controller: Sendable {
         if query.dateRange == .named("all"),
            let first = try await StatsRefusal.guarded(context, { try await gate.run { try await engine.firstEventTime(siteID: site.domain) } })
         {
-            statsStart = min(statsStart ?? first, first)
+            // A backdated event (a device with a reset clock) must not push `all` past the
+            // longest period answered: no earlier than that many days before now.
+            let earliest = now() - Int64(StatsQueryRules.maxRangeDays - 1) * 86_400_000
+            statsStart = min(statsStart ?? first, max(first, earliest))
         }
         let plan: StatsV2Plan
         do {

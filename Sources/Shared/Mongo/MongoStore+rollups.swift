@@ -163,7 +163,14 @@ extension MongoStore {
             if keep {
                 // The data first, in documents apart (a read of one property loads its table, not
                 // the hour's); then the build is recorded below, so no reader sees it half written.
-                try Self.writeData(pool: pool, siteID: siteID, hour: hour, token: token, fields: fields)
+                do {
+                    try Self.writeData(pool: pool, siteID: siteID, hour: hour, token: token, fields: fields)
+                } catch {
+                    // Lost to a concurrent build (a duplicate key on upsert) or the store failed:
+                    // the answer is computed already; the build is not recorded, so the next
+                    // read builds the hour again.
+                    return
+                }
             }
             set.append("x", !keep)
             let update = BSONDocument()

@@ -46,7 +46,9 @@ public struct Aggregator: Sendable {
         let byVisit = !properties.isEmpty && properties.allSatisfy { !$0.isEventScoped }
         for (index, visit) in visits.enumerated() {
             if index & 255 == 255, let deadline, ContinuousClock.now > deadline {
-                throw QueryError("aggregating this period's events one by one takes too long: narrow the period, or use fewer or simpler filters")
+                throw QueryError(
+                    "aggregating this period's events one by one takes too long: retry later, narrow the period, or use fewer or simpler filters",
+                    retryable: true)
             }
             let session = visit.session
             let starts = !visit.startsBefore && range.contains(session.start)
