@@ -141,7 +141,10 @@ public struct QueryEngine: Sendable {
         let visitors = try await store.find(
             filterJSON: #"{"site_id": \#(site), "timestamp": \#(RawVisits.between(now - 300_000, now + 60_000))}"#,
             fields: ["visitor_id", "session_id"], limit: 1_000_000, maxTime: maxTime
-        ) { document in EventRow(document).visitorID ?? EventRow(document).sessionID }
+        ) { document in
+            let row = EventRow(document)
+            return row.visitorID ?? row.sessionID
+        }
         return Set(visitors).count
     }
 

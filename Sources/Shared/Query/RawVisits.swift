@@ -88,7 +88,7 @@ struct RawVisits: Sendable {
     static let maxFollowWindows = 28
 
     /// Extended JSON for a BSON date.
-    static func date(_ millis: Int64) -> String { #"{"$date": {"$numberLong": "\#(millis)"}}"# }
+    static func date(_ millis: Int64) -> String { RawEventFetch.date(millis) }
 
     /// Extended JSON for `[start, end)` on a date field.
     static func between(_ start: Int64, _ end: Int64) -> String { #"{"$gte": \#(date(start)), "$lt": \#(date(end))}"# }
