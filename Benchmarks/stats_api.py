@@ -191,7 +191,6 @@ def measure(servers, args, size, raw_runs):
         for keys in INDEXES:
             coll.create_index([(key, 1) for key in keys])
         client[database]["rollups"].create_index([("s", 1), ("h", 1)])
-        client[database]["rollup_data"].create_index([("s", 1), ("f", 1), ("h", 1)])
         indexed = time.time() - began
         figures = dict(size=size, load_s=loaded, index_s=indexed, env=env, period=(period_start, period_end))
         figures["rebuild_s"] = rebuild(figures)

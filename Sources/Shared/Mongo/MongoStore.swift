@@ -72,9 +72,6 @@ public final class MongoStore: Sendable {
         try await self.command(
             #"{"createIndexes": "\#(Self.rollupCollection)", "indexes": [{"key": {"s": 1, "h": 1}, "name": "s_1_h_1"}]}"#,
             database: nil, context: "createIndexes rollups")
-        try await self.command(
-            #"{"createIndexes": "\#(Self.rollupDataCollection)", "indexes": [{"key": {"s": 1, "f": 1, "h": 1}, "name": "s_1_f_1_h_1"}]}"#,
-            database: nil, context: "createIndexes rollup data")
     }
 
     /// Runs a command given as JSON on `database` (the configured one when nil).

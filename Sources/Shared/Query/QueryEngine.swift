@@ -51,7 +51,7 @@ public struct QueryEngine: Sendable {
         let aggregator = Aggregator(dimensions: request.dimensions, filter: request.filter, calendar: request.calendar, identity: request.identity)
         guard let layout = RollupLayout(request) else {
             plan.rawEvents = try await addRaw([range], siteID: request.siteID, aggregator: aggregator, into: &cells)
-            return StatsResult(rows: cells.map { ($0.key, $0.value) }, plan: plan)
+            return StatsResult(folding: cells, plan: plan)
         }
         let firstHour = MongoStore.hour(of: range.start + MongoStore.hourMillis - 1)
         let endHour = MongoStore.hour(of: range.end)
@@ -63,16 +63,18 @@ public struct QueryEngine: Sendable {
             if endHour < range.end { rawRanges.append(TimeRange(start: endHour, end: range.end)) }
             let hotFrom = MongoStore.hour(of: now() - MongoStore.hourMillis - VisitTracker.sessionTimeoutMillis)
             let deadline = ContinuousClock.now + buildBudget
+            var gathered = RollupCells()
             var windowStart = firstHour
             while windowStart < endHour {
                 let window = TimeRange(start: windowStart, end: min(endHour, windowStart + Self.readWindowHours * MongoStore.hourMillis))
                 try await addHours(
-                    window, request: request, layout: layout, hotFrom: hotFrom, deadline: deadline, plan: &plan, cells: &cells, raw: &rawRanges)
+                    window, request: request, layout: layout, hotFrom: hotFrom, deadline: deadline, plan: &plan, cells: &gathered, raw: &rawRanges)
                 windowStart = window.end
             }
+            layout.drain(gathered, into: &cells)
         }
         plan.rawEvents += try await addRaw(Self.merged(rawRanges), siteID: request.siteID, aggregator: aggregator, into: &cells)
-        return StatsResult(rows: cells.map { ($0.key, $0.value) }, plan: plan)
+        return StatsResult(folding: cells, plan: plan)
     }
 
     /// Hours read from stored rollups at a time: bounds the memory one request holds.
@@ -82,7 +84,7 @@ public struct QueryEngine: Sendable {
     /// (until `deadline`); hours that must be read raw are appended to `raw`.
     private func addHours(
         _ window: TimeRange, request: StatsRequest, layout: RollupLayout, hotFrom: Int64, deadline: ContinuousClock.Instant,
-        plan: inout QueryPlanStats, cells: inout [[DimensionValue]: Cell], raw rawRanges: inout [TimeRange]
+        plan: inout QueryPlanStats, cells: inout RollupCells, raw rawRanges: inout [TimeRange]
     ) async throws {
         // Generations first, then events: a write after this read makes what is built stale.
         let stored = try await store.readRollups(
@@ -274,5 +276,15 @@ public struct QueryEngine: Sendable {
             }
         }
         return result
+    }
+}
+
+extension StatsResult {
+    /// The rows of `cells`, each sketch's pending visitors folded once here, so counting them
+    /// (sorting rows, rendering them) never folds a copy again.
+    init(folding cells: [[DimensionValue]: Cell], plan: QueryPlanStats) {
+        var cells = cells
+        for index in cells.values.indices { cells.values[index].visitors.fold() }
+        self.init(rows: cells.map { ($0.key, $0.value) }, plan: plan)
     }
 }

@@ -57,61 +57,95 @@ public enum RollupCodec {
         return bytes
     }
 
-    /// Decodes one cell from the front of `reader`.
-    static func cell(_ reader: inout ByteReader) -> Cell? {
-        guard let sketchLength = reader.varint(), let sketchBytes = reader.bytes(Int(clamping: sketchLength)),
-            let visitors = VisitorSketch(encoded: sketchBytes),
-            let visits = reader.varint(), let pageviews = reader.varint(), let events = reader.varint(),
-            let bounces = reader.varint(), let duration = reader.varint()
-        else { return nil }
-        var cell = Cell()
-        cell.visitors = visitors
-        cell.visits = Int(clamping: visits)
-        cell.pageviews = Int(clamping: pageviews)
-        cell.events = Int(clamping: events)
-        cell.bounces = Int(clamping: bounces)
-        cell.durationMillis = Int64(clamping: duration)
-        return cell
-    }
-
     /// Decodes a whole cell.
     public static func cell(from bytes: ArraySlice<UInt8>) -> Cell? {
         var reader = ByteReader(bytes)
-        guard let cell = cell(&reader), reader.isAtEnd else { return nil }
+        guard let stored = storedCell(&reader), reader.isAtEnd else { return nil }
+        var cell = Cell()
+        cell.merge(stored)
         return cell
     }
 
     /// Decodes a table.
     public static func table(from bytes: ArraySlice<UInt8>) -> [String: Cell]? {
-        var reader = ByteReader(bytes)
-        guard let table = table(&reader), reader.isAtEnd else { return nil }
-        return table
-    }
-
-    private static func table(_ reader: inout ByteReader) -> [String: Cell]? {
-        guard let count = reader.varint(), count <= UInt64(HourRollup.maxValues) else { return nil }
+        guard let stored = storedTable(bytes) else { return nil }
         var table: [String: Cell] = [:]
-        table.reserveCapacity(Int(count))
-        for _ in 0..<count {
-            guard let length = reader.varint(), let text = reader.bytes(Int(clamping: length)), let cell = cell(&reader) else { return nil }
-            table[String(decoding: text, as: UTF8.self)] = cell
-        }
+        table.reserveCapacity(stored.count)
+        for (value, storedCell) in stored { table[String(decoding: value, as: UTF8.self), default: Cell()].merge(storedCell) }
         return table
     }
 
     /// Decodes the custom-property tables.
     public static func props(from bytes: ArraySlice<UInt8>) -> [String: [String: Cell]]? {
-        var reader = ByteReader(bytes)
-        guard let count = reader.varint(), count <= UInt64(HourRollup.maxPropKeys) else { return nil }
+        guard let stored = storedProps(bytes) else { return nil }
         var props: [String: [String: Cell]] = [:]
-        for _ in 0..<count {
-            guard let length = reader.varint(), let key = reader.bytes(Int(clamping: length)),
-                let tableLength = reader.varint(), let tableBytes = reader.bytes(Int(clamping: tableLength)),
-                let table = table(from: tableBytes)
-            else { return nil }
+        for (key, tableBytes) in stored {
+            guard let table = table(from: tableBytes) else { return nil }
             props[String(decoding: key, as: UTF8.self)] = table
         }
+        return props
+    }
+
+    // MARK: Merging stored tables without building them
+
+    /// A cell as stored: its visitors still encoded, its counters read.
+    struct StoredCell {
+        var sketch: ArraySlice<UInt8>
+        var visits = 0, pageviews = 0, events = 0, bounces = 0
+        var durationMillis: Int64 = 0
+
+        /// True for the empty totals an hour without events or visits stores.
+        var isEmpty: Bool { events == 0 && visits == 0 }
+    }
+
+    /// Reads one stored cell from the front of `reader`, its sketch checked but not built;
+    /// nil when malformed.
+    static func storedCell(_ reader: inout ByteReader) -> StoredCell? {
+        guard let sketchLength = reader.varint(), let sketch = reader.bytes(Int(clamping: sketchLength)),
+            VisitorSketch.isValid(encoded: sketch),
+            let visits = reader.varint(), let pageviews = reader.varint(), let events = reader.varint(),
+            let bounces = reader.varint(), let duration = reader.varint()
+        else { return nil }
+        return StoredCell(
+            sketch: sketch, visits: Int(clamping: visits), pageviews: Int(clamping: pageviews), events: Int(clamping: events),
+            bounces: Int(clamping: bounces), durationMillis: Int64(clamping: duration))
+    }
+
+    /// The cells of a stored table with their values' bytes; nil when any part is malformed
+    /// (so a caller merges all of a table or none of it).
+    static func storedTable(_ bytes: ArraySlice<UInt8>) -> [(value: ArraySlice<UInt8>, cell: StoredCell)]? {
+        var reader = ByteReader(bytes)
+        guard let count = reader.varint(), count <= UInt64(HourRollup.maxValues) else { return nil }
+        var cells: [(value: ArraySlice<UInt8>, cell: StoredCell)] = []
+        cells.reserveCapacity(Int(count))
+        for _ in 0..<count {
+            guard let length = reader.varint(), let text = reader.bytes(Int(clamping: length)), let cell = storedCell(&reader) else { return nil }
+            cells.append((text, cell))
+        }
+        return reader.isAtEnd ? cells : nil
+    }
+
+    /// The keys of stored custom-property tables with their tables' bytes (not checked);
+    /// nil when the framing is malformed.
+    static func storedProps(_ bytes: ArraySlice<UInt8>) -> [(key: ArraySlice<UInt8>, table: ArraySlice<UInt8>)]? {
+        var reader = ByteReader(bytes)
+        guard let count = reader.varint(), count <= UInt64(HourRollup.maxPropKeys) else { return nil }
+        var props: [(key: ArraySlice<UInt8>, table: ArraySlice<UInt8>)] = []
+        for _ in 0..<count {
+            guard let length = reader.varint(), let key = reader.bytes(Int(clamping: length)),
+                let tableLength = reader.varint(), let table = reader.bytes(Int(clamping: tableLength))
+            else { return nil }
+            props.append((key, table))
+        }
         return reader.isAtEnd ? props : nil
+    }
+
+    /// The bytes of custom property `key`'s table in stored custom-property tables: an empty
+    /// slice when the hour has no such key, nil when the framing is malformed.
+    static func propTable(_ bytes: ArraySlice<UInt8>, key: String) -> ArraySlice<UInt8>? {
+        guard let props = storedProps(bytes) else { return nil }
+        let wanted = Array(key.utf8)
+        return props.last(where: { $0.key.elementsEqual(wanted) })?.table ?? []
     }
 
     static func varint(_ value: UInt64, into bytes: inout [UInt8]) {

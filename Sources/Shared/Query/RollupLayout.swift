@@ -36,49 +36,88 @@ struct RollupLayout {
         return calendar.bucketStart(of: hour, interval: interval) == calendar.bucketStart(of: hour + MongoStore.hourMillis - 1, interval: interval)
     }
 
-    /// Adds a stored hour's bytes to `cells`; false when they do not decode (the hour is then
-    /// built again). Throws past `Aggregator.maxGroups` groups.
-    func add(_ data: ArraySlice<UInt8>, hour: Int64, calendar: SiteCalendar, into cells: inout [[DimensionValue]: Cell]) throws(QueryError) -> Bool {
+    /// Adds a stored hour's bytes to `cells`; false (and `cells` unchanged) when they do not
+    /// decode (the hour is then built again). Throws past `Aggregator.maxGroups` groups.
+    func add(_ data: ArraySlice<UInt8>, hour: Int64, calendar: SiteCalendar, into cells: inout RollupCells) throws(QueryError) -> Bool {
+        var stored: [(value: ArraySlice<UInt8>, cell: RollupCodec.StoredCell)]
         switch property {
         case nil:
-            guard let cell = RollupCodec.cell(from: data) else { return false }
-            merge(["": cell], hour: hour, calendar: calendar, into: &cells)
+            var reader = ByteReader(data)
+            guard let cell = RollupCodec.storedCell(&reader), reader.isAtEnd else { return false }
+            stored = [([], cell)]
         case .prop(let key)?:
-            guard let props = RollupCodec.props(from: data) else { return false }
-            merge(props[key] ?? [:], hour: hour, calendar: calendar, into: &cells)
-        case let property?:
-            guard let table = RollupCodec.table(from: data) else { return false }
-            merge(table, hour: hour, calendar: calendar, into: &cells)
-            _ = property
+            guard let table = RollupCodec.propTable(data, key: key) else { return false }
+            stored = []
+            if !table.isEmpty {
+                guard let cells = RollupCodec.storedTable(table) else { return false }
+                stored = cells
+            }
+        case _?:
+            guard let table = RollupCodec.storedTable(data) else { return false }
+            stored = table
         }
-        if cells.count > Aggregator.maxGroups {
-            throw QueryError("more than \(Aggregator.maxGroups) groups: narrow the period or group by fewer dimensions")
+        try cells.add(bucket: bucket(of: hour, calendar)) { (add: (String, (inout Cell) -> Void) -> Void) in
+            // An hour without events or visits stores an empty totals cell; it makes no group
+            // (Plausible answers no row for a group without data).
+            for (value, cell) in stored where !cell.isEmpty {
+                add(String(decoding: value, as: UTF8.self)) { $0.merge(cell) }
+            }
         }
         return true
     }
 
     /// Adds a freshly built hour to `cells`.
-    func add(_ rollup: HourRollup, calendar: SiteCalendar, into cells: inout [[DimensionValue]: Cell]) throws(QueryError) {
-        switch property {
-        case nil: merge(["": rollup.totals], hour: rollup.hour, calendar: calendar, into: &cells)
-        case .prop(let key)?: merge(rollup.props[key] ?? [:], hour: rollup.hour, calendar: calendar, into: &cells)
-        case let property?: merge(rollup.tables[property] ?? [:], hour: rollup.hour, calendar: calendar, into: &cells)
-        }
-        if cells.count > Aggregator.maxGroups {
-            throw QueryError("more than \(Aggregator.maxGroups) groups: narrow the period or group by fewer dimensions")
+    func add(_ rollup: HourRollup, calendar: SiteCalendar, into cells: inout RollupCells) throws(QueryError) {
+        let table: [String: Cell] =
+            switch property {
+            case nil: ["": rollup.totals]
+            case .prop(let key)?: rollup.props[key] ?? [:]
+            case let property?: rollup.tables[property] ?? [:]
+            }
+        try cells.add(bucket: bucket(of: rollup.hour, calendar)) { (add: (String, (inout Cell) -> Void) -> Void) in
+            for (value, cell) in table where cell.events > 0 || cell.visits > 0 {
+                add(value) { $0.merge(cell) }
+            }
         }
     }
 
-    private func merge(_ table: [String: Cell], hour: Int64, calendar: SiteCalendar, into cells: inout [[DimensionValue]: Cell]) {
-        let bucket = interval.map { DimensionValue.time(calendar.bucketStart(of: hour, interval: $0)) }
-        // An hour without events or visits stores an empty totals cell; it makes no group
-        // (Plausible answers no row for a group without data).
-        for (value, cell) in table where cell.events > 0 || cell.visits > 0 {
-            let key: [DimensionValue] = order.map { dimension in
-                if case .time = dimension { return bucket ?? .time(hour) }
-                return .text(value)
+    /// The start of the request's bucket holding `hour`; 0 (one bucket) without an interval.
+    private func bucket(of hour: Int64, _ calendar: SiteCalendar) -> Int64 {
+        interval.map { calendar.bucketStart(of: hour, interval: $0) } ?? 0
+    }
+
+    /// Adds what `cells` gathered to the engine's cells, keyed by the request's dimensions.
+    func drain(_ gathered: RollupCells, into cells: inout [[DimensionValue]: Cell]) {
+        for (bucket, table) in gathered.buckets {
+            for (value, cell) in table {
+                let key: [DimensionValue] = order.map { dimension in
+                    if case .time = dimension { return .time(bucket) }
+                    return .text(value)
+                }
+                cells[key, default: Cell()].merge(cell)
             }
-            cells[key, default: Cell()].merge(cell)
+        }
+    }
+}
+
+/// Cells read from rollups, by bucket and then by value: a stored cell is merged into its
+/// group without building a key (or a cell) of its own.
+struct RollupCells {
+    /// Cells by bucket start (0 when the request has no interval), then by value.
+    private(set) var buckets: [Int64: [String: Cell]] = [:]
+    /// Groups so far.
+    private(set) var count = 0
+
+    /// Calls `body` with a function that merges into the cell of a value in `bucket`; throws
+    /// past `Aggregator.maxGroups` groups.
+    mutating func add(bucket: Int64, _ body: ((String, (inout Cell) -> Void) -> Void) -> Void) throws(QueryError) {
+        var table = buckets.removeValue(forKey: bucket) ?? [:]
+        let before = table.count
+        body { value, merge in merge(&table[value, default: Cell()]) }
+        count += table.count - before
+        buckets[bucket] = table
+        if count > Aggregator.maxGroups {
+            throw QueryError("more than \(Aggregator.maxGroups) groups: narrow the period or group by fewer dimensions")
         }
     }
 }

@@ -210,6 +210,16 @@ public struct Cell: Sendable, Equatable {
         durationMillis += other.durationMillis
     }
 
+    /// Adds a stored cell (`RollupCodec.storedCell`) to this cell, its visitors merged from their bytes.
+    mutating func merge(_ stored: RollupCodec.StoredCell) {
+        visitors.merge(encoded: stored.sketch)
+        visits += stored.visits
+        pageviews += stored.pageviews
+        events += stored.events
+        bounces += stored.bounces
+        durationMillis += stored.durationMillis
+    }
+
     /// The value of `metric` (nil where it is undefined: rates of no visits are 0 as Plausible answers).
     public func value(_ metric: Metric) -> Double {
         switch metric {

@@ -123,3 +123,66 @@ extension VisitorSketch {
         for shift in 0..<8 { out.append(UInt8(truncatingIfNeeded: value >> UInt64(8 * shift))) }
     }
 }
+
+// MARK: Merging stored sketches without building them
+
+extension VisitorSketch {
+    /// True when `bytes` is a well-formed `encoded()` form, checked without building the sketch.
+    static func isValid(encoded bytes: ArraySlice<UInt8>) -> Bool {
+        guard let tag = bytes.first else { return false }
+        switch tag {
+        case exactTag:
+            guard let count = readCount(bytes), count <= mergeLimit, bytes.count == 5 + 8 * count else { return false }
+            var previous: UInt64?
+            var offset = bytes.startIndex + 5
+            for _ in 0..<count {
+                let id = readID(bytes, at: offset)
+                if let previous, previous >= id { return false }
+                previous = id
+                offset += 8
+            }
+            return true
+        case denseTag, sparseTag:
+            return VisitorSketch(encoded: bytes) != nil  // rare (large hours): built to check
+        default:
+            return false
+        }
+    }
+
+    /// Adds the visitors of a sketch stored as `bytes`, which `isValid(encoded:)` accepted:
+    /// exact ids become one sorted run, with no sketch built per stored cell.
+    mutating func merge(encoded bytes: ArraySlice<UInt8>) {
+        guard bytes.first == Self.exactTag, registers.isEmpty, let count = Self.readCount(bytes), bytes.count == 5 + 8 * count else {
+            if let other = VisitorSketch(encoded: bytes) { merge(other) }
+            return
+        }
+        guard count > 0 else { return }
+        let first = bytes.startIndex + 5
+        let ids = [UInt64](unsafeUninitializedCapacity: count) { buffer, written in
+            for index in 0..<count { buffer[index] = Self.readID(bytes, at: first + 8 * index) }
+            written = count
+        }
+        if sorted.isEmpty && pendingCount == 0 {
+            sorted = ids
+            return
+        }
+        // A sorted run: folded by merging (cheaper than sorting loose ids, measured).
+        runs.append(ids)
+        pendingCount += count
+        foldIfDue()
+    }
+
+    /// The UInt32 LE count after the tag, or nil when the bytes are too short.
+    private static func readCount(_ bytes: ArraySlice<UInt8>) -> Int? {
+        guard bytes.count >= 5 else { return nil }
+        let start = bytes.startIndex
+        return (1...4).reduce(0) { $0 | Int(bytes[start + $1]) << (8 * ($1 - 1)) }
+    }
+
+    /// The UInt64 LE at `offset` (which the caller has checked lies 8 bytes inside `bytes`).
+    private static func readID(_ bytes: ArraySlice<UInt8>, at offset: Int) -> UInt64 {
+        var id: UInt64 = 0
+        for shift in 0..<8 { id |= UInt64(bytes[offset + shift]) << UInt64(8 * shift) }
+        return id
+    }
+}
