@@ -66,7 +66,8 @@ public enum RollupCodec {
         return cell
     }
 
-    /// Decodes a table.
+    /// Decodes a table (for tests and tools: reads merge stored tables without decoding them).
+    /// Values stored twice, which `encode` never writes, are merged.
     public static func table(from bytes: ArraySlice<UInt8>) -> [String: Cell]? {
         guard let stored = storedTable(bytes) else { return nil }
         var table: [String: Cell] = [:]
@@ -90,13 +91,20 @@ public enum RollupCodec {
 
     /// A cell as stored: its visitors still encoded, its counters read.
     struct StoredCell {
+        /// The visitors' sketch, encoded (checked by `VisitorSketch.isValid(encoded:)`).
         var sketch: ArraySlice<UInt8>
+        /// The counters of `Cell`, as stored.
         var visits = 0, pageviews = 0, events = 0, bounces = 0
+        /// The visits' summed duration, milliseconds.
         var durationMillis: Int64 = 0
 
         /// True for the empty totals an hour without events or visits stores.
-        var isEmpty: Bool { events == 0 && visits == 0 }
+        var isEmpty: Bool { Cell.isEmpty(events: events, visits: visits) }
     }
+
+    /// The largest counter a stored cell may hold: far above any hour's, and far enough below
+    /// `Int.max` that summing millions of hours cannot overflow (an overflow would trap).
+    static let maxCounter: UInt64 = 1 << 40
 
     /// Reads one stored cell from the front of `reader`, its sketch checked but not built;
     /// nil when malformed.
@@ -104,7 +112,8 @@ public enum RollupCodec {
         guard let sketchLength = reader.varint(), let sketch = reader.bytes(Int(clamping: sketchLength)),
             VisitorSketch.isValid(encoded: sketch),
             let visits = reader.varint(), let pageviews = reader.varint(), let events = reader.varint(),
-            let bounces = reader.varint(), let duration = reader.varint()
+            let bounces = reader.varint(), let duration = reader.varint(),
+            max(visits, pageviews, events, bounces) <= maxCounter, duration <= maxCounter * 1000
         else { return nil }
         return StoredCell(
             sketch: sketch, visits: Int(clamping: visits), pageviews: Int(clamping: pageviews), events: Int(clamping: events),
@@ -117,7 +126,7 @@ public enum RollupCodec {
         var reader = ByteReader(bytes)
         guard let count = reader.varint(), count <= UInt64(HourRollup.maxValues) else { return nil }
         var cells: [(value: ArraySlice<UInt8>, cell: StoredCell)] = []
-        cells.reserveCapacity(Int(count))
+        cells.reserveCapacity(min(Int(count), bytes.count / 12))  // a stored cell takes at least 12 bytes
         for _ in 0..<count {
             guard let length = reader.varint(), let text = reader.bytes(Int(clamping: length)), let cell = storedCell(&reader) else { return nil }
             cells.append((text, cell))
@@ -141,11 +150,13 @@ public enum RollupCodec {
     }
 
     /// The bytes of custom property `key`'s table in stored custom-property tables: an empty
-    /// slice when the hour has no such key, nil when the framing is malformed.
+    /// slice when the hour has no such key, nil when the framing is malformed (a stored table is
+    /// never empty: an empty one is encoded as one byte). Keys compare as `String`s do
+    /// (canonically), as the raw path compares them.
     static func propTable(_ bytes: ArraySlice<UInt8>, key: String) -> ArraySlice<UInt8>? {
         guard let props = storedProps(bytes) else { return nil }
-        let wanted = Array(key.utf8)
-        return props.last(where: { $0.key.elementsEqual(wanted) })?.table ?? []
+        guard let table = props.last(where: { String(decoding: $0.key, as: UTF8.self) == key })?.table else { return [] }
+        return table.isEmpty ? nil : table
     }
 
     static func varint(_ value: UInt64, into bytes: inout [UInt8]) {

@@ -49,8 +49,8 @@ struct RollupLayout {
             guard let table = RollupCodec.propTable(data, key: key) else { return false }
             stored = []
             if !table.isEmpty {
-                guard let cells = RollupCodec.storedTable(table) else { return false }
-                stored = cells
+                guard let tableCells = RollupCodec.storedTable(table) else { return false }
+                stored = tableCells
             }
         case _?:
             guard let table = RollupCodec.storedTable(data) else { return false }
@@ -75,7 +75,7 @@ struct RollupLayout {
             case let property?: rollup.tables[property] ?? [:]
             }
         try cells.add(bucket: bucket(of: rollup.hour, calendar)) { (add: (String, (inout Cell) -> Void) -> Void) in
-            for (value, cell) in table where cell.events > 0 || cell.visits > 0 {
+            for (value, cell) in table where !Cell.isEmpty(events: cell.events, visits: cell.visits) {
                 add(value) { $0.merge(cell) }
             }
         }
@@ -86,7 +86,7 @@ struct RollupLayout {
         interval.map { calendar.bucketStart(of: hour, interval: $0) } ?? 0
     }
 
-    /// Adds what `cells` gathered to the engine's cells, keyed by the request's dimensions.
+    /// Adds the cells `gathered` from rollups to the engine's cells, keyed by the request's dimensions.
     func drain(_ gathered: RollupCells, into cells: inout [[DimensionValue]: Cell]) {
         for (bucket, table) in gathered.buckets {
             for (value, cell) in table {

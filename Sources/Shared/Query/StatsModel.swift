@@ -210,6 +210,9 @@ public struct Cell: Sendable, Equatable {
         durationMillis += other.durationMillis
     }
 
+    /// True for a cell without events or visits (an hour's empty totals): it makes no group.
+    static func isEmpty(events: Int, visits: Int) -> Bool { events == 0 && visits == 0 }
+
     /// Adds a stored cell (`RollupCodec.storedCell`) to this cell, its visitors merged from their bytes.
     mutating func merge(_ stored: RollupCodec.StoredCell) {
         visitors.merge(encoded: stored.sketch)
