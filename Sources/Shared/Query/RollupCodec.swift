@@ -199,3 +199,15 @@ struct ByteReader {
         return run
     }
 }
+
+extension Cell {
+    /// Adds a stored cell (`RollupCodec.storedCell`) to this cell, its visitors merged from their bytes.
+    mutating func merge(_ stored: RollupCodec.StoredCell) {
+        visitors.merge(encoded: stored.sketch)
+        visits += stored.visits
+        pageviews += stored.pageviews
+        events += stored.events
+        bounces += stored.bounces
+        durationMillis += stored.durationMillis
+    }
+}
