@@ -13,13 +13,18 @@ import Testing
     /// "Now" for the engine: days after the period, so every hour is settled.
     static let now = periodStart + 35 * day
 
+    /// An engine over the servers' store at `now`, with time enough to build every rollup.
+    static func engine(_ servers: TestServers, maxRawEvents: Int = 2_000_000) -> QueryEngine {
+        QueryEngine(store: servers.store, maxRawEvents: maxRawEvents, buildBudget: .seconds(600), logger: servers.logger, now: { now })
+    }
+
     @Test(arguments: ["Europe/Paris", "America/New_York"])
     func thirtyDaysMatchTheEventsInTwoZones(zone: String) async throws {
         try await TestServers.with(mongo: .stats) { servers in
             let stream = EventStream(seed: zone == "Europe/Paris" ? 11 : 12, site: "engine.test", start: Self.periodStart - Self.day, days: 32)
             try await stream.store(in: servers.store)
             let calendar = try #require(SiteCalendar(timeZone: zone))
-            let engine = QueryEngine(store: servers.store, buildBudget: .seconds(600), logger: servers.logger, now: { Self.now })
+            let engine = Self.engine(servers)
             let days = localDays(zone: zone, from: (2026, 10, 20), count: 30)
             let period = TimeRange(start: days[0].start, end: days[29].end)
 
@@ -66,7 +71,7 @@ import Testing
         try await TestServers.with(mongo: .stats) { servers in
             var stream = EventStream(seed: 3, site: "late.test", start: Self.periodStart, days: 2)
             try await stream.store(in: servers.store)
-            let engine = QueryEngine(store: servers.store, buildBudget: .seconds(600), logger: servers.logger, now: { Self.now })
+            let engine = Self.engine(servers)
             let period = TimeRange(start: Self.periodStart, end: Self.periodStart + 2 * Self.day)
             let request = StatsRequest(siteID: stream.site, calendar: .utc, range: period)
             _ = try await engine.run(request)
@@ -86,7 +91,7 @@ import Testing
             var stream = EventStream(seed: 4, site: "reach.test", start: Self.periodStart, days: 1)
             let first = try #require(stream.addVisit(at: Self.periodStart + 5 * 3_600_000 + 50 * 60_000, pageviews: 1).first)
             try await stream.store(in: servers.store)
-            let engine = QueryEngine(store: servers.store, buildBudget: .seconds(600), logger: servers.logger, now: { Self.now })
+            let engine = Self.engine(servers)
             let period = TimeRange(start: Self.periodStart, end: Self.periodStart + Self.day)
             let request = StatsRequest(siteID: stream.site, calendar: .utc, range: period)
             stream.truth(in: period).expectEqual(to: try #require(try await engine.run(request).rows.first?.cell), "before")
@@ -106,7 +111,7 @@ import Testing
             let stream = EventStream(seed: 5, site: "busy.test", start: Self.periodStart, days: 1)
             try await stream.store(in: servers.store)
             #expect(stream.events.count > 200, "the day must hold more than the engine's read limit")
-            let engine = QueryEngine(store: servers.store, maxRawEvents: 150, buildBudget: .seconds(600), logger: servers.logger, now: { Self.now })
+            let engine = Self.engine(servers, maxRawEvents: 150)
             let period = TimeRange(start: Self.periodStart, end: Self.periodStart + Self.day)
             let result = try await engine.run(StatsRequest(siteID: stream.site, calendar: .utc, range: period))
             #expect(result.plan.rebuiltHours > 0 && result.plan.rawEvents > 0)

@@ -18,8 +18,11 @@ struct StoredHour: Sendable {
     /// A random token naming the build recorded here; its data documents carry the same one.
     var token: Int64?
 
+    /// True when the hour records a build of its present generation with data to read.
+    var isBuildCurrent: Bool { built == generation && !tooVaried && token != nil }
+
     /// True when the stored data can stand in for the raw events.
-    var isCurrent: Bool { built == generation && !tooVaried && data != nil }
+    var isCurrent: Bool { isBuildCurrent && data != nil }
 }
 
 /// The `rollups` collection: one document per (site, hour), `_id` `site|hourMillis`, with `g`
@@ -102,7 +105,7 @@ extension MongoStore {
             return stored
         }
         // Only the data an answer can use: of hours whose build is of their generation.
-        let wanted = hours.filter { $0.built == $0.generation && !$0.tooVaried && $0.token != nil }.map(\.hour)
+        let wanted = hours.filter(\.isBuildCurrent).map(\.hour)
         guard let field, !wanted.isEmpty else { return hours }
         let data = try await find(
             Self.rollupDataCollection, filterJSON: Self.rollupDataFilter(siteID: siteID, group: Self.dataGroup(of: field), hours: wanted),

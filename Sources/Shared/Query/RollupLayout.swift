@@ -56,11 +56,11 @@ struct RollupLayout {
             guard let table = RollupCodec.storedTable(data) else { return false }
             stored = table
         }
-        try cells.add(bucket: bucket(of: hour, calendar)) { (add: (String, (inout Cell) -> Void) -> Void) in
+        try cells.withTable(bucket: bucket(of: hour, calendar)) { table in
             // An hour without events or visits stores an empty totals cell; it makes no group
             // (Plausible answers no row for a group without data).
             for (value, cell) in stored where !cell.isEmpty {
-                add(String(decoding: value, as: UTF8.self)) { $0.merge(cell) }
+                table[String(decoding: value, as: UTF8.self), default: Cell()].merge(cell)
             }
         }
         return true
@@ -74,9 +74,9 @@ struct RollupLayout {
             case .prop(let key)?: rollup.props[key] ?? [:]
             case let property?: rollup.tables[property] ?? [:]
             }
-        try cells.add(bucket: bucket(of: rollup.hour, calendar)) { (add: (String, (inout Cell) -> Void) -> Void) in
+        try cells.withTable(bucket: bucket(of: rollup.hour, calendar)) { gathered in
             for (value, cell) in table where !Cell.isEmpty(events: cell.events, visits: cell.visits) {
-                add(value) { $0.merge(cell) }
+                gathered[value, default: Cell()].merge(cell)
             }
         }
     }
@@ -108,12 +108,11 @@ struct RollupCells {
     /// Groups so far.
     private(set) var count = 0
 
-    /// Calls `body` with a function that merges into the cell of a value in `bucket`; throws
-    /// past `Aggregator.maxGroups` groups.
-    mutating func add(bucket: Int64, _ body: ((String, (inout Cell) -> Void) -> Void) -> Void) throws(QueryError) {
+    /// Lets `body` add to the cells of `bucket`, by value; throws past `Aggregator.maxGroups` groups.
+    mutating func withTable(bucket: Int64, _ body: (inout [String: Cell]) -> Void) throws(QueryError) {
         var table = buckets.removeValue(forKey: bucket) ?? [:]
         let before = table.count
-        body { value, merge in merge(&table[value, default: Cell()]) }
+        body(&table)
         count += table.count - before
         buckets[bucket] = table
         if count > Aggregator.maxGroups {

@@ -60,18 +60,8 @@ extension VisitorSketch {
         self.init()
         switch tag {
         case Self.exactTag:
-            guard let count = Self.readCount(bytes), count <= Self.mergeLimit, bytes.count == 5 + 8 * count else { return nil }
-            var ids: [UInt64] = []
-            ids.reserveCapacity(count)
-            var offset = 5
-            for _ in 0..<count {
-                var id: UInt64 = 0
-                for shift in 0..<8 { id |= UInt64(bytes[offset + shift]) << UInt64(8 * shift) }
-                if let last = ids.last, last >= id { return nil }
-                ids.append(id)
-                offset += 8
-            }
-            sorted = ids
+            guard Self.isValid(encoded: bytes[...]) else { return nil }
+            merge(encoded: bytes[...])
         case Self.denseTag:
             guard bytes.count == 1 + Self.denseBodySize else { return nil }
             var registers = [UInt8](repeating: 0, count: HyperLogLog.registerCount)
@@ -89,7 +79,7 @@ extension VisitorSketch {
             }
             self.registers = registers
         case Self.sparseTag:
-            guard let count = Self.readCount(bytes), count <= HyperLogLog.registerCount, bytes.count == 5 + 3 * count else {
+            guard let count = Self.readCount(bytes[...]), count <= HyperLogLog.registerCount, bytes.count == 5 + 3 * count else {
                 return nil
             }
             var registers = [UInt8](repeating: 0, count: HyperLogLog.registerCount)
@@ -107,12 +97,6 @@ extension VisitorSketch {
         default:
             return nil
         }
-    }
-
-    /// The UInt32 LE count after the tag, or nil when the bytes are too short.
-    private static func readCount(_ bytes: [UInt8]) -> Int? {
-        guard bytes.count >= 5 else { return nil }
-        return (1...4).reduce(0) { $0 | Int(bytes[$1]) << (8 * ($1 - 1)) }
     }
 
     private static func append(_ value: UInt32, to out: inout [UInt8]) {
