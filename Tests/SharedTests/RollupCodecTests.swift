@@ -98,4 +98,20 @@ import Testing
         #expect(RollupCodec.cell(from: bytes[...]) != nil)
         #expect(RollupCodec.cell(from: hugeBytes[...]) == nil)
     }
+
+    /// Twenty years of hours, each at the largest counters a stored cell may hold, sum without
+    /// trapping: the sums stop at the largest value.
+    @Test func longPeriodsOfLargestCellsSaturate() throws {
+        var largest = Self.cell(visitors: [1], visits: 1)
+        largest.visits = Cell.maxCounter
+        largest.durationMillis = Int64(Cell.maxCounter) * 1000
+        var bytes: [UInt8] = []
+        RollupCodec.encode(largest, into: &bytes)
+        var reader = ByteReader(bytes[...])
+        let stored = try #require(RollupCodec.storedCell(&reader))
+        var total = Cell()
+        for _ in 0..<175_320 { total.merge(stored) }
+        #expect(total.durationMillis == Int64.max)
+        #expect(total.visits == 175_320 * Cell.maxCounter)
+    }
 }

@@ -40,7 +40,7 @@ public struct EventRow: Sendable, Equatable {
         for (key, value) in document {
             switch key {
             case "timestamp": timestamp = value.int ?? 0
-            case "count": count = max(1, Int(clamping: value.int ?? 1))
+            case "count": count = min(Cell.maxCounter, max(1, Int(clamping: value.int ?? 1)))
             case "event_type": eventType = value.text ?? ""
             case "name": name = value.text
             case "path": path = value.text

@@ -102,9 +102,8 @@ public enum RollupCodec {
         var isEmpty: Bool { Cell.isEmpty(events: events, visits: visits) }
     }
 
-    /// The largest counter a stored cell may hold: far above any hour's, and far enough below
-    /// `Int.max` that summing millions of hours cannot overflow (an overflow would trap).
-    static let maxCounter: UInt64 = 1 << 40
+    /// The largest counter a stored cell may hold (`Cell.maxCounter`); sums saturate past `Int.max`.
+    static let maxCounter = UInt64(Cell.maxCounter)
 
     /// Reads one stored cell from the front of `reader`, its sketch checked but not built;
     /// nil when malformed.
@@ -204,10 +203,6 @@ extension Cell {
     /// Adds a stored cell (`RollupCodec.storedCell`) to this cell, its visitors merged from their bytes.
     mutating func merge(_ stored: RollupCodec.StoredCell) {
         visitors.merge(encoded: stored.sketch)
-        visits += stored.visits
-        pageviews += stored.pageviews
-        events += stored.events
-        bounces += stored.bounces
-        durationMillis += stored.durationMillis
+        add(visits: stored.visits, pageviews: stored.pageviews, events: stored.events, bounces: stored.bounces, durationMillis: stored.durationMillis)
     }
 }

@@ -203,11 +203,24 @@ public struct Cell: Sendable, Equatable {
     /// Adds `other` to this cell.
     public mutating func merge(_ other: Cell) {
         visitors.merge(other.visitors)
-        visits += other.visits
-        pageviews += other.pageviews
-        events += other.events
-        bounces += other.bounces
-        durationMillis += other.durationMillis
+        add(visits: other.visits, pageviews: other.pageviews, events: other.events, bounces: other.bounces, durationMillis: other.durationMillis)
+    }
+
+    /// The largest count one stored event or stored cell may carry: far above any real one.
+    /// Larger stored values are refused (cells) or capped (events).
+    static let maxCounter = 1 << 40
+
+    /// Adds counters, saturating: stored data summed over a long period must never trap.
+    mutating func add(visits: Int, pageviews: Int, events: Int, bounces: Int, durationMillis: Int64) {
+        func sum<T: FixedWidthInteger>(_ a: T, _ b: T) -> T {
+            let (result, overflow) = a.addingReportingOverflow(b)
+            return overflow ? (b > 0 ? .max : .min) : result
+        }
+        self.visits = sum(self.visits, visits)
+        self.pageviews = sum(self.pageviews, pageviews)
+        self.events = sum(self.events, events)
+        self.bounces = sum(self.bounces, bounces)
+        self.durationMillis = sum(self.durationMillis, durationMillis)
     }
 
     /// True for a cell without events or visits (an hour's empty totals): it makes no group.
