@@ -69,7 +69,11 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
-            resources: [.embedInCode("Tracker/script.js"), .embedInCode("OpenAPI/openapi.json")]
+            resources: [
+                .embedInCode("Tracker/script.js"), .embedInCode("OpenAPI/openapi.json"),
+                .embedInCode("Dashboard/index.html"), .embedInCode("Dashboard/style.css"), .embedInCode("Dashboard/app.js"),
+                .embedInCode("Dashboard/api.js"), .embedInCode("Dashboard/chart.js"), .embedInCode("Dashboard/periods.js"),
+            ]
         ),
         .executableTarget(
             name: "Worker",

@@ -303,9 +303,10 @@ pipeline("Early", {{props: {{queued: true}}}});
 # ---------------------------------------------------------------------------------------------
 # Browser
 
-def make_driver(hide_webdriver=True):
+def make_driver(hide_webdriver=True, downloads=None):
     """Headless Chromium with the fake hosts mapped to loopback and the console log kept.
-    With `hide_webdriver`, navigator.webdriver is false (the tracker ignores automated browsers)."""
+    With `hide_webdriver`, navigator.webdriver is false (the tracker ignores automated browsers);
+    with `downloads`, files are saved in that directory without asking."""
     options = Options()
     options.binary_location = CHROMIUM
     rules = ", ".join(f"MAP {host} 127.0.0.1" for host in ["site.test", "collector.test", "other.test", "www.google.com"])
@@ -318,6 +319,8 @@ def make_driver(hide_webdriver=True):
         # present the one a person's Chromium on Linux sends.
         options.add_argument(f"--user-agent={PERSON_UA}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    if downloads:
+        options.add_experimental_option("prefs", {"download.default_directory": downloads, "download.prompt_for_download": False})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(WAIT)
     driver.set_script_timeout(WAIT)

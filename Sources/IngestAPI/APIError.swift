@@ -74,7 +74,8 @@ struct APIError: HTTPResponseError {
 /// Turns every error into the JSON error shape: unknown routes (404), wrong methods (405),
 /// Hummingbird's own errors, and anything unexpected (500, logged).
 struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// Routes and the methods they answer, for 405 and `Allow`.
+    /// Routes and the methods they answer, for 405 and `Allow`. A segment `{name}` of a route
+    /// stands for any one segment, as in the router (`/api/v1/sites/{site_id}`).
     let routes: [String: [HTTPRequest.Method]]
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
@@ -83,7 +84,7 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
         } catch let error as APIError {
             throw error
         } catch let error as HTTPError {
-            if error.status == .notFound, let methods = routes[request.uri.path] {
+            if error.status == .notFound, let methods = methods(of: request.uri.path) {
                 throw APIError(
                     status: .methodNotAllowed,
                     detail: ValidationError(code: "METHOD_NOT_ALLOWED", message: "\(EventValidator.printable(request.method.rawValue)) is not allowed on \(EventValidator.printable(request.uri.path))"),
@@ -102,6 +103,17 @@ struct JSONErrorMiddleware<Context: RequestContext>: RouterMiddleware {
             context.logger.error("unhandled error", metadata: ["error": "\(error)", "path": "\(request.uri.path)"])
             throw APIError(status: .internalServerError, detail: ValidationError(code: "INTERNAL", message: "internal error; it has been logged"))
         }
+    }
+
+    /// The methods `path` answers: its own entry, else that of a route with `{…}` segments matching it.
+    func methods(of path: String) -> [HTTPRequest.Method]? {
+        if let methods = routes[path] { return methods }
+        let segments = path.split(separator: "/")
+        return routes.first { route, _ in
+            guard route.contains("{") else { return false }
+            let pattern = route.split(separator: "/")
+            return pattern.count == segments.count && zip(pattern, segments).allSatisfy { $0.first == "{" || $0 == $1 }
+        }?.value
     }
 }
 

@@ -89,6 +89,9 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
         "/api/v1/events": [.get], "/api/v1/export": [.get],
         "/api/v1/stats/realtime/visitors": [.get], "/api/v1/stats/aggregate": [.get], "/api/v1/stats/timeseries": [.get],
         "/api/v1/stats/breakdown": [.get], "/api/v2/query": [.post],
+        "/api/v1/sites": [.get], "/api/v1/sites/{site_id}": [.get],
+        "/": [.get, .head], "/dashboard/style.css": [.get, .head], "/dashboard/app.js": [.get, .head], "/dashboard/api.js": [.get, .head],
+        "/dashboard/chart.js": [.get, .head], "/dashboard/periods.js": [.get, .head],
     ]))
     let ingest = router.group()
         .add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.post, .options], maxAge: .seconds(86_400)))
@@ -101,11 +104,13 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
         .addRoutes(to: ingest)
     TrackerController().addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
+    DashboardController().addRoutes(to: router)
     StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime, access: dependencies.access)
         .addRoutes(to: router)
     let statsEngine = QueryEngine(store: dependencies.store, maxTime: dependencies.statsMaxTime, logger: Logger(label: "stats"))
     StatsV1Controller(engine: statsEngine, access: dependencies.access, gate: dependencies.statsGate).addRoutes(to: router)
     StatsV2Controller(engine: statsEngine, access: dependencies.access, gate: dependencies.statsGate).addRoutes(to: router)
+    SitesController(access: dependencies.access).addRoutes(to: router)
     EventsExportController(
         store: dependencies.store, access: dependencies.access, gate: dependencies.statsGate, exports: ExportSlots(limit: 2),
         maxTime: dependencies.statsMaxTime)

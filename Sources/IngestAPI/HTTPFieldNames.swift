@@ -20,4 +20,8 @@ extension HTTPFields.Element.Name {
     static let plausibleDropped = Self("X-Plausible-Dropped")!
     /// `RateLimit-Reset`, in seconds.
     static let rateLimitReset = Self("RateLimit-Reset")!
+    /// `Referrer-Policy`.
+    static let referrerPolicy = Self("Referrer-Policy")!
+    /// `X-Frame-Options`, for browsers that predate CSP's `frame-ancestors`.
+    static let xFrameOptions = Self("X-Frame-Options")!
 }

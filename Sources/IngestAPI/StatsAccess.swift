@@ -71,9 +71,29 @@ struct StatsAccess: Sendable {
         case .malformed:
             throw StatsAccessError(.invalidKey)
         case .key(let text):
-            guard let found = try await lookUpKey(text), found.revokedAt == nil else { throw StatsAccessError(.invalidKey) }
-            key = found
+            key = try await countedKey(text)
         }
+        if let site, site.isPublic, scope == APIScope.statsRead { return site }
+        guard key.allows(scope: scope), Site.isValidDomain(siteID), key.covers(site: siteID) else { throw StatsAccessError(.invalidKey) }
+        return site ?? .unlisted(siteID)
+    }
+
+    /// The key `request` offers, for a read that names no site (the list of sites): required,
+    /// looked up, counted against its rate limit, then checked for `scope`, in `authorize`'s order.
+    func authorizeKey(_ request: Request, scope: String) async throws(StatsAccessError) -> APIKey {
+        switch BearerCredential.parse(authorization: request.headers[values: .authorization]) {
+        case .missing: throw StatsAccessError(.missingKey)
+        case .malformed: throw StatsAccessError(.invalidKey)
+        case .key(let text):
+            let key = try await countedKey(text)
+            guard key.allows(scope: scope) else { throw StatsAccessError(.invalidKey) }
+            return key
+        }
+    }
+
+    /// The stored key of `text` when it exists and is not revoked, after counting one read of it.
+    private func countedKey(_ text: String) async throws(StatsAccessError) -> APIKey {
+        guard let key = try await lookUpKey(text), key.revokedAt == nil else { throw StatsAccessError(.invalidKey) }
         let decision: KeyRateLimit.Decision
         do {
             decision = try await rateLimit.hit(keyHash: key.hash)
@@ -82,9 +102,22 @@ struct StatsAccess: Sendable {
             throw StatsAccessError(.unavailable("the rate limiter is unavailable; retry later"))
         }
         guard decision.allowed else { throw StatsAccessError(.rateLimited(decision, window: rateLimit.window)) }
-        if let site, site.isPublic, scope == APIScope.statsRead { return site }
-        guard key.allows(scope: scope), Site.isValidDomain(siteID), key.covers(site: siteID) else { throw StatsAccessError(.invalidKey) }
-        return site ?? .unlisted(siteID)
+        return key
+    }
+
+    /// The sites `key` may read, by domain, at most `limit`: every added site for a key of all
+    /// sites, else the key's own domains, each as added (its time zone) or UTC when never added.
+    func readableSites(by key: APIKey, limit: Int) async throws(StatsAccessError) -> [Site] {
+        do {
+            if key.allSites { return try await sites.list(limit: limit) }
+            let domains = Set(key.sites.filter(Site.isValidDomain)).sorted().prefix(limit)
+            let added = try await sites.get(domains: Array(domains))
+            let byDomain = Dictionary(added.map { ($0.domain, $0) }, uniquingKeysWith: { first, _ in first })
+            return domains.map { byDomain[$0] ?? .unlisted($0) }
+        } catch {
+            logger.warning("stats access: cannot read sites", metadata: ["error": "\(error)"])
+            throw StatsAccessError(.unavailable("the site directory is unavailable; retry later"))
+        }
     }
 
     private func lookUpSite(_ domain: String) async throws(StatsAccessError) -> Site? {

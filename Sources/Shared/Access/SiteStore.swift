@@ -27,9 +27,18 @@ public struct SiteStore: Sendable {
         return site
     }
 
-    /// Every added site, by domain.
-    public func list() async throws(MongoError) -> [Site] {
-        try await store.find(Self.collectionName, filterJSON: "{}", sortJSON: #"{"_id": 1}"#, decode: Self.decode)
+    /// The added sites, by domain: every one, or the first `limit` when given.
+    public func list(limit: Int? = nil) async throws(MongoError) -> [Site] {
+        try await store.find(Self.collectionName, filterJSON: "{}", sortJSON: #"{"_id": 1}"#, limit: limit.map { max(1, $0) }, decode: Self.decode)
+    }
+
+    /// The sites added among `domains`, by domain, in one query; domains that cannot be a site
+    /// are skipped with no lookup. The caller bounds `domains`.
+    public func get(domains: [String]) async throws(MongoError) -> [Site] {
+        let valid = domains.filter(Site.isValidDomain)
+        guard !valid.isEmpty else { return [] }
+        let filter = JSONValue.object([("_id", .object([("$in", .array(valid.map(JSONValue.string)))]))]).serialized
+        return try await store.find(Self.collectionName, filterJSON: filter, sortJSON: #"{"_id": 1}"#, limit: valid.count, decode: Self.decode)
     }
 
     /// The site added as `domain`, or nil (also for a domain that cannot be a site, with no lookup).
