@@ -74,6 +74,18 @@ class Report:
     def equal(self, name, actual, expected):
         return self.check(name, actual == expected, f"expected {expected!r}, got {actual!r}")
 
+    def finish(self, body):
+        """Runs `body()`, counting a crash as a failure with its reason, prints the verdict and
+        exits 1 when any check failed."""
+        try:
+            body()
+        except Exception as error:  # a crash is a failure with its reason, not a traceback only
+            import traceback
+            traceback.print_exc()
+            self.check(f"run finished without an exception ({type(error).__name__}: {error})", False)
+        print(f"{'FAIL' if self.failures else 'PASS'}: {self.failures} check(s) failed", flush=True)
+        sys.exit(1 if self.failures else 0)
+
 
 def wait_until(condition, timeout=WAIT, interval=0.05):
     """Polls `condition` until it returns something truthy (returned) or the deadline (None)."""
@@ -657,20 +669,10 @@ def main():
     parser.add_argument("--bin", help="directory holding the IngestAPI and Worker executables")
     parser.add_argument("--script", default=SCRIPT, help="the tracker the stub serves (default: %(default)s)")
     args = parser.parse_args()
+    if args.pipeline and not args.bin:
+        parser.error("--pipeline needs --bin")
     report = Report()
-    try:
-        if args.stub:
-            run_stub(report, args.script)
-        else:
-            if not args.bin:
-                parser.error("--pipeline needs --bin")
-            run_pipeline_servers(report, args.bin)
-    except Exception as error:  # a crash is a failure with its reason, not a traceback only
-        import traceback
-        traceback.print_exc()
-        report.check(f"run finished without an exception ({type(error).__name__}: {error})", False)
-    print(f"{'FAIL' if report.failures else 'PASS'}: {report.failures} check(s) failed", flush=True)
-    sys.exit(1 if report.failures else 0)
+    report.finish(lambda: run_stub(report, args.script) if args.stub else run_pipeline_servers(report, args.bin))
 
 
 if __name__ == "__main__":

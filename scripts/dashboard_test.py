@@ -322,16 +322,12 @@ def main():
     parser.add_argument("--screenshot", help="save a screenshot of the seeded dashboard here")
     args = parser.parse_args()
     report = Report()
-    from chaos import Cluster
-    try:
+
+    def body():
+        from chaos import Cluster
         with Cluster(args.bin, raw_mongo=None, fsync="no", workers=1, worker_env={"WORKER_BATCH_SIZE": "10"}) as cluster:
             run(report, cluster, args.screenshot)
-    except Exception as error:  # a crash is a failure with its reason
-        import traceback
-        traceback.print_exc()
-        report.check(f"run finished without an exception ({type(error).__name__}: {error})", False)
-    print(f"{'FAIL' if report.failures else 'PASS'}: {report.failures} check(s) failed", flush=True)
-    sys.exit(1 if report.failures else 0)
+    report.finish(body)
 
 
 if __name__ == "__main__":
