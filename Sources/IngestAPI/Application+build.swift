@@ -82,17 +82,16 @@ struct IngestDependencies: Sendable {
 /// the ingest routes only: any site may send events, no site's page may read stats or metrics.
 func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestContext> {
     let router = Router(context: IngestRequestContext.self)
+    let dashboard = DashboardController()
     router.add(middleware: RequestMetricsMiddleware())
-    router.add(middleware: JSONErrorMiddleware(routes: [
+    router.add(middleware: JSONErrorMiddleware(routes: dashboard.allowedMethods.merging([
         "/event": [.post, .options], "/events": [.post, .options], "/api/event": [.post, .options], "/js/script.js": [.get, .head], "/stats": [.get], "/healthz": [.get], "/metrics": [.get],
         "/api/openapi.json": [.get],
         "/api/v1/events": [.get], "/api/v1/export": [.get],
         "/api/v1/stats/realtime/visitors": [.get], "/api/v1/stats/aggregate": [.get], "/api/v1/stats/timeseries": [.get],
         "/api/v1/stats/breakdown": [.get], "/api/v2/query": [.post],
         "/api/v1/sites": [.get], "/api/v1/sites/{site_id}": [.get],
-        "/": [.get, .head], "/dashboard/style.css": [.get, .head], "/dashboard/app.js": [.get, .head], "/dashboard/api.js": [.get, .head],
-        "/dashboard/chart.js": [.get, .head], "/dashboard/periods.js": [.get, .head],
-    ]))
+    ]) { $1 }))
     let ingest = router.group()
         .add(middleware: CORSMiddleware(allowOrigin: .all, allowHeaders: [.contentType], allowMethods: [.post, .options], maxAge: .seconds(86_400)))
         .add(middleware: JSONErrorMiddleware(routes: [:]))  // errors answered as JSON before CORS adds its headers
@@ -104,7 +103,7 @@ func buildRouter(_ dependencies: IngestDependencies) -> Router<IngestRequestCont
         .addRoutes(to: ingest)
     TrackerController().addRoutes(to: router)
     OpenAPIController().addRoutes(to: router)
-    DashboardController().addRoutes(to: router)
+    dashboard.addRoutes(to: router)
     StatsController(store: dependencies.store, gate: dependencies.statsGate, maxTime: dependencies.statsMaxTime, access: dependencies.access)
         .addRoutes(to: router)
     let statsEngine = QueryEngine(store: dependencies.store, maxTime: dependencies.statsMaxTime, logger: Logger(label: "stats"))

@@ -13,9 +13,10 @@ struct DashboardController: Sendable {
 
     /// Headers on every dashboard answer: no content sniffing, no referrer sent from the page.
     static let commonHeaders: HTTPFields = [.xContentTypeOptions: "nosniff", .referrerPolicy: "no-referrer"]
-    /// Only this origin's scripts, styles and API; no frames, no `<base>`, no foreign forms.
+    /// Only this origin's scripts, styles and API; no frames, no `<base>`, no foreign forms; no
+    /// string reaches an HTML or script sink (Trusted Types), so "text only" is enforced, not a habit.
     static let contentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'"
     /// Headers on the page only.
     static let pageHeaders: HTTPFields = {
         var headers = commonHeaders
@@ -34,6 +35,11 @@ struct DashboardController: Sendable {
             ("/dashboard/api.js", PackageResources.api_js, javascript), ("/dashboard/chart.js", PackageResources.chart_js, javascript),
             ("/dashboard/periods.js", PackageResources.periods_js, javascript),
         ].map { path, bytes, type in (path, StaticAsset(bytes, contentType: type, cacheControl: "no-cache", extraHeaders: Self.commonHeaders)) }
+    }
+
+    /// `GET` and `HEAD` for the page and every asset, by path: the methods a 405 names.
+    var allowedMethods: [String: [HTTPRequest.Method]] {
+        Dictionary(uniqueKeysWithValues: (["/"] + assets.map(\.path)).map { ($0, [.get, .head]) })
     }
 
     /// Adds `GET` and `HEAD` for the page and every asset.

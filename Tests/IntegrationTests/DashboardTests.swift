@@ -20,7 +20,7 @@ struct DashboardTests {
 
     /// The policy the page must carry: only this origin's scripts may run and read the stored key.
     static let contentSecurityPolicy =
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'; require-trusted-types-for 'script'"
 
     /// The bytes of `name` in Sources/IngestAPI/Dashboard, read from this checkout.
     static func sourceFile(_ name: String) throws -> [UInt8] {

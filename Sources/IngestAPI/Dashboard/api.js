@@ -27,6 +27,8 @@ export class StatsClient {
 
   /** One site, `{domain, timezone}`: public, or covered by the key. */
   site(domain) {
+    // "." and ".." would be resolved away by the browser into another route.
+    if (/^\.*$/.test(domain)) return Promise.reject(new ApiError(400, `"${domain}" is not a site.`));
     return this.#request("GET", `/api/v1/sites/${encodeURIComponent(domain)}`);
   }
 
@@ -41,6 +43,7 @@ export class StatsClient {
     return Number.isFinite(value) ? value : 0;
   }
 
+  /** One request with the key and a deadline; the parsed JSON, or an ApiError. */
   async #request(method, path, body) {
     const headers = { Accept: "application/json" };
     if (this.key) headers.Authorization = `Bearer ${this.key}`;

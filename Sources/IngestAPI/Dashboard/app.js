@@ -4,7 +4,7 @@
 
 import { ApiError, StatsClient } from "./api.js";
 import { renderChart } from "./chart.js";
-import { PERIODS, change, previousPeriod, resolvePeriod, todayIn } from "./periods.js";
+import { PERIODS, change, previousPeriod, previousSeries, resolvePeriod, todayIn } from "./periods.js";
 
 const KEY_STORAGE = "pipeline.dashboard.key";
 const KEY_SHAPE = /^pk_[0-9a-f]{64}$/;
@@ -57,8 +57,13 @@ const countries = typeof Intl.DisplayNames === "function" ? new Intl.DisplayName
 let client = new StatsClient(null);
 let sites = []; // [{domain, timezone}] the key may read
 let timeZone = "UTC";
-let generation = 0;
-let completed = 0;
+let generation = 0; // bumped by every load and start: older answers are dropped
+let starts = 0;
+let completed = 0; // finished loads, in <html data-load> (tests wait on it)
+let lastContext = null; // what the view on screen asked, for reloading one card
+let note = ""; // a message that stays until the person navigates (e.g. "showing another site")
+const cardLoads = {}; // card id -> the latest load of that card
+const REPLACED = "replaced by a newer view";
 let realtimeTimer = null;
 let lastView = null; // what is on screen, for the CSV export
 const tabs = {}; // card id -> tab index
@@ -102,6 +107,7 @@ function writeURL(replace = false) {
 
 /** Applies `changes` to the state, records it in the URL and reloads. */
 function navigate(changes) {
+  note = "";
   Object.assign(state, changes);
   writeURL();
   syncControls();
@@ -164,11 +170,13 @@ function el(tag, className, text) {
 // ---------------------------------------------------------------------------------------------
 // Sign-in and site choice
 
+/** Shows `message` above the page (nothing when empty). */
 function showNotice(message) {
   $("notice").textContent = message;
   $("notice").hidden = !message;
 }
 
+/** Shows the sign-in forms instead of the dashboard, with `message`. */
 function showSignIn(message = "") {
   stopRealtime();
   $("dashboard").hidden = true;
@@ -182,41 +190,48 @@ function showSignIn(message = "") {
   document.documentElement.dataset.state = "signin";
 }
 
-/** Decides which site to show and with what key, then loads it. */
+/** Decides which site to show and with what key, then loads it; a newer start wins. */
 async function start() {
+  const mine = ++starts;
+  generation += 1; // whatever the old site's load still draws is dropped
   const key = localStorage.getItem(KEY_STORAGE);
   client = new StatsClient(key);
-  sites = [];
+  let readable = [];
   if (key) {
     try {
-      sites = await client.sites();
+      readable = await client.sites();
     } catch (error) {
+      if (mine !== starts) return;
       if (error.status === 401) {
         localStorage.removeItem(KEY_STORAGE);
         showSignIn(`The saved API key was not accepted: ${error.message}`);
       } else {
-        showSignIn(`Sites could not be listed: ${error.message}`);
+        showSignIn(`Sites could not be listed: ${explain(error)}`);
       }
       return;
     }
+    if (mine !== starts) return;
   }
-  let site = sites.find((s) => s.domain === state.site);
+  let site = readable.find((s) => s.domain === state.site);
   if (!site && state.site) {
     try {
       site = await client.site(state.site);
     } catch (error) {
-      if (!sites.length) {
-        showSignIn(error.status === 401 ? `${state.site} is not public: sign in with a key that may read it.` : error.message);
+      if (mine !== starts) return;
+      if (!readable.length) {
+        showSignIn(error.status === 401 ? `${state.site} is not public: sign in with a key that may read it.` : explain(error));
         return;
       }
-      showNotice(`${state.site} cannot be read with this key (${error.message}); showing ${sites[0].domain}.`);
+      note = `${state.site} cannot be read with this key (${error.message}); showing ${readable[0].domain}.`;
     }
+    if (mine !== starts) return;
   }
-  site = site ?? sites[0];
+  site = site ?? readable[0];
   if (!site) {
     showSignIn(key ? "This key may read no site yet: add one with `Worker sites add`, or make a key for a site." : "");
     return;
   }
+  sites = readable;
   state.site = site.domain;
   timeZone = site.timezone || "UTC";
   writeURL(true);
@@ -235,6 +250,8 @@ async function start() {
   $("controls").hidden = false;
   $("signout").hidden = !key;
   syncControls();
+  realtimeTile.querySelector(".value").textContent = "–";
+  if (!realtimeTile.isConnected) $("tiles").append(realtimeTile);
   startRealtime();
   await load();
 }
@@ -250,7 +267,7 @@ const queue = (() => {
     while (active >= PARALLEL) await new Promise((resume) => waiting.push(resume));
     active += 1;
     try {
-      if (mine !== generation) throw new ApiError(0, "replaced by a newer view");
+      if (mine !== generation) throw new ApiError(0, REPLACED);
       return await task();
     } finally {
       active -= 1;
@@ -259,66 +276,117 @@ const queue = (() => {
   };
 })();
 
+/** Today in the site's zone; UTC (said in the notice) when this browser does not know the zone. */
+function siteToday(notes) {
+  try {
+    return todayIn(timeZone);
+  } catch {
+    notes.push(`This browser does not know the time zone ${timeZone}; days are counted in UTC.`);
+    return todayIn("UTC");
+  }
+}
+
+/** What one load asks: the period, its previous period, the filters; `mine` is its generation. */
+function loadContext(notes) {
+  const today = siteToday(notes);
+  let period = resolvePeriod(state.period, today, state.from, state.to);
+  if (!period) {
+    notes.push("Pick both days of the custom range; showing the last 30 days.");
+    period = resolvePeriod("30d", today);
+  }
+  return {
+    mine: generation, site: state.site, period, previous: previousPeriod(period.first, period.last, today),
+    chartPrevious: previousSeries(period, today), filters: [...state.filters],
+  };
+}
+
+/** One query of a load, through the queue; dropped when a newer load began. */
+function query(context, range, extra, extraFilters = []) {
+  const filters = context.filters.map(([property, value]) => ["is", property, [value]]);
+  return queue(context.mine, () => client.query({
+    site_id: context.site, date_range: [range.first, range.last], filters: [...filters, ...extraFilters], ...extra,
+  }));
+}
+
 /** Loads everything the current state shows; an older load still running is dropped. */
 async function load() {
   const mine = ++generation;
   document.documentElement.dataset.state = "loading";
-  const today = todayIn(timeZone);
-  let period = resolvePeriod(state.period, today, state.from, state.to);
-  if (!period) {
-    showNotice("Pick both days of the custom range.");
-    period = resolvePeriod("30d", today);
-  }
-  const previous = previousPeriod(period.first, period.last, today);
-  const filters = state.filters.map(([property, value]) => ["is", property, [value]]);
-  const query = (range, extra, extraFilters = []) => queue(mine, () => client.query({
-    site_id: state.site, date_range: [range.first, range.last], filters: [...filters, ...extraFilters], ...extra,
-  }));
-  const metrics = TOP.map(([metric]) => metric);
-  const series = (range) => query(range, { metrics: [state.metric], dimensions: [`time:${period.interval}`], include: { time_labels: true } });
-  const view = { site: state.site, period, previous, filters: [...state.filters], top: null, series: null, cards: {} };
+  const notes = [];
+  const context = loadContext(notes);
+  lastContext = context;
+  // Plausible refuses views per visit with a page filter: the tile shows a dash instead.
+  const metrics = TOP.map(([metric]) => metric).filter((m) => m !== "views_per_visit" || !context.filters.some(([p]) => p === "event:page"));
+  const series = (range) => query(context, range, { metrics: [state.metric], dimensions: [`time:${context.period.interval}`], include: { time_labels: true } });
+  const view = { site: context.site, period: context.period, previous: context.previous, filters: context.filters, metric: state.metric, top: null, series: null, cards: {} };
   const errors = [];
-  const settle = (promise, render) => promise.then((answer) => mine === generation && render(answer), (error) => errors.push(error));
-
-  const jobs = [
-    settle(Promise.all([query(period, { metrics }), query(previous, { metrics })]), ([now, before]) => {
-      view.top = renderTop(now, before);
-    }),
-    settle(Promise.all([series(period), state.compare ? series(previous) : null]), ([now, before]) => {
-      view.series = renderSeries(now, before, period.interval);
-    }),
-    ...CARDS.map((card) => {
-      const tab = card.tabs[tabs[card.id] ?? 0];
-      const property = tab.property === "prop" ? (state.prop ? `event:props:${state.prop}` : null) : tab.property;
-      renderCardFrame(card, tab);
-      if (!property) return Promise.resolve();
-      const body = {
-        metrics: tab.metrics ?? ["visitors"], dimensions: [property],
-        pagination: { limit: expanded[card.id] ? EXPANDED : ROWS }, include: { total_rows: true },
-      };
-      return settle(query(period, body, tab.filter ? [tab.filter] : []), (answer) => {
-        view.cards[card.id] = renderCard(card, property, body.metrics, answer);
-      });
-    }),
-  ];
-  await Promise.all(jobs);
+  const settle = (promise, render, fail) => promise.then(
+    (answer) => mine === generation && render(answer),
+    (error) => {
+      errors.push(error);
+      if (mine === generation && error.message !== REPLACED) fail(error);
+    });
+  await Promise.all([
+    settle(Promise.all([query(context, context.period, { metrics }), query(context, context.previous, { metrics })]), ([now, before]) => {
+      view.top = renderTop(metrics, now, before);
+    }, () => renderTop(metrics, null, null)),
+    settle(Promise.all([series(context.period), state.compare ? series(context.chartPrevious) : null]), ([now, before]) => {
+      view.series = renderSeries(now, before, context.period.interval);
+    }, (error) => $("chart").replaceChildren(el("p", "empty", `The chart could not be loaded: ${explain(error)}`))),
+    ...CARDS.map((card) => loadCard(card, context, view).catch((error) => errors.push(error))),
+  ]);
   if (mine !== generation) return;
   lastView = view;
+  finish(errors, notes);
+}
+
+/** Loads one card for `context`, into `view`; alone when a tab or "More" changed. */
+async function loadCard(card, context, view = lastView) {
+  const token = (cardLoads[card.id] = (cardLoads[card.id] ?? 0) + 1);
+  const tab = card.tabs[tabs[card.id] ?? 0];
+  const property = tab.property === "prop" ? (state.prop ? `event:props:${state.prop}` : null) : tab.property;
+  renderCardFrame(card, tab);
+  if (view) delete view.cards[card.id];
+  if (!property) return null;
+  const body = {
+    metrics: tab.metrics ?? ["visitors"], dimensions: [property],
+    pagination: { limit: expanded[card.id] ? EXPANDED : ROWS }, include: { total_rows: true },
+  };
+  try {
+    const answer = await query(context, context.period, body, tab.filter ? [tab.filter] : []);
+    if (token === cardLoads[card.id] && context.mine === generation && view) view.cards[card.id] = renderCard(card, property, body.metrics, answer);
+    return null;
+  } catch (error) {
+    if (token === cardLoads[card.id] && context.mine === generation && error.message !== REPLACED) {
+      cardElement(card).querySelector(".body").replaceChildren(el("p", "empty", `Could not be loaded: ${explain(error)}`));
+    }
+    throw error;
+  }
+}
+
+/** Reloads one card (its tab or its length changed), not the whole view. */
+async function reloadCard(card) {
+  if (!lastContext || lastContext.mine !== generation) return load();
+  document.documentElement.dataset.state = "loading";
+  const errors = [];
+  await loadCard(card, lastContext).catch((error) => errors.push(error));
+  if (lastContext.mine === generation) finish(errors, []);
+}
+
+/** Marks a load done: the notice says what went wrong, or what the person should know. */
+function finish(errors, notes) {
   completed += 1;
   document.documentElement.dataset.load = String(completed);
-  const failure = errors.find((error) => error.message !== "replaced by a newer view");
-  if (failure?.status === 401 && localStorage.getItem(KEY_STORAGE)) {
-    localStorage.removeItem(KEY_STORAGE);
-    showSignIn(`The API key is no longer accepted: ${failure.message}`);
-    return;
-  }
-  showNotice(failure ? explain(failure) : "");
+  const failure = errors.find((error) => error.message !== REPLACED);
+  if (failure?.status === 401) notes.push(`This key may not read ${state.site} (${failure.message}). Pick another site, or sign out and use another key.`);
+  else if (failure) notes.push(explain(failure));
+  showNotice([note, ...notes].filter(Boolean).join(" "));
   document.documentElement.dataset.state = failure ? "error" : "ready";
 }
 
 /** What to tell the person about a failed query. */
 function explain(error) {
-  if (error.status === 429) return `The API key's hourly limit is used up. ${error.retryAfter ? `Retry in ${Math.ceil(error.retryAfter / 60)} min.` : ""}`;
+  if (error.status === 429) return `The API key's hourly limit is used up.${error.retryAfter ? ` Retry in ${Math.ceil(error.retryAfter / 60)} min.` : ""}`;
   if (error.status === 503) return `The server is busy: ${error.message}`;
   return error.message;
 }
@@ -326,16 +394,20 @@ function explain(error) {
 // ---------------------------------------------------------------------------------------------
 // Top row, realtime and chart
 
-function metricValues(answer) {
-  return answer?.results?.[0]?.metrics ?? [];
-}
-
-function renderTop(now, before) {
-  const current = metricValues(now);
-  const earlier = metricValues(before);
-  const tiles = TOP.map(([metric, name], index) => {
-    const value = Number(current[index]) || 0;
-    const delta = change(metric, Number(earlier[index]) || 0, value);
+/**
+ * Draws the top row from the answers for `asked` (the metrics queried, in order) in the period
+ * and the previous one; a metric not asked, or answers that failed (null), show a dash. Returns
+ * what the CSV export writes.
+ */
+function renderTop(asked, now, before) {
+  const current = now?.results?.[0]?.metrics ?? [];
+  const earlier = before?.results?.[0]?.metrics ?? [];
+  const tiles = TOP.map(([metric, name]) => {
+    const index = now ? asked.indexOf(metric) : -1;
+    const known = index >= 0;
+    const value = known ? Number(current[index]) || 0 : null;
+    const previous = known ? Number(earlier[index]) || 0 : null;
+    const delta = known ? change(metric, previous, value) : null;
     const tile = el(CHARTABLE.has(metric) ? "button" : "div", "tile");
     tile.dataset.metric = metric;
     if (CHARTABLE.has(metric)) {
@@ -344,18 +416,19 @@ function renderTop(now, before) {
       tile.title = `Show ${name.toLowerCase()} in the chart`;
       tile.addEventListener("click", () => navigate({ metric }));
     }
-    const shown = el("span", "value", formatMetric(metric, value));
-    shown.dataset.value = String(value);
+    const shown = el("span", "value", known ? formatMetric(metric, value) : "—");
+    if (known) shown.dataset.value = String(value);
+    else if (now) tile.title = "Not defined with a page filter";
     const changeText = delta === null ? "" : `${delta > 0 ? "↑ " : delta < 0 ? "↓ " : ""}${Math.abs(delta)}${metric === "bounce_rate" ? " pts" : "%"}`;
     const better = metric === "bounce_rate" ? delta < 0 : delta > 0;
     const moved = el("span", `change${delta ? (better ? " good" : " bad") : ""}`, changeText);
     if (delta !== null) moved.dataset.change = String(delta);
     moved.title = "Change against the previous period";
     tile.append(el("span", "name", name), shown, moved);
-    return { metric, value, previous: Number(earlier[index]) || 0, change: delta, tile };
+    return { metric, value, previous, change: delta, tile };
   });
   $("tiles").replaceChildren(...tiles.map((t) => t.tile), realtimeTile);
-  return tiles.map(({ tile, ...rest }) => rest);
+  return now ? tiles.filter((t) => t.value !== null).map(({ tile, ...rest }) => rest) : null;
 }
 
 /** The current-visitors tile: kept across loads, refreshed by its own timer. */
@@ -367,11 +440,13 @@ const realtimeTile = (() => {
   return tile;
 })();
 
+/** Stops refreshing current visitors. */
 function stopRealtime() {
   clearInterval(realtimeTimer);
   realtimeTimer = null;
 }
 
+/** Asks for current visitors now and every REFRESH ms while the page is visible. */
 function startRealtime() {
   stopRealtime();
   const tick = async () => {
@@ -392,6 +467,7 @@ function startRealtime() {
   realtimeTimer = setInterval(tick, REFRESH);
 }
 
+/** Draws the chart from the time-series answers (`before`: the previous period, or null); returns it for the CSV. */
 function renderSeries(now, before, interval) {
   const labels = Array.isArray(now?.meta?.time_labels) ? now.meta.time_labels : [];
   const values = (answer, keys) => {
@@ -410,6 +486,7 @@ function renderSeries(now, before, interval) {
 // ---------------------------------------------------------------------------------------------
 // Breakdown cards
 
+/** The card's section, made with its tabs on first use. */
 function cardElement(card) {
   let section = document.querySelector(`.card[data-card="${card.id}"]`);
   if (section) return section;
@@ -426,7 +503,7 @@ function cardElement(card) {
     button.addEventListener("click", () => {
       tabs[card.id] = index;
       expanded[card.id] = false;
-      load();
+      reloadCard(card);
     });
     list.append(button);
   });
@@ -464,6 +541,7 @@ function renderCardFrame(card, tab) {
   if (!state.prop) section.querySelector(".body").replaceChildren(el("p", "empty", "Name a custom property to break events down by it."));
 }
 
+/** Draws a breakdown answer as clickable rows; returns the rows for the CSV. */
 function renderCard(card, property, metrics, answer) {
   const section = cardElement(card);
   const results = Array.isArray(answer?.results) ? answer.results : [];
@@ -499,12 +577,13 @@ function renderCard(card, property, metrics, answer) {
       list.append(item);
     }
     body.append(columns, list);
+    if (expanded[card.id] && total > rows.length) body.append(el("p", "empty", `The top ${rows.length} of ${total}; the CSV export holds the same.`));
     if (total > ROWS) {
       const more = el("button", "more", expanded[card.id] ? "Show fewer" : `More (${total})`);
       more.type = "button";
       more.addEventListener("click", () => {
         expanded[card.id] = !expanded[card.id];
-        load();
+        reloadCard(card);
       });
       body.append(more);
     }
@@ -513,11 +592,13 @@ function renderCard(card, property, metrics, answer) {
   return { property, metrics, rows };
 }
 
+/** Filters the whole dashboard by `property` is `value` (replacing a filter on the same property). */
 function addFilter(property, value) {
   if (state.filters.length >= MAX_FILTERS && !state.filters.some(([p]) => p === property)) return;
   navigate({ filters: [...state.filters.filter(([p]) => p !== property), [property, value]] });
 }
 
+/** One removable chip per filter. */
 function renderChips() {
   $("filters").replaceChildren(...state.filters.map(([property, value]) => {
     const chip = el("span", "chip");
@@ -536,6 +617,7 @@ function renderChips() {
 // ---------------------------------------------------------------------------------------------
 // Controls and export
 
+/** Sets the controls and chips from the state. */
 function syncControls() {
   $("period").value = state.period;
   $("custom").hidden = state.period !== "custom";
@@ -563,8 +645,8 @@ function viewCSV(view) {
   }
   const series = view.series;
   series?.labels.forEach((label, i) => {
-    rows.push(["time series", label, state.metric, series.current[i]]);
-    if (series.previous && i < series.previous.length) rows.push(["time series (previous period)", label, state.metric, series.previous[i]]);
+    rows.push(["time series", label, view.metric, series.current[i]]);
+    if (series.previous && i < series.previous.length) rows.push(["time series (previous period)", label, view.metric, series.previous[i]]);
   });
   for (const card of Object.values(view.cards)) {
     for (const row of card.rows) card.metrics.forEach((metric, i) => rows.push([card.property, row.value, metric, row.counts[i]]));
@@ -572,6 +654,7 @@ function viewCSV(view) {
   return rows.map((row) => row.map(cell).join(",")).join("\r\n") + "\r\n";
 }
 
+/** Downloads the view on screen as CSV. */
 function exportCSV() {
   if (!lastView) return;
   const url = URL.createObjectURL(new Blob([viewCSV(lastView)], { type: "text/csv;charset=utf-8" }));
@@ -584,6 +667,7 @@ function exportCSV() {
   setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }
 
+/** Wires the controls, the sign-in forms and history navigation. */
 function bindControls() {
   $("period").replaceChildren(...PERIODS.map(([id, label]) => Object.assign(el("option", "", label), { value: id })));
   $("period").addEventListener("change", () => {

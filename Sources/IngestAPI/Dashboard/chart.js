@@ -27,6 +27,7 @@ function niceMax(value) {
   return step * 4;
 }
 
+/** An SVG element with attributes and text. */
 function node(name, attributes = {}, text) {
   const element = document.createElementNS(SVG, name);
   for (const [key, value] of Object.entries(attributes)) element.setAttribute(key, String(value));

@@ -96,6 +96,24 @@ export function previousPeriod(first, last, today) {
   return { first: addDays(first, -days), last: addDays(end, -days) };
 }
 
+/** `date` moved by `months` months, its day clamped to the month's length (31 Jan + 1 month: 28 or 29 Feb). */
+export function addMonths(date, months) {
+  const target = monthStart(date, months);
+  return addDays(target, Math.min(Number(String(date).slice(8, 10)), dayCount(target, monthEnd(target))) - 1);
+}
+
+/**
+ * The range the chart draws faintly when comparing: for month buckets, as many whole months
+ * before (so a bucket lines up with the same month of the year before); otherwise the previous
+ * period of the top row.
+ */
+export function previousSeries(period, today) {
+  if (period.interval !== "month") return previousPeriod(period.first, period.last, today);
+  const [first, last] = [new Date(toDays(period.first)), new Date(toDays(period.last))];
+  const months = (last.getUTCFullYear() - first.getUTCFullYear()) * 12 + last.getUTCMonth() - first.getUTCMonth() + 1;
+  return { first: addMonths(period.first, -months), last: addDays(period.first, -1) };
+}
+
 /**
  * Plausible's change from `previous` to `current`: bounce rate in points (null when the
  * previous period had none), every other metric in whole percent, 100 from nothing to something.
