@@ -51,7 +51,7 @@ struct IngestDependencies: Sendable {
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.mongoClients, appName: "IngestAPI", logger: logger)
         let keys = configuration.pipeline.keys
         var dependencies = IngestDependencies(
-            queue: ReliableQueue(redis: redis, keys: keys), store: store,
+            queue: ReliableQueue(redis: redis, keys: keys, pushAcks: configuration.pushAcks), store: store,
             registry: IngestMetrics.registry, maxPushesInFlight: configuration.redisConnections,
             limits: RateLimitPolicy(
                 defaults: configuration.rateLimits, store: RateLimitStore(redis: redis, keys: keys),

@@ -17,6 +17,9 @@ struct IngestConfiguration: Sendable {
     var rateLimits: RateLimits
     /// The queue's high-water mark (`QUEUE_MAX`, 0: none): at or above it ingest answers 503.
     var queueMax: Int
+    /// Replicas that must confirm a push before `202` (`REDIS_ACK_REPLICAS`, 0: none, and
+    /// `REDIS_ACK_TIMEOUT_MS`, default 1000); unconfirmed in time, ingest answers 503 `OUTCOME_UNKNOWN`.
+    var pushAcks: ReplicaAcks?
     /// Proxies in front of the API whose `X-Forwarded-For` entries are believed (`TRUST_PROXY`):
     /// 0 uses the socket peer; n takes the n-th address from the right of the header.
     var trustedProxies: Int
@@ -51,7 +54,7 @@ struct IngestConfiguration: Sendable {
     /// How long a site or key lookup is remembered (`STATS_ACCESS_CACHE_MS`, default 5000; 0: not at all).
     var statsAccessCacheTTL: Duration = .seconds(5)
 
-    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`,
+    /// Reads `HOST`, `PORT`, `REDIS_CONNECTIONS`, `REDIS_ACK_*`, `MONGO_CLIENTS`, `QUEUE_MAX`, `RATE_LIMIT_*`,
     /// `TRUST_PROXY`, `HTTP_*`, `INGEST_MAX_WAITING_BYTES`, `RATE_LIMIT_MAX_KEYS`, `STATS_*`, `METRICS_TOKEN` and the shared
     /// variables; every number is checked against its range, and an error names the variable.
     init(environment: Environment) throws {
@@ -62,6 +65,9 @@ struct IngestConfiguration: Sendable {
         mongoClients = try environment.int("MONGO_CLIENTS", default: 4, in: 2...256)  // one stays free of /stats for health
         rateLimits = try RateLimits(environment: environment)
         queueMax = try environment.int("QUEUE_MAX", default: 1_000_000, in: 0...1_000_000_000)
+        let replicas = try environment.int("REDIS_ACK_REPLICAS", default: 0, in: 0...16)
+        let ackTimeout = try environment.milliseconds("REDIS_ACK_TIMEOUT_MS", default: 1000, in: 1...60_000)
+        pushAcks = replicas > 0 ? ReplicaAcks(replicas: replicas, timeout: ackTimeout) : nil
         switch environment["TRUST_PROXY"]?.lowercased() {
         case nil, "", "0", "false", "no", "off": trustedProxies = 0
         case "true", "yes", "on": trustedProxies = 1

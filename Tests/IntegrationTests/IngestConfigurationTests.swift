@@ -10,6 +10,7 @@ struct IngestConfigurationTests {
         ("HTTP_IDLE_TIMEOUT_MS", "0"), ("HTTP_READ_TIMEOUT_MS", "1"), ("HTTP_MAX_CONNECTIONS", "0"),
         ("INGEST_MAX_WAITING_BYTES", "10"), ("HTTP_MAX_CONNECTIONS_PER_ADDRESS", "-1"), ("STATS_MAX_TIME_MS", "0"), ("TRUST_PROXY", "1000"),
         ("REDIS_READ_TIMEOUT_MS", "0"), ("REDIS_CONNECT_TIMEOUT_MS", "abc"), ("QUEUE_PREFIX", "et :"),
+        ("REDIS_ACK_REPLICAS", "-1"), ("REDIS_ACK_REPLICAS", "17"), ("REDIS_ACK_TIMEOUT_MS", "0"),
     ])
     func anOutOfRangeNumberIsRefusedNamingItsVariable(key: String, value: String) {
         do {
@@ -27,5 +28,8 @@ struct IngestConfigurationTests {
         #expect(configuration.httpMaxConnectionsPerAddress == 256)
         #expect(try IngestConfiguration(environment: Environment(["TRUST_PROXY": "1"])).httpMaxConnectionsPerAddress == 0)
         #expect(configuration.metricsToken == nil)
+        #expect(configuration.pushAcks == nil, "a push needs no replica unless asked")
+        let acked = try IngestConfiguration(environment: Environment(["REDIS_ACK_REPLICAS": "1"]))
+        #expect(acked.pushAcks == ReplicaAcks(replicas: 1, timeout: .seconds(1)))
     }
 }

@@ -83,6 +83,36 @@ final class ServerProcess: @unchecked Sendable {
         return server
     }
 
+    /// redis-server started at once, replicating `masterPort` when given (no persistence).
+    static func redis(replicaOf masterPort: Int?) throws -> ServerProcess {
+        let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
+            ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+                + (masterPort.map { ["--replicaof", "127.0.0.1", String($0)] } ?? [])
+        }
+        try server.start()
+        return server
+    }
+
+    /// A sentinel (redis-server in sentinel mode) watching the master on `masterPort` as `name`,
+    /// quorum 2, the master deemed down after 1 s; its configuration file in a directory of its own.
+    static func sentinel(watching masterPort: Int, name: String) throws -> ServerProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sentinel-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let file = directory.appendingPathComponent("sentinel.conf")
+        try """
+            sentinel monitor \(name) 127.0.0.1 \(masterPort) 2
+            sentinel down-after-milliseconds \(name) 1000
+            sentinel failover-timeout \(name) 10000
+            sentinel parallel-syncs \(name) 1
+
+            """.write(to: file, atomically: true, encoding: .utf8)
+        let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
+            [file.path, "--sentinel", "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path]
+        }
+        try server.start()
+        return server
+    }
+
     /// nx-27017 (`TEST_NX_BIN`) with an in-memory database, not started yet.
     static func nx() throws -> ServerProcess {
         guard let binary = TestServers.environment["TEST_NX_BIN"] else {

@@ -53,6 +53,31 @@ struct ConfigurationTests {
         #expect(throws: ConfigurationError.self) { try PipelineConfiguration(environment: Environment(["REDIS_CONNECT_TIMEOUT_MS": "soon"])) }
     }
 
+    @Test func sentinelsAreReadWithTheirMasterNameAndRefusedWithout() throws {
+        let config = try PipelineConfiguration(environment: Environment([
+            "REDIS_URL": "redis://:secret@ignored:1/2", "REDIS_SENTINELS": "10.0.0.1:26379, [::1]:26380,s3.example:26381",
+            "REDIS_SENTINEL_MASTER": "mymaster", "REDIS_SENTINEL_PASSWORD": "sentinel-secret",
+        ]))
+        let sentinel = try #require(config.redis.sentinel)
+        #expect(sentinel.sentinels == [
+            RedisEndpoint(host: "10.0.0.1", port: 26379), RedisEndpoint(host: "::1", port: 26380), RedisEndpoint(host: "s3.example", port: 26381),
+        ])
+        #expect(sentinel.masterName == "mymaster" && sentinel.password == "sentinel-secret")
+        // The master's password and database still come from REDIS_URL; its host does not.
+        #expect(config.redis.password == "secret" && config.redis.database == 2)
+        #expect(config.redis.displayName == "sentinel master mymaster/2")
+        #expect(try PipelineConfiguration(environment: Environment([:])).redis.sentinel == nil)
+        for bad: [String: String] in [
+            ["REDIS_SENTINELS": "10.0.0.1:26379"],  // no master name
+            ["REDIS_SENTINELS": "10.0.0.1", "REDIS_SENTINEL_MASTER": "m"],  // no port
+            ["REDIS_SENTINELS": "10.0.0.1:0", "REDIS_SENTINEL_MASTER": "m"],
+            ["REDIS_SENTINELS": "a:1,,b:2", "REDIS_SENTINEL_MASTER": "m"],
+            ["REDIS_SENTINELS": "a:1", "REDIS_SENTINEL_MASTER": "two words"],
+        ] {
+            #expect(throws: ConfigurationError.self, "\(bad)") { try PipelineConfiguration(environment: Environment(bad)) }
+        }
+    }
+
     @Test func keyNamesFollowTheDesign() {
         let keys = QueueKeys()
         #expect(keys.queue == "et:queue")

@@ -24,7 +24,8 @@ public struct PipelineConfiguration: Sendable {
         self.logLevel = logLevel
     }
 
-    /// Reads `REDIS_URL`, `MONGO_URI`, `QUEUE_PREFIX` and `LOG_LEVEL`.
+    /// Reads `REDIS_URL` (and `REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`),
+    /// `MONGO_URI`, `QUEUE_PREFIX` and `LOG_LEVEL`.
     public init(environment: Environment) throws {
         self.init()
         if let url = environment["REDIS_URL"] {
@@ -32,6 +33,7 @@ public struct PipelineConfiguration: Sendable {
         }
         redis.connectTimeout = try environment.milliseconds("REDIS_CONNECT_TIMEOUT_MS", default: 1000, in: 10...60_000)
         redis.readTimeout = try environment.milliseconds("REDIS_READ_TIMEOUT_MS", default: 5000, in: 10...600_000)
+        redis.sentinel = try RedisSentinelConfiguration(environment: environment)
         if let uri = environment["MONGO_URI"] { self.mongoURI = uri }
         if let prefix = environment["QUEUE_PREFIX"] {
             guard prefix.utf8.count <= 64, !prefix.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {

@@ -16,6 +16,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var connectTimeout: Duration
     /// How long a reply may take (blocking commands add their own timeout to this).
     public var readTimeout: Duration
+    /// When set, the master is found by asking these sentinels, and `host`/`port` are not used.
+    public var sentinel: RedisSentinelConfiguration?
 
     /// A configuration for a local Redis on the default port.
     public init(
@@ -57,6 +59,73 @@ public struct RedisConfiguration: Sendable, Equatable {
         return components.string ?? "redis://***"
     }
 
-    /// `host:port/db`, never the password.
-    public var displayName: String { "\(host):\(port)/\(database)" }
+    /// `host:port/db` (or the sentinels' master name), never the password.
+    public var displayName: String {
+        guard let sentinel else { return "\(host):\(port)/\(database)" }
+        return "sentinel master \(sentinel.masterName)/\(database)"
+    }
+}
+
+/// A Redis server's address.
+public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
+    /// Host name or address.
+    public var host: String
+    /// TCP port.
+    public var port: Int
+
+    /// An address from its parts.
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// Parses `host:port` (`[v6]:port` for IPv6); nil for anything else.
+    public init?(parsing text: Substring) {
+        let text = text.trimmingCharacters(in: .whitespaces)
+        guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]), (1...65_535).contains(port) else { return nil }
+        var host = String(text[..<colon])
+        if host.hasPrefix("["), host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty, !host.contains(where: { $0 == " " || $0 == "/" }) else { return nil }
+        self.init(host: host, port: port)
+    }
+
+    /// `host:port`.
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// Redis Sentinel: the sentinels to ask and the name of the master they watch
+/// (`REDIS_SENTINELS`, `REDIS_SENTINEL_MASTER`, `REDIS_SENTINEL_PASSWORD`).
+public struct RedisSentinelConfiguration: Sendable, Equatable {
+    /// The sentinels, asked in turn until one answers.
+    public var sentinels: [RedisEndpoint]
+    /// The master's name in the sentinels' configuration (`sentinel monitor NAME …`).
+    public var masterName: String
+    /// The sentinels' own password (`requirepass` in sentinel.conf), if any; the master's is `REDIS_URL`'s.
+    public var password: String?
+    /// How often a client asks again which server is master, to notice a failover without an error.
+    public var recheckInterval: Duration
+
+    /// A sentinel configuration from its parts.
+    public init(sentinels: [RedisEndpoint], masterName: String, password: String? = nil, recheckInterval: Duration = .seconds(5)) {
+        self.sentinels = sentinels
+        self.masterName = masterName
+        self.password = password
+        self.recheckInterval = recheckInterval
+    }
+
+    /// Reads `REDIS_SENTINELS` (`host:port,host:port,…`), `REDIS_SENTINEL_MASTER` and
+    /// `REDIS_SENTINEL_PASSWORD`; nil when `REDIS_SENTINELS` is unset.
+    public init?(environment: Environment) throws(ConfigurationError) {
+        guard let list = environment["REDIS_SENTINELS"], !list.isEmpty else { return nil }
+        let parsed = list.split(separator: ",", omittingEmptySubsequences: false).map { RedisEndpoint(parsing: $0) }
+        guard !parsed.isEmpty, parsed.count <= 32, parsed.allSatisfy({ $0 != nil }) else {
+            throw .invalid(key: "REDIS_SENTINELS", value: list, expected: "host:port of 1 to 32 sentinels, comma-separated")
+        }
+        guard let name = environment["REDIS_SENTINEL_MASTER"], !name.isEmpty, name.utf8.count <= 256,
+              !name.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F })
+        else {
+            throw .invalid(key: "REDIS_SENTINEL_MASTER", value: environment["REDIS_SENTINEL_MASTER"] ?? "", expected: "the master's name in the sentinels' configuration (needed with REDIS_SENTINELS)")
+        }
+        self.init(sentinels: parsed.compactMap { $0 }, masterName: name, password: environment["REDIS_SENTINEL_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 })
+    }
 }

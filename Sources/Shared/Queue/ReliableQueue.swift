@@ -6,17 +6,20 @@ public struct ReliableQueue: Sendable {
     public let redis: RedisClient
     /// Key names.
     public let keys: QueueKeys
+    /// Replicas that must confirm every push before it is acknowledged (nil: the master's word is enough).
+    public var pushAcks: ReplicaAcks?
 
-    /// A queue on `redis` under `keys`.
-    public init(redis: RedisClient, keys: QueueKeys) {
+    /// A queue on `redis` under `keys`; pushes wait for `pushAcks` when given.
+    public init(redis: RedisClient, keys: QueueKeys, pushAcks: ReplicaAcks? = nil) {
         self.redis = redis
         self.keys = keys
+        self.pushAcks = pushAcks
     }
 
     /// Pushes payloads in one variadic LPUSH; returns the queue's length afterwards.
     @discardableResult
     public func enqueue(_ payloads: [[UInt8]]) async throws(RedisError) -> Int {
-        let reply = try await redis.send(RedisCommand("LPUSH", [keys.queue], values: payloads)).orThrow()
+        let reply = try await redis.send(RedisCommand("LPUSH", [keys.queue], values: payloads), acks: pushAcks).orThrow()
         guard let length = reply.int else { throw .unexpectedReply("LPUSH answered \(reply)") }
         return Int(length)
     }
@@ -25,7 +28,7 @@ public struct ReliableQueue: Sendable {
     /// the length after the push, or nil when refused for being full.
     public func enqueue(_ payloads: [[UInt8]], highWater: Int) async throws(RedisError) -> Int? {
         guard highWater > 0 else { return try await enqueue(payloads) }
-        let reply = try await redis.run(QueueScripts.boundedPush, keys: [keys.queue], arguments: [Array(String(highWater).utf8)] + payloads)
+        let reply = try await redis.run(QueueScripts.boundedPush, keys: [keys.queue], arguments: [Array(String(highWater).utf8)] + payloads, acks: pushAcks)
         guard let parts = reply.elements, parts.count == 2, let pushed = parts[0].int, let length = parts[1].int else {
             throw .unexpectedReply("bounded push answered \(reply)")
         }

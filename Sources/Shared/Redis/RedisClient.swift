@@ -10,12 +10,19 @@ import NIOPosix
 /// for a connection. A dropped connection is discarded and replaced on next use; while
 /// Redis is unreachable, new connects back off exponentially (50 ms doubling to 2 s) and
 /// calls fail fast with `RedisError.unavailable` instead of each waiting for a TCP timeout.
+///
+/// With Sentinel (`configuration.sentinel`), every new connection goes to the master the
+/// sentinels name, checked with `ROLE`. A failover is followed without a restart: a lost
+/// connection or a `READONLY` answer makes the next connection ask again, and the sentinels
+/// are asked anyway every `recheckInterval`; when the master changed, every idle connection
+/// to the old one is dropped, so nothing is written to a demoted master.
 public final class RedisClient: Sendable {
     /// The configuration connections are made with.
     public let configuration: RedisConfiguration
     private let threads: NIOThreadPool
     private let state: NIOLockedValueBox<State>
     private let logger: Logger
+    private let sentinels: SentinelResolver?
 
     private struct State {
         var idle: [RedisConnection] = []
@@ -23,6 +30,12 @@ public final class RedisClient: Sendable {
         var nextConnectAttempt = NIODeadline.uptimeNanoseconds(0)
         var lastConnectError = ""
         var isShutdown = false
+        /// The master the sentinels named last (Sentinel only).
+        var master: RedisEndpoint?
+        /// Bumped whenever the master changes or is in doubt: older connections are dropped.
+        var epoch = 0
+        /// When to ask the sentinels again.
+        var nextMasterCheck = NIODeadline.uptimeNanoseconds(0)
     }
 
     /// Creates a client; `maxConnections` bounds both threads and connections.
@@ -31,6 +44,9 @@ public final class RedisClient: Sendable {
         self.threads = NIOThreadPool(numberOfThreads: max(1, maxConnections))
         self.state = NIOLockedValueBox(State())
         self.logger = logger
+        sentinels = configuration.sentinel.map {
+            SentinelResolver($0, connectTimeout: configuration.connectTimeout, readTimeout: configuration.readTimeout)
+        }
         threads.start()
     }
 
@@ -69,21 +85,86 @@ public final class RedisClient: Sendable {
         let connection = try checkout()
         do {
             let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)
-            checkin(connection)
+            if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("READONLY") } else { false } }) {
+                // A replica answered: the master we knew was demoted. Nothing ran; ask again.
+                masterInDoubt(connection, reason: "READONLY")
+            } else {
+                checkin(connection)
+            }
             return replies
         } catch {
             logger.debug("redis command failed after it was sent; not resending", metadata: ["error": "\(error)", "may_have_run": "\(error.mayHaveRun)"])
+            if sentinels != nil { masterInDoubt(connection, reason: "connection lost") }
             throw error
         }
     }
 
-    /// An idle connection that passes `isUsableForNextCommand`, else a new one.
+    /// Forgets the master (Sentinel only) after `connection` failed or met a replica: every idle
+    /// connection of its epoch is dropped and the next connect asks the sentinels again.
+    private func masterInDoubt(_ connection: RedisConnection, reason: String) {
+        guard sentinels != nil else { return }
+        let changed = state.withLockedValue { state -> Bool in
+            guard state.epoch == connection.epoch else { return false }
+            state.epoch += 1
+            state.idle = []
+            state.master = nil
+            state.nextMasterCheck = .uptimeNanoseconds(0)
+            return true
+        }
+        if changed { logger.info("redis master in doubt; asking the sentinels again", metadata: ["reason": "\(reason)"]) }
+    }
+
+    /// Asks the sentinels which server is master when it is unknown or the recheck is due; on a
+    /// change, drops every idle connection to the old one. Runs on a pool thread.
+    private func refreshMaster(_ resolver: SentinelResolver) throws(RedisError) -> (RedisEndpoint, epoch: Int) {
+        let now = NIODeadline.now()
+        let due: (known: RedisEndpoint?, epoch: Int, ask: Bool) = state.withLockedValue { state in
+            let ask = state.master == nil || now >= state.nextMasterCheck
+            if ask { state.nextMasterCheck = now + .nanoseconds(Int64(resolver.configuration.recheckInterval.totalNanoseconds)) }
+            return (state.master, state.epoch, ask)
+        }
+        guard due.ask else {
+            if let known = due.known { return (known, due.epoch) }
+            throw .unavailable("no master known yet")
+        }
+        let named: RedisEndpoint
+        do {
+            named = try resolver.master()
+        } catch {
+            // The sentinels are unreachable but the master we know may be fine: keep it, ask again soon.
+            guard let known = due.known else { throw error }
+            logger.warning("redis sentinels did not answer; keeping the known master", metadata: ["master": "\(known)", "error": "\(error)"])
+            return (known, due.epoch)
+        }
+        return state.withLockedValue { state in
+            if state.master != named {
+                if state.master != nil { state.epoch += 1 }
+                state.idle = []
+                logger.info("redis master is \(named)", metadata: ["sentinel_master": "\(resolver.configuration.masterName)"])
+                state.master = named
+            }
+            return (named, state.epoch)
+        }
+    }
+
+    /// An idle connection that passes `isUsableForNextCommand`, else a new one (to the master
+    /// the sentinels name, with Sentinel).
     private func checkout() throws(RedisError) -> RedisConnection {
+        var master: (endpoint: RedisEndpoint, epoch: Int)?
+        if let sentinels {
+            do {
+                master = try refreshMaster(sentinels)
+            } catch {
+                logger.warning("redis master unknown", metadata: ["error": "\(error)"])
+                throw error
+            }
+        }
         while true {
             let idle: Result<RedisConnection?, RedisError> = state.withLockedValue { state in
                 state.isShutdown ? .failure(.shutdown) : .success(state.idle.popLast())
             }
             guard let connection = try idle.get() else { break }
+            if let master, connection.epoch != master.epoch { continue }  // made to an older master
             if connection.isUsableForNextCommand { return connection }
             logger.debug("redis closed an idle connection; replacing it before sending")
         }
@@ -92,8 +173,17 @@ public final class RedisClient: Sendable {
             now < state.nextConnectAttempt ? .failure(.unavailable(state.lastConnectError)) : .success(())
         }
         try decision.get()
-        do {
-            let connection = try RedisConnection(configuration: configuration)
+        do throws(RedisError) {
+            let connection = try RedisConnection(configuration: configuration, endpoint: master?.endpoint)
+            if let master {
+                connection.epoch = master.epoch
+                do throws(RedisError) {
+                    try SentinelResolver.checkIsMaster(connection, at: master.endpoint)
+                } catch {
+                    masterInDoubt(connection, reason: "\(error)")
+                    throw error
+                }
+            }
             state.withLockedValue { state in
                 if state.consecutiveConnectFailures > 0 {
                     logger.info("redis reconnected", metadata: ["redis": "\(configuration.displayName)"])

@@ -10,23 +10,12 @@ final class RedisConnection: @unchecked Sendable {
     private let context: UnsafeMutablePointer<redisContext>
     private let readTimeout: Duration
     private var currentTimeout: Duration
+    /// Which master this connection was made to, in `RedisClient`'s count of master changes.
+    var epoch = 0
 
-    /// Connects, authenticates and selects the database.
-    init(configuration: RedisConfiguration) throws(RedisError) {
-        guard let context = redisConnectWithTimeout(configuration.host, Int32(configuration.port), Self.timeval(configuration.connectTimeout)) else {
-            throw .connectFailed("out of memory")
-        }
-        if context.pointee.err != 0 {
-            let message = Self.errorString(context)
-            redisFree(context)
-            throw .connectFailed("\(configuration.host):\(configuration.port): \(message)")
-        }
-        self.context = context
-        self.readTimeout = configuration.readTimeout
-        self.currentTimeout = configuration.readTimeout
-        redisSetTimeout(context, Self.timeval(configuration.readTimeout))
-        redisEnableKeepAlive(context)
-
+    /// Connects to `configuration`'s server, or to `endpoint` (the master a sentinel named),
+    /// authenticates and selects the database.
+    convenience init(configuration: RedisConfiguration, endpoint: RedisEndpoint? = nil) throws(RedisError) {
         var setup: [RedisCommand] = []
         if let password = configuration.password {
             setup.append(configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
@@ -34,9 +23,29 @@ final class RedisConnection: @unchecked Sendable {
         if configuration.database != 0 {
             setup.append(RedisCommand("SELECT", String(configuration.database)))
         }
+        try self.init(
+            endpoint: endpoint ?? RedisEndpoint(host: configuration.host, port: configuration.port),
+            connectTimeout: configuration.connectTimeout, readTimeout: configuration.readTimeout, setup: setup)
+    }
+
+    /// Connects to `endpoint` and runs `setup` (AUTH, SELECT); an error reply to it fails the connect.
+    init(endpoint: RedisEndpoint, connectTimeout: Duration, readTimeout: Duration, setup: [RedisCommand]) throws(RedisError) {
+        guard let context = redisConnectWithTimeout(endpoint.host, Int32(endpoint.port), Self.timeval(connectTimeout)) else {
+            throw .connectFailed("out of memory")
+        }
+        if context.pointee.err != 0 {
+            let message = Self.errorString(context)
+            redisFree(context)
+            throw .connectFailed("\(endpoint): \(message)")
+        }
+        self.context = context
+        self.readTimeout = readTimeout
+        self.currentTimeout = readTimeout
+        redisSetTimeout(context, Self.timeval(readTimeout))
+        redisEnableKeepAlive(context)
         if !setup.isEmpty {
             for reply in try pipeline(setup) {
-                if case .error(let message) = reply { throw .connectFailed("setup: \(message)") }
+                if case .error(let message) = reply { throw .connectFailed("\(endpoint) setup: \(message)") }
             }
         }
     }

@@ -11,6 +11,9 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     case closed(String)
     /// Redis answered with an error reply; the connection is fine.
     case command(String)
+    /// The write ran on the master, but fewer replicas than asked confirmed it in time (`WAIT`):
+    /// it is kept unless the master fails before replicating it.
+    case notReplicated(String)
     /// The reply did not have the shape the command promises.
     case unexpectedReply(String)
     /// The client was shut down.
@@ -19,8 +22,8 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// True when the same command may succeed later without any change on our side.
     public var isTransient: Bool {
         switch self {
-        case .connectFailed, .unavailable, .io, .closed: true
-        case .command(let message): message.hasPrefix("LOADING") || message.hasPrefix("BUSY") || message.hasPrefix("TRYAGAIN")
+        case .connectFailed, .unavailable, .io, .closed, .notReplicated: true
+        case .command(let message): ["LOADING", "BUSY", "TRYAGAIN", "READONLY", "MASTERDOWN"].contains { message.hasPrefix($0) }
         case .unexpectedReply, .shutdown: false
         }
     }
@@ -30,7 +33,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     /// after such an error could be told a lie.
     public var mayHaveRun: Bool {
         switch self {
-        case .io, .closed, .unexpectedReply: true
+        case .io, .closed, .unexpectedReply, .notReplicated: true
         case .connectFailed, .unavailable, .shutdown: false
         case .command(let message): !Self.refusedBeforeRunning.contains { message.hasPrefix($0) }
         }
@@ -49,6 +52,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
         case .unavailable(let m): "redis: unavailable, reconnecting with backoff (last error: \(m))"
         case .io(let m), .closed(let m): "redis: connection lost (\(m)); will reconnect"
         case .command(let m): "redis: command failed: \(m)"
+        case .notReplicated(let m): "redis: written but not confirmed by enough replicas (\(m)); check the replicas' links (INFO replication)"
         case .unexpectedReply(let m): "redis: unexpected reply: \(m)"
         case .shutdown: "redis: client is shut down"
         }

@@ -34,12 +34,47 @@ extension Sequence<UInt8> {
 }
 
 extension RedisClient {
-    /// Runs `script` by SHA, loading it with `EVAL` if Redis does not know it; error replies throw.
-    public func run(_ script: RedisScript, keys: [String], arguments: [[UInt8]] = []) async throws(RedisError) -> RedisReply {
-        let reply = try await send(script.evalsha(keys: keys, arguments: arguments))
+    /// Runs `script` by SHA, loading it with `EVAL` if Redis does not know it; error replies
+    /// throw. With `acks`, the write must also reach that many replicas (`WAIT`, on the same
+    /// connection) or `RedisError.notReplicated` is thrown.
+    public func run(_ script: RedisScript, keys: [String], arguments: [[UInt8]] = [], acks: ReplicaAcks? = nil) async throws(RedisError) -> RedisReply {
+        let reply = try await send(script.evalsha(keys: keys, arguments: arguments), acks: acks)
         if case .error(let message) = reply, message.hasPrefix("NOSCRIPT") {
-            return try await send(script.eval(keys: keys, arguments: arguments)).orThrow()
+            return try await send(script.eval(keys: keys, arguments: arguments), acks: acks).orThrow()
         }
         return try reply.orThrow()
     }
+
+    /// Sends `command`, then, with `acks`, `WAIT` on the same connection; the command's reply
+    /// (an error reply is returned, and then nothing is waited for), or `.notReplicated`.
+    public func send(_ command: RedisCommand, acks: ReplicaAcks?) async throws(RedisError) -> RedisReply {
+        guard let acks else { return try await send(command) }
+        let replies = try await pipeline([command, acks.wait], extraTimeout: acks.timeout)
+        guard let reply = replies.first, let confirmed = replies.last else { throw .unexpectedReply("no reply") }
+        if case .error = reply { return reply }
+        guard let count = confirmed.int else { throw .unexpectedReply("WAIT answered \(confirmed)") }
+        guard count >= Int64(acks.replicas) else {
+            throw .notReplicated("\(count) of \(acks.replicas) replicas within \(DurationText.format(acks.timeout))")
+        }
+        return reply
+    }
+}
+
+/// How many replicas must confirm a write before it counts as done, and how long to wait
+/// (`REDIS_ACK_REPLICAS`, `REDIS_ACK_TIMEOUT_MS`): Redis replicates asynchronously, so a master
+/// that fails can take its last writes with it unless a replica confirmed them.
+public struct ReplicaAcks: Sendable, Equatable {
+    /// Replicas that must confirm (at least 1).
+    public var replicas: Int
+    /// Longest wait for them.
+    public var timeout: Duration
+
+    /// `replicas` confirmations within `timeout`.
+    public init(replicas: Int, timeout: Duration) {
+        self.replicas = max(1, replicas)
+        self.timeout = timeout
+    }
+
+    /// `WAIT replicas timeout-ms`.
+    var wait: RedisCommand { RedisCommand("WAIT", String(replicas), String(max(1, timeout.totalMilliseconds))) }
 }

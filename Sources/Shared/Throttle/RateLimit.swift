@@ -158,7 +158,7 @@ extension ReliableQueue {
                 }
             }
         }
-        let reply = try await redis.run(ThrottleScripts.admit, keys: [keys.queue, keys.throttleStats, keys.rateLimitIndex], arguments: arguments)
+        let reply = try await redis.run(ThrottleScripts.admit, keys: [keys.queue, keys.throttleStats, keys.rateLimitIndex], arguments: arguments, acks: pushAcks)
         if let parts = reply.elements, parts.first?.int == -1 { return nil }
         guard let parts = reply.elements, parts.count == 2, let depth = parts[0].int, let rows = parts[1].elements, rows.count == items.count else {
             throw .unexpectedReply("rate-limited push answered \(reply)")

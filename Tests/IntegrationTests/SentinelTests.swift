@@ -1,0 +1,133 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import Shared
+
+/// Redis Sentinel on loopback: a master, two replicas and three sentinels of the test's own.
+/// The queue finds the master through the sentinels, follows a failover with no restart, and,
+/// with `REDIS_ACK_REPLICAS=1`, loses no push it acknowledged when the master is killed.
+@Suite(.serialized) struct SentinelTests {
+    static let name = "pipeline-test"
+
+    /// The servers of one test, stopped when it ends.
+    struct Deployment {
+        let master: ServerProcess
+        let replicas: [ServerProcess]
+        let sentinels: [ServerProcess]
+        let logger = Logger(label: "sentinel-test")
+
+        /// Master, replicas and sentinels started, the replicas in sync and known to every sentinel.
+        static func start() async throws -> Deployment {
+            let master = try ServerProcess.redis(replicaOf: nil)
+            let replicas = try (0..<2).map { _ in try ServerProcess.redis(replicaOf: master.port) }
+            let sentinels = try (0..<3).map { _ in try ServerProcess.sentinel(watching: master.port, name: SentinelTests.name) }
+            let deployment = Deployment(master: master, replicas: replicas, sentinels: sentinels)
+            try await eventually("the replicas are in sync and every sentinel knows them and its peers", timeout: .seconds(30)) {
+                // "online": the first sync is over (a replica still loading acknowledges nothing).
+                guard try await deployment.info(master.port, "replication").components(separatedBy: "state=online").count == 3 else { return false }
+                for sentinel in sentinels {
+                    let known = try await deployment.ask(sentinel.port, RedisCommand("SENTINEL", "replicas", SentinelTests.name)).elements?.count
+                    let peers = try await deployment.ask(sentinel.port, RedisCommand("SENTINEL", "sentinels", SentinelTests.name)).elements?.count
+                    guard known == 2, peers == 2 else { return false }
+                }
+                return true
+            }
+            return deployment
+        }
+
+        /// A plain client of one server.
+        func client(port: Int) -> RedisClient {
+            RedisClient(configuration: RedisConfiguration(port: port), maxConnections: 1, logger: logger)
+        }
+
+        /// A client that finds the master through the sentinels, asking again every `recheck`.
+        func sentinelClient(recheck: Duration = .seconds(5)) -> RedisClient {
+            var configuration = RedisConfiguration(host: "192.0.2.1", port: 1)  // never used: the sentinels name the master
+            configuration.connectTimeout = .milliseconds(500)
+            configuration.readTimeout = .seconds(2)
+            configuration.sentinel = RedisSentinelConfiguration(
+                sentinels: sentinels.map { RedisEndpoint(host: "127.0.0.1", port: $0.port) }, masterName: SentinelTests.name, recheckInterval: recheck)
+            return RedisClient(configuration: configuration, maxConnections: 2, logger: logger)
+        }
+
+        /// One command to the server on `port`, on a client of its own.
+        func ask(_ port: Int, _ command: RedisCommand) async throws -> RedisReply {
+            let client = client(port: port)
+            do {
+                let reply = try await client.send(command)
+                await client.shutdown()
+                return reply
+            } catch {
+                await client.shutdown()
+                throw error
+            }
+        }
+
+        /// `INFO section` of the server on `port`.
+        func info(_ port: Int, _ section: String) async throws -> String {
+            try await ask(port, RedisCommand("INFO", section)).string ?? ""
+        }
+
+        /// The port of the server that says it is master, among the replicas.
+        func promotedReplica() async throws -> Int? {
+            for replica in replicas where try await info(replica.port, "replication").contains("role:master") { return replica.port }
+            return nil
+        }
+
+        /// Stops every server.
+        func stop() {
+            for server in sentinels + replicas + [master] { server.stop() }
+        }
+    }
+
+    @Test func theQueueWritesToTheMasterTheSentinelsName() async throws {
+        let deployment = try await Deployment.start()
+        defer { deployment.stop() }
+        let keys = QueueKeys(prefix: "sentinel-\(UUID().uuidString.prefix(8)):")
+        let redis = deployment.sentinelClient()
+        let queue = ReliableQueue(redis: redis, keys: keys, pushAcks: ReplicaAcks(replicas: 2, timeout: .seconds(2)))
+        #expect(try await queue.enqueue([Array("a".utf8), Array("b".utf8)]) == 2)
+        // On the master, and (WAIT 2) on both replicas before the push returned.
+        for port in [deployment.master.port] + deployment.replicas.map(\.port) {
+            #expect(try await deployment.ask(port, RedisCommand("LLEN", keys.queue)).int == 2, "server on \(port)")
+        }
+        await redis.shutdown()
+    }
+
+    @Test func aKilledMasterLosesNoAcknowledgedPushAndIngestComesBackWithoutARestart() async throws {
+        let deployment = try await Deployment.start()
+        defer { deployment.stop() }
+        let keys = QueueKeys(prefix: "failover-\(UUID().uuidString.prefix(8)):")
+        let redis = deployment.sentinelClient(recheck: .seconds(1))
+        let queue = ReliableQueue(redis: redis, keys: keys, pushAcks: ReplicaAcks(replicas: 1, timeout: .seconds(1)))
+        var acknowledged: [String] = []
+        var refused = 0
+        var next = 0
+        /// Pushes one numbered payload; records it when the push was acknowledged.
+        func push() async {
+            let payload = "event-\(next)"
+            next += 1
+            do {
+                _ = try await queue.enqueue([Array(payload.utf8)])
+                acknowledged.append(payload)
+            } catch {
+                refused += 1  // 503 to a client: not acknowledged, it would resend
+            }
+        }
+        for _ in 0..<50 { await push() }
+        #expect(acknowledged.count == 50, "every push acknowledged before the kill (\(refused) refused)")
+        deployment.master.stop()  // SIGKILL, mid-stream
+        let killedAfter = acknowledged.count
+        try await eventually("pushes are acknowledged again after the failover", timeout: .seconds(60)) {
+            await push()
+            return acknowledged.count >= killedAfter + 20
+        }
+        let promoted = try #require(try await deployment.promotedReplica(), "a replica was promoted")
+        let stored = Set(try await deployment.ask(promoted, RedisCommand("LRANGE", keys.queue, "0", "-1")).elements?.compactMap(\.string) ?? [])
+        let lost = acknowledged.filter { !stored.contains($0) }
+        #expect(lost.isEmpty, "acknowledged and lost: \(lost.prefix(10)) of \(lost.count)")
+        #expect(refused > 0, "the kill was noticed (pushes refused while no master answered)")
+        await redis.shutdown()
+    }
+}
