@@ -1,6 +1,7 @@
 """Fault injection on the real system: checks Jepsen's total-queue invariant (every event the
 API answered 202 for is stored exactly once) through worker kills, a MongoDB outage, a Redis
-crash, a paused worker and a poison event, and prints a table.
+crash, a Redis master killed under Sentinel (with and without replica acknowledgements), a
+paused worker and a poison event, and prints a table.
 
 Run by scripts/chaos (full cases) and by scripts/test (--short: the same cases, smaller)."""
 import argparse
@@ -90,6 +91,75 @@ class Cluster:
                 proc.kill()
                 proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class SentinelCluster(Cluster):
+    """A Cluster whose Redis runs under Sentinel: the master (AOF off: the replicas are its
+    copies), two replicas and three sentinels on loopback. The API and the workers find the
+    master through the sentinels (REDIS_SENTINELS); pushes wait for `ack_replicas` replicas."""
+
+    NAME = "chaos"
+
+    def __init__(self, bins, raw_mongo, ack_replicas, workers=2):
+        self.sentinel_ports = [free_port() for _ in range(3)]
+        self.replica_ports = [free_port() for _ in range(2)]
+        self.extra = []
+        env = {"REDIS_SENTINELS": ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports), "REDIS_SENTINEL_MASTER": self.NAME,
+               "REDIS_ACK_REPLICAS": str(ack_replicas)}
+        super().__init__(bins, raw_mongo, fsync="no", workers=workers, worker_env=env)
+
+    def start_redis(self):
+        """The master, its replicas and the sentinels; returns once the replicas are in sync and
+        every sentinel knows both replicas and its two peers."""
+        self.redis = subprocess.Popen(["redis-server", "--port", str(self.redis_port), "--bind", "127.0.0.1", "--dir", f"{self.dir}/redis",
+                                       "--save", "", "--appendonly", "no"], stdout=subprocess.DEVNULL)
+        wait_port(self.redis_port)
+        for port in self.replica_ports:
+            os.makedirs(f"{self.dir}/replica-{port}")
+            self.extra.append(subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", f"{self.dir}/replica-{port}",
+                                                "--save", "", "--appendonly", "no", "--replicaof", "127.0.0.1", str(self.redis_port)],
+                                               stdout=subprocess.DEVNULL))
+        for port in self.sentinel_ports:
+            conf = f"{self.dir}/sentinel-{port}.conf"
+            with open(conf, "w") as f:
+                f.write(f"sentinel monitor {self.NAME} 127.0.0.1 {self.redis_port} 2\n"
+                        f"sentinel down-after-milliseconds {self.NAME} 1000\nsentinel failover-timeout {self.NAME} 10000\n")
+            self.extra.append(subprocess.Popen(["redis-server", conf, "--sentinel", "--port", str(port), "--bind", "127.0.0.1", "--dir", self.dir],
+                                               stdout=subprocess.DEVNULL))
+        for port in self.replica_ports + self.sentinel_ports:
+            wait_port(port)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            synced = self.cli(self.redis_port, "INFO", "replication").count("state=online") == 2
+            known = all(self.cli(p, "SENTINEL", "replicas", self.NAME).count("name") == 2 and
+                        self.cli(p, "SENTINEL", "sentinels", self.NAME).count("name") == 2 for p in self.sentinel_ports)
+            if synced and known:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the replicas did not sync, or the sentinels did not find each other, within 60 s")
+
+    @staticmethod
+    def cli(port, *args):
+        out = subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def master_port(self):
+        """The master's port as the first sentinel that answers names it."""
+        for port in self.sentinel_ports:
+            named = self.cli(port, "SENTINEL", "get-master-addr-by-name", self.NAME).split("\n")
+            if len(named) == 2 and named[1].isdigit():
+                return int(named[1])
+        return self.redis_port
+
+    def redis_cli(self, *args):
+        return self.cli(self.master_port(), *args)
+
+    def close(self):
+        for proc in self.extra:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        super().close()
 
 
 class Sender:
@@ -211,6 +281,48 @@ def case_redis(args, bins, raw):
                          f"{sender.refused} refused (503); {wrong} 202s while down")
         result["ok"] = result["ok"] and wrong == 0
         return result
+
+
+def outage(sender, since):
+    """(seconds from `since` to the first answer that was not 202, seconds from `since` until
+    202s came back after it): when ingest noticed, and when it recovered; None where it did not."""
+    after = [(at, status) for at, status in sender.log if at >= since]
+    first_refusal = next((at for at, status in after if status != 202), None)
+    if first_refusal is None:
+        return None, None
+    back = next((at for at, status in after if at > first_refusal and status == 202), None)
+    return first_refusal - since, (back - since if back else None)
+
+
+def case_sentinel_acks(args, bins, raw, acks):
+    """Sends mid-stream, kills -9 the Redis master under Sentinel, keeps sending: counts what
+    was acknowledged and lost, how long ingest answered 503 and when 202s came back."""
+    with SentinelCluster(bins, raw, ack_replicas=acks) as cluster:
+        site = f"sentinel-{acks}"
+        sender = Sender(cluster, site, args.events, pace=args.pace).start()
+        time.sleep(args.outage / 3)
+        killed = time.time()
+        cluster.redis.kill()
+        cluster.redis.wait()
+        sender.join()
+        noticed, recovered = outage(sender, killed)
+        # Drain what the new master holds; with acks=0 some acknowledged events may be gone for good.
+        started = time.time()
+        while not cluster.drained() and time.time() - started < args.timeout:
+            time.sleep(0.2)
+        seconds = drain(cluster, site, sender.acked, 10 if acks == 0 else args.timeout)
+        seconds = seconds if seconds is not None else (time.time() - started if cluster.drained() else None)
+        result = verdict(f"Redis master killed under Sentinel, REDIS_ACK_REPLICAS={acks}", sender, cluster, site, seconds,
+                         f"{sender.refused} refused (503); 503s from {noticed if noticed is None else round(noticed, 1)} s after the kill, "
+                         f"202s again at {'never' if recovered is None else f'{recovered:.1f} s'}; new master :{cluster.master_port()}")
+        # Without replica acknowledgements a loss is possible and is what this case measures.
+        result["ok"] = recovered is not None and result["duplicates"] == 0 and result["drain"] is not None and (acks == 0 or result["lost"] == 0)
+        return result
+
+
+def case_sentinel(args, bins, raw):
+    """Redis master kill -9 under Sentinel, with and without REDIS_ACK_REPLICAS=1."""
+    return [case_sentinel_acks(args, bins, raw, 1), case_sentinel_acks(args, bins, raw, 0)]
 
 
 def case_sigstop(args, bins, raw):
@@ -407,7 +519,7 @@ def main():
     parser.add_argument("--short", action="store_true", help="small version of every case (part of scripts/test)")
     parser.add_argument("--bin", required=True, help="directory holding IngestAPI and Worker")
     parser.add_argument("--raw-mongo", required=True, help="the raw_mongo helper (Benchmarks/raw_mongo.c)")
-    parser.add_argument("--only", choices=["kill", "mongo", "redis", "sigstop", "poison", "registry"])
+    parser.add_argument("--only", choices=["kill", "mongo", "redis", "sentinel", "sigstop", "poison", "registry"])
     parser.add_argument("--keys", type=int, help="unrelated keys for the registry case (default 3M, 10M without --short)")
     args = parser.parse_args()
     args.events = 5_000 if args.short else 50_000
@@ -416,14 +528,15 @@ def main():
     args.pace = 3 * args.outage / (args.events / 100)
     args.timeout = 120 if args.short else 600
     args.keys = args.keys or (3_000_000 if args.short else 10_000_000)
-    cases = {"kill": case_kill, "mongo": case_mongo, "redis": case_redis, "sigstop": case_sigstop, "poison": case_poison,
-             "registry": case_registry}
+    cases = {"kill": case_kill, "mongo": case_mongo, "redis": case_redis, "sentinel": case_sentinel, "sigstop": case_sigstop,
+             "poison": case_poison, "registry": case_registry}
     results = []
     for name, case in cases.items():
         if args.only and name != args.only:
             continue
         print(f"chaos: {case.__doc__}", flush=True)
-        results.append(case(args, args.bin, args.raw_mongo))
+        result = case(args, args.bin, args.raw_mongo)
+        results.extend(result if isinstance(result, list) else [result])
     print()
     print("| case | sent | acknowledged (202) | stored | lost | duplicates | dead-lettered | drain s | notes | result |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -118,14 +118,16 @@ public final class RedisClient: Sendable {
     /// change, drops every idle connection to the old one. Runs on a pool thread.
     private func refreshMaster(_ resolver: SentinelResolver) throws(RedisError) -> (RedisEndpoint, epoch: Int) {
         let now = NIODeadline.now()
-        let due: (known: RedisEndpoint?, epoch: Int, ask: Bool) = state.withLockedValue { state in
-            let ask = state.master == nil || now >= state.nextMasterCheck
+        let due: (known: RedisEndpoint?, epoch: Int, ask: Bool, backingOff: String?) = state.withLockedValue { state in
+            // While connects back off, the sentinels are not asked either: they would name the same server.
+            let backingOff = now < state.nextConnectAttempt ? state.lastConnectError : nil
+            let ask = backingOff == nil && (state.master == nil || now >= state.nextMasterCheck)
             if ask { state.nextMasterCheck = now + .nanoseconds(Int64(resolver.configuration.recheckInterval.totalNanoseconds)) }
-            return (state.master, state.epoch, ask)
+            return (state.master, state.epoch, ask, backingOff)
         }
         guard due.ask else {
             if let known = due.known { return (known, due.epoch) }
-            throw .unavailable("no master known yet")
+            throw .unavailable(due.backingOff ?? "no master known yet")
         }
         let named: RedisEndpoint
         do {
@@ -155,7 +157,8 @@ public final class RedisClient: Sendable {
             do {
                 master = try refreshMaster(sentinels)
             } catch {
-                logger.warning("redis master unknown", metadata: ["error": "\(error)"])
+                // No sentinel named a master: back off as from a failed connect.
+                if case .unavailable = error {} else { connectFailed(error) }
                 throw error
             }
         }
@@ -192,15 +195,22 @@ public final class RedisClient: Sendable {
             }
             return connection
         } catch {
-            state.withLockedValue { state in
-                state.consecutiveConnectFailures += 1
-                let exponent = min(state.consecutiveConnectFailures - 1, 6)
-                state.nextConnectAttempt = .now() + .milliseconds(min(50 << exponent, 2000))
-                state.lastConnectError = "\(error)"
-            }
-            logger.warning("redis connect failed", metadata: ["redis": "\(configuration.displayName)", "error": "\(error)"])
+            connectFailed(error)
             throw error
         }
+    }
+
+    /// Backs new connects off exponentially (50 ms doubling to 2 s) after `error`; with
+    /// Sentinel, the next connect after the backoff asks the sentinels again.
+    private func connectFailed(_ error: RedisError) {
+        state.withLockedValue { state in
+            if sentinels != nil { state.master = nil }
+            state.consecutiveConnectFailures += 1
+            let exponent = min(state.consecutiveConnectFailures - 1, 6)
+            state.nextConnectAttempt = .now() + .milliseconds(min(50 << exponent, 2000))
+            state.lastConnectError = "\(error)"
+        }
+        logger.warning("redis connect failed", metadata: ["redis": "\(configuration.displayName)", "error": "\(error)"])
     }
 
     private func checkin(_ connection: RedisConnection) {

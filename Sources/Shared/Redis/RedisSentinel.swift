@@ -20,7 +20,7 @@ final class SentinelResolver: Sendable {
         order = NIOLockedValueBox(configuration.sentinels)
     }
 
-    /// The master's address, from the first sentinel that names one; `.unavailable` when none does.
+    /// The master's address, from the first sentinel that names one; `.connectFailed` when none does.
     func master() throws(RedisError) -> RedisEndpoint {
         var failures: [String] = []
         for sentinel in order.withLockedValue({ $0 }) {
@@ -43,7 +43,7 @@ final class SentinelResolver: Sendable {
                 failures.append("\(sentinel): \(error)")
             }
         }
-        throw .unavailable("no sentinel named a master: " + failures.joined(separator: "; "))
+        throw .connectFailed("no sentinel named a master (check REDIS_SENTINELS and REDIS_SENTINEL_MASTER): " + failures.joined(separator: "; "))
     }
 
     /// Throws unless `connection` is to a master: during a failover a sentinel may still name a
