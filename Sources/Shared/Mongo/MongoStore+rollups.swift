@@ -273,7 +273,9 @@ extension MongoStore {
         #"{"s": \#(JSONValue.string(siteID).serialized), "h": {"$gte": {"$numberLong": "\#(start)"}, "$lt": {"$numberLong": "\#(end)"}}}"#
     }
 
-    /// Runs a command given as JSON on the configured database and returns its reply as JSON.
+    /// Runs a write command given as JSON on the configured database and returns its reply as
+    /// JSON. As a write command: the connection string's write concern (`w=majority`) applies,
+    /// and a write-concern error fails it.
     func commandReply(_ json: String, context: String) async throws(MongoError) -> String {
         let pool = self.pool
         return try await blocking { () throws(MongoError) -> String in
@@ -281,7 +283,7 @@ extension MongoStore {
             return try pool.withClient { client throws(MongoError) -> String in
                 try BSONDocument.withReply { reply throws(MongoError) -> String in
                     var error = bson_error_t()
-                    guard mongoc_client_command_simple(client, pool.databaseName, command.pointer, nil, reply, &error) else {
+                    guard mongoc_client_write_command_with_opts(client, pool.databaseName, command.pointer, nil, reply, &error) else {
                         throw MongoError(error, context: context, labels: MongoError.labels(inReply: reply))
                     }
                     return BSONDocument.json(reply)
