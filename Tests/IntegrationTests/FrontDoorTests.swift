@@ -161,6 +161,26 @@ struct FrontDoorTests {
     }
 }
 
+extension FrontDoorTests {
+    /// `REDIS_ACK_REPLICAS=1` on a Redis with no replica: the push runs on the master but no
+    /// replica confirms it, so the client hears "may have been accepted", never 202.
+    @Test func aPushNoReplicaConfirmedIsNotAcknowledged() async throws {
+        let servers = try TestServers()
+        let queue = ReliableQueue(redis: servers.redis, keys: servers.configuration.keys, pushAcks: ReplicaAcks(replicas: 1, timeout: .milliseconds(50)))
+        let dependencies = IngestDependencies(queue: queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 1)
+        try await Application(router: buildRouter(dependencies)).test(.router) { client in
+            let body = ByteBuffer(string: #"{"site_id":"s","event_type":"click","event_id":"unreplicated-1"}"#)
+            try await client.execute(uri: "/event", method: .post, body: body) { response in
+                #expect(response.status == .serviceUnavailable)
+                let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any]
+                #expect((answer?["error"] as? [String: Any])?["code"] as? String == "OUTCOME_UNKNOWN")
+            }
+        }
+        #expect(try await servers.length(servers.configuration.keys.queue) == 1, "the master has it; only its safety is unknown")
+        await servers.shutdown()
+    }
+}
+
 /// A loopback port held bound but not listening: every connection to it is refused at once.
 final class ClosedPort: Sendable {
     /// The port.

@@ -73,6 +73,8 @@ final class ServerProcess: @unchecked Sendable {
     private let executable: String
     private let arguments: [String]
     private var process: Process?
+    /// A directory of its own (a sentinel's configuration), removed when it stops.
+    private var scratch: URL?
 
     /// redis-server (`TEST_REDIS_SERVER_BIN`), started at once, without persistence.
     static func redis() throws -> ServerProcess {
@@ -109,6 +111,7 @@ final class ServerProcess: @unchecked Sendable {
         let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
             [file.path, "--sentinel", "--port", String(port), "--bind", "127.0.0.1", "--dir", directory.path]
         }
+        server.scratch = directory
         try server.start()
         return server
     }
@@ -154,6 +157,9 @@ final class ServerProcess: @unchecked Sendable {
 
     /// Stops it and waits until the port is closed.
     func stop() {
+        defer {
+            if let scratch { try? FileManager.default.removeItem(at: scratch) }
+        }
         guard let process, process.isRunning else { return }
         kill(process.processIdentifier, SIGKILL)
         for _ in 0..<100 where process.isRunning || Self.accepts(port: port) {

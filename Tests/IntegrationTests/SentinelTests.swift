@@ -95,6 +95,76 @@ import Testing
         await redis.shutdown()
     }
 
+    /// Replicas that lag (SIGSTOPped) when the master dies: what the master alone acknowledged
+    /// is gone after the failover, as Redis documents; with one replica's acknowledgement
+    /// required, nothing the client was told is stored is lost.
+    @Test func withLaggingReplicasOnlyAcknowledgementsKeepWhatWasAcknowledged() async throws {
+        let deployment = try await Deployment.start()
+        defer { deployment.stop() }
+        let keys = QueueKeys(prefix: "lag-\(UUID().uuidString.prefix(8)):")
+        let redis = deployment.sentinelClient(recheck: .seconds(1))
+        let plain = ReliableQueue(redis: redis, keys: keys)
+        let acked = ReliableQueue(redis: redis, keys: keys, pushAcks: ReplicaAcks(replicas: 1, timeout: .milliseconds(200)))
+        _ = try await acked.enqueue([Array("before".utf8)])
+        // Lag: the replicas stop, and their links are cut (a stopped replica would still find
+        // in its socket buffer what the master had sent). Within the sentinels' 1 s down-after:
+        // the replicas must not look down, or none would be promoted.
+        for replica in deployment.replicas { replica.send(SIGSTOP) }
+        #expect(try await deployment.ask(deployment.master.port, RedisCommand("CLIENT", "KILL", "TYPE", "replica")).int == 2)
+        let plainAnswer = try await plain.enqueue([Array("plain-during-lag".utf8)])
+        await #expect(throws: RedisError.self, "no replica confirms while they are stopped") {
+            _ = try await acked.enqueue([Array("acked-during-lag".utf8)])
+        }
+        deployment.master.stop()
+        for replica in deployment.replicas { replica.send(SIGCONT) }
+        #expect(plainAnswer == 2, "the master alone acknowledged it")
+        try await eventually("a replica is promoted and takes acknowledged pushes", timeout: .seconds(60)) {
+            (try? await acked.enqueue([Array("after".utf8)])) != nil
+        }
+        let promoted = try #require(try await deployment.promotedReplica())
+        let stored = try await deployment.ask(promoted, RedisCommand("LRANGE", keys.queue, "0", "-1")).elements?.compactMap(\.string) ?? []
+        #expect(stored.contains("before") && stored.contains("after"), "\(stored)")
+        #expect(!stored.contains("plain-during-lag"), "acknowledged by the master alone and lost with it (if this fails, the lag was not reproduced)")
+        await redis.shutdown()
+    }
+
+    /// A planned failover (`SENTINEL FAILOVER`): the old master lives on as a replica. Pooled
+    /// connections to it must not be written to; the client moves to the new master.
+    @Test func aPlannedFailoverIsFollowedAndTheDemotedMasterIsNotWrittenTo() async throws {
+        let deployment = try await Deployment.start()
+        defer { deployment.stop() }
+        let keys = QueueKeys(prefix: "planned-\(UUID().uuidString.prefix(8)):")
+        let redis = deployment.sentinelClient(recheck: .seconds(30))  // only a READONLY answer or a lost connection can tell
+        let queue = ReliableQueue(redis: redis, keys: keys)
+        _ = try await queue.enqueue([Array("before".utf8)])
+        #expect(try await deployment.ask(deployment.sentinels[0].port, RedisCommand("SENTINEL", "FAILOVER", SentinelTests.name)).string == "OK")
+        try await eventually("the old master is a replica", timeout: .seconds(30)) {
+            try await deployment.info(deployment.master.port, "replication").contains("role:slave")
+        }
+        try await eventually("pushes are acknowledged again", timeout: .seconds(30)) {
+            (try? await queue.enqueue([Array("after".utf8)])) != nil
+        }
+        let promoted = try #require(try await deployment.promotedReplica())
+        let onNew = try await deployment.ask(promoted, RedisCommand("LRANGE", keys.queue, "0", "-1")).elements?.compactMap(\.string) ?? []
+        #expect(onNew.contains("after"), "the push went to the new master: \(onNew)")
+        await redis.shutdown()
+    }
+
+    /// The sentinels are all down but the master is fine: the client keeps writing to the
+    /// master they named last (and checks it with ROLE on every new connection).
+    @Test func withEverySentinelDownTheLastNamedMasterIsStillUsed() async throws {
+        let deployment = try await Deployment.start()
+        defer { deployment.stop() }
+        let keys = QueueKeys(prefix: "nosentinel-\(UUID().uuidString.prefix(8)):")
+        let redis = deployment.sentinelClient(recheck: .zero)  // every checkout asks the sentinels
+        let queue = ReliableQueue(redis: redis, keys: keys)
+        _ = try await queue.enqueue([Array("a".utf8)])
+        for sentinel in deployment.sentinels { sentinel.stop() }
+        for n in 0..<5 { _ = try await queue.enqueue([Array("b\(n)".utf8)]) }
+        #expect(try await deployment.ask(deployment.master.port, RedisCommand("LLEN", keys.queue)).int == 6)
+        await redis.shutdown()
+    }
+
     @Test func aKilledMasterLosesNoAcknowledgedPushAndIngestComesBackWithoutARestart() async throws {
         let deployment = try await Deployment.start()
         defer { deployment.stop() }

@@ -73,6 +73,8 @@ struct ConfigurationTests {
             ["REDIS_SENTINELS": "10.0.0.1:0", "REDIS_SENTINEL_MASTER": "m"],
             ["REDIS_SENTINELS": "a:1,,b:2", "REDIS_SENTINEL_MASTER": "m"],
             ["REDIS_SENTINELS": "a:1", "REDIS_SENTINEL_MASTER": "two words"],
+            ["REDIS_SENTINELS": "fe80::1", "REDIS_SENTINEL_MASTER": "m"],  // IPv6 needs brackets
+            ["REDIS_SENTINELS": "[::1:26379", "REDIS_SENTINEL_MASTER": "m"],
         ] {
             #expect(throws: ConfigurationError.self, "\(bad)") { try PipelineConfiguration(environment: Environment(bad)) }
         }

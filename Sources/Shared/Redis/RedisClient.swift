@@ -30,8 +30,11 @@ public final class RedisClient: Sendable {
         var nextConnectAttempt = NIODeadline.uptimeNanoseconds(0)
         var lastConnectError = ""
         var isShutdown = false
-        /// The master the sentinels named last (Sentinel only).
+        /// The master new connections go to (Sentinel only); nil: ask the sentinels first.
         var master: RedisEndpoint?
+        /// The master the sentinels named last: a change of it starts a new epoch, and it is
+        /// tried when the sentinels cannot be reached.
+        var lastKnownMaster: RedisEndpoint?
         /// Bumped whenever the master changes or is in doubt: older connections are dropped.
         var epoch = 0
         /// When to ask the sentinels again.
@@ -85,9 +88,9 @@ public final class RedisClient: Sendable {
         let connection = try checkout()
         do {
             let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)
-            if replies.contains(where: { if case .error(let message) = $0 { message.hasPrefix("READONLY") } else { false } }) {
-                // A replica answered: the master we knew was demoted. Nothing ran; ask again.
-                masterInDoubt(connection, reason: "READONLY")
+            if sentinels != nil, replies.contains(where: Self.saysDemoted) {
+                // A replica answered: the master we knew was demoted. Nothing was written; ask again.
+                masterInDoubt(connection, reason: "the server answered as a replica")
             } else {
                 checkin(connection)
             }
@@ -99,8 +102,17 @@ public final class RedisClient: Sendable {
         }
     }
 
-    /// Forgets the master (Sentinel only) after `connection` failed or met a replica: every idle
-    /// connection of its epoch is dropped and the next connect asks the sentinels again.
+    /// True for an answer only a demoted master gives: a write refused as `READONLY` (a script's
+    /// error carries it inside its message on Redis 6), or a blocked command released because
+    /// the server turned replica (`UNBLOCKED`).
+    static func saysDemoted(_ reply: RedisReply) -> Bool {
+        guard case .error(let message) = reply else { return false }
+        return message.contains("READONLY") || message.hasPrefix("UNBLOCKED")
+    }
+
+    /// Forgets the master (Sentinel only) after `connection` failed or met a replica: every
+    /// connection of its epoch is dropped (idle now, or checked in later) and the next connect
+    /// asks the sentinels again.
     private func masterInDoubt(_ connection: RedisConnection, reason: String) {
         guard sentinels != nil else { return }
         let changed = state.withLockedValue { state -> Bool in
@@ -118,33 +130,37 @@ public final class RedisClient: Sendable {
     /// change, drops every idle connection to the old one. Runs on a pool thread.
     private func refreshMaster(_ resolver: SentinelResolver) throws(RedisError) -> (RedisEndpoint, epoch: Int) {
         let now = NIODeadline.now()
-        let due: (known: RedisEndpoint?, epoch: Int, ask: Bool, backingOff: String?) = state.withLockedValue { state in
+        let due: (current: RedisEndpoint?, lastKnown: RedisEndpoint?, epoch: Int, ask: Bool, backingOff: String?) = state.withLockedValue { state in
             // While connects back off, the sentinels are not asked either: they would name the same server.
             let backingOff = now < state.nextConnectAttempt ? state.lastConnectError : nil
             let ask = backingOff == nil && (state.master == nil || now >= state.nextMasterCheck)
             if ask { state.nextMasterCheck = now + .nanoseconds(Int64(resolver.configuration.recheckInterval.totalNanoseconds)) }
-            return (state.master, state.epoch, ask, backingOff)
+            return (state.master, state.lastKnownMaster, state.epoch, ask, backingOff)
         }
         guard due.ask else {
-            if let known = due.known { return (known, due.epoch) }
+            if let current = due.current { return (current, due.epoch) }
             throw .unavailable(due.backingOff ?? "no master known yet")
         }
         let named: RedisEndpoint
         do {
             named = try resolver.master()
         } catch {
-            // The sentinels are unreachable but the master we know may be fine: keep it, ask again soon.
-            guard let known = due.known else { throw error }
-            logger.warning("redis sentinels did not answer; keeping the known master", metadata: ["master": "\(known)", "error": "\(error)"])
-            return (known, due.epoch)
+            // The sentinels are unreachable but the last master they named may be fine: try it
+            // (a new connection is still checked with ROLE), and ask again at the next recheck.
+            guard let fallback = due.current ?? due.lastKnown else { throw error }
+            logger.warning("redis sentinels did not answer; using the last master they named", metadata: ["master": "\(fallback)", "error": "\(error)"])
+            state.withLockedValue { $0.master = fallback }
+            return (fallback, due.epoch)
         }
         return state.withLockedValue { state in
-            if state.master != named {
-                if state.master != nil { state.epoch += 1 }
+            if state.lastKnownMaster != named {
+                // Connections made to the one named before (idle or in use) belong to an older epoch.
+                if state.lastKnownMaster != nil { state.epoch += 1 }
                 state.idle = []
                 logger.info("redis master is \(named)", metadata: ["sentinel_master": "\(resolver.configuration.masterName)"])
-                state.master = named
+                state.lastKnownMaster = named
             }
+            state.master = named
             return (named, state.epoch)
         }
     }
@@ -216,7 +232,8 @@ public final class RedisClient: Sendable {
     private func checkin(_ connection: RedisConnection) {
         guard !connection.isBroken else { return }
         state.withLockedValue { state in
-            if !state.isShutdown { state.idle.append(connection) }
+            // A connection of an older epoch (made to a master since replaced) is dropped.
+            if !state.isShutdown, sentinels == nil || connection.epoch == state.epoch { state.idle.append(connection) }
         }
     }
 }

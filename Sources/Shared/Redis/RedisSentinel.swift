@@ -20,13 +20,24 @@ final class SentinelResolver: Sendable {
         order = NIOLockedValueBox(configuration.sentinels)
     }
 
-    /// The master's address, from the first sentinel that names one; `.connectFailed` when none does.
+    /// Longest one lookup may take over all sentinels: a request or a heartbeat that has to ask
+    /// waits at most this long, however many sentinels are unreachable.
+    static let lookupBudget: Duration = .seconds(2)
+
+    /// The master's address, from the first sentinel that names one; `.connectFailed` when none
+    /// does within `lookupBudget`.
     func master() throws(RedisError) -> RedisEndpoint {
         var failures: [String] = []
+        let deadline = ContinuousClock.now + Self.lookupBudget
         for sentinel in order.withLockedValue({ $0 }) {
+            let left = deadline - ContinuousClock.now
+            guard left > .milliseconds(10) else {
+                failures.append("no time left to ask \(sentinel)")
+                break
+            }
             do {
                 let connection = try RedisConnection(
-                    endpoint: sentinel, connectTimeout: connectTimeout, readTimeout: readTimeout,
+                    endpoint: sentinel, connectTimeout: min(connectTimeout, left), readTimeout: min(readTimeout, left),
                     setup: configuration.password.map { [RedisCommand("AUTH", $0)] } ?? [])
                 let reply = try connection.pipeline([RedisCommand("SENTINEL", "get-master-addr-by-name", configuration.masterName)])
                 guard let parts = reply.first?.elements, parts.count == 2, let host = parts.first?.string, !host.isEmpty,
@@ -50,6 +61,9 @@ final class SentinelResolver: Sendable {
     /// server that was just demoted, and nothing may be written to a replica.
     static func checkIsMaster(_ connection: RedisConnection, at endpoint: RedisEndpoint) throws(RedisError) {
         let reply = try connection.pipeline([RedisCommand("ROLE")])
+        if case .error(let message)? = reply.first, message.hasPrefix("NOPERM") {
+            throw .command("\(message) (under Sentinel the Redis user must be allowed ROLE: add +role to its ACL)")
+        }
         guard let role = reply.first?.elements?.first?.string else {
             throw .unexpectedReply("ROLE answered \(reply)")
         }
