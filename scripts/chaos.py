@@ -62,9 +62,14 @@ class Cluster:
     def start_worker(self):
         return subprocess.Popen([os.path.join(self.bins, "Worker")], env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
-    def redis_cli(self, *args):
-        out = subprocess.run(["redis-cli", "-p", str(self.redis_port), *map(str, args)], capture_output=True, text=True)
+    @staticmethod
+    def cli(port, *args):
+        """redis-cli's answer from the server on `port`."""
+        out = subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], capture_output=True, text=True)
         return out.stdout.strip()
+
+    def redis_cli(self, *args):
+        return self.cli(self.redis_port, *args)
 
     def drained(self):
         """Queue, retries and every registered worker's processing list empty (the registry
@@ -147,11 +152,6 @@ class SentinelCluster(Cluster):
                 return
             time.sleep(0.2)
         raise RuntimeError("the replicas did not sync, or the sentinels did not find each other, within 60 s")
-
-    @staticmethod
-    def cli(port, *args):
-        out = subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], capture_output=True, text=True)
-        return out.stdout.strip()
 
     def master_port(self):
         """The master's port as the first sentinel that answers names it."""

@@ -29,14 +29,10 @@ Run: .venv/bin/python scripts/dashboard_test.py --bin "$(swift build --show-bin-
 import argparse
 import csv
 import datetime
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import zoneinfo
 
 from selenium.webdriver.common.by import By
@@ -45,6 +41,7 @@ from selenium.webdriver.common.keys import Keys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from browser_test import Report, make_driver, wait_until  # noqa: E402
+from harness import http, worker_command  # noqa: E402
 
 SITE, OTHER, PUBLIC = "dash.test", "second.test", "open.test"
 ZONES = ["America/New_York", "Asia/Tokyo"]  # 13-14 hours apart: one of them is far from midnight
@@ -86,30 +83,9 @@ PRICING = {"visitors": 2, "visits": 2, "pageviews": 2}
 # ---------------------------------------------------------------------------------------------
 # Seeding through the API
 
-def http(method, url, body=None, headers=None):
-    """(status, parsed JSON or None) of one request."""
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            raw = response.read()
-            return response.status, (json.loads(raw) if raw else None)
-    except urllib.error.HTTPError as error:
-        raw = error.read()
-        try:
-            return error.code, json.loads(raw)
-        except ValueError:
-            return error.code, None
-
-
 def worker(cluster, *args):
-    """Runs a Worker admin subcommand; its standard output."""
-    out = subprocess.run([os.path.join(cluster.bins, "Worker"), *args], env=cluster.env, capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError(f"Worker {' '.join(args)} failed: {out.stderr}")
-    return out.stdout
+    """Runs a Worker admin subcommand against `cluster`; its standard output."""
+    return worker_command(cluster.bins, cluster.env, *args)
 
 
 def far_from_midnight():

@@ -1,11 +1,14 @@
-"""Helpers shared by the scripts and Benchmarks/bench.py: free ports, waiting for servers, and the
-processes a script starts in a temporary directory."""
+"""Helpers shared by the scripts and Benchmarks/bench.py: free ports, waiting for servers, one HTTP
+request with a JSON answer, and the processes a script starts in a temporary directory."""
+import json
 import os
 import shutil
 import socket
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 
 def free_port():
@@ -13,6 +16,32 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def http(method, url, body=None, headers=None):
+    """(status, parsed JSON, or text when the answer is not JSON) of one request; `body` is sent as JSON."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            status, raw = answer.status, answer.read()
+    except urllib.error.HTTPError as error:
+        status, raw = error.code, error.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode("utf-8", "replace")
+
+
+def worker_command(bins, env, *args, cwd=None):
+    """Runs `Worker ARGS…` (an admin subcommand) from `bins` with `env`; its standard output, or
+    RuntimeError with its standard error."""
+    done = subprocess.run([os.path.join(bins, "Worker"), *map(str, args)], env=env, cwd=cwd, capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"Worker {' '.join(map(str, args))} failed ({done.returncode}): {done.stderr.strip()}")
+    return done.stdout
 
 
 def wait_port(port, timeout=20):

@@ -32,12 +32,10 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from harness import Processes, free_port, wait_port  # noqa: E402
+from harness import Processes, free_port, http, wait_port, worker_command  # noqa: E402
 
 HOST = "127.0.0.1"
 NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
@@ -78,34 +76,16 @@ class Servers(Processes):
 
     def admin(self, *args):
         """`Worker ARGS…` against these servers; its output lines (exits on failure)."""
-        done = subprocess.run([os.path.join(self.bins, "Worker"), *args], env=self.env, cwd=self.dir,
-                              capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            sys.exit(f"schemathesis_run: Worker {' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
-        return done.stdout.strip().splitlines()
+        try:
+            return worker_command(self.bins, self.env, *args, cwd=self.dir).strip().splitlines()
+        except RuntimeError as error:
+            sys.exit(f"schemathesis_run: {error}")
 
     def log(self, name, lines=40):
         return super().log(name, lines)
 
     def close(self):
         super().close(keep=self.keep)
-
-
-def http(method, url, body=None, headers=None):
-    """(status, parsed JSON or text) of one request."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    if data is not None:
-        request.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            status, raw = answer.status, answer.read()
-    except urllib.error.HTTPError as error:
-        status, raw = error.code, error.read()
-    try:
-        return status, json.loads(raw)
-    except ValueError:
-        return status, raw.decode("utf-8", "replace")
 
 
 def wait_until(condition, what):

@@ -5,8 +5,8 @@ import Hummingbird
 /// A file built into the executable (an `.embedInCode` resource), answered with a strong `ETag`
 /// from its SHA-256, its `Cache-Control`, and 304 when the client's copy is current.
 struct StaticAsset: Sendable {
-    /// The file's bytes.
-    let bytes: [UInt8]
+    /// The file's bytes, in the buffer every answer shares (copy-on-write: never copied to send).
+    let body: ByteBuffer
     /// A strong validator of those bytes: the first 12 bytes of their SHA-256, in hex and quotes.
     let etag: String
     /// Every header of an answer but `Content-Length`: type, caching, `ETag` and any extra ones.
@@ -17,7 +17,7 @@ struct StaticAsset: Sendable {
 
     /// `bytes` served as `contentType` with `cacheControl`, plus `extraHeaders` on every answer.
     init(_ bytes: [UInt8], contentType: String, cacheControl: String, extraHeaders: HTTPFields = [:]) {
-        self.bytes = bytes
+        body = ByteBuffer(bytes: bytes)
         etag = "\"" + SHA256.hash(data: bytes).prefix(12).map { String(format: "%02x", $0) }.joined() + "\""
         var headers: HTTPFields = [.contentType: contentType, .cacheControl: cacheControl, .eTag: etag]
         headers.append(contentsOf: extraHeaders)
@@ -28,8 +28,8 @@ struct StaticAsset: Sendable {
     func response(to request: Request) -> Response {
         guard !isCurrent(request.headers[.ifNoneMatch]) else { return Response(status: .notModified, headers: headers) }
         var headers = headers
-        headers[.contentLength] = String(bytes.count)
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
+        headers[.contentLength] = String(body.readableBytes)
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     /// True when `ifNoneMatch` lists this asset's tag, or is `*`. The comparison is weak (RFC 9110):

@@ -76,17 +76,9 @@ final class ServerProcess: @unchecked Sendable {
     /// A directory of its own (a sentinel's configuration), removed when it stops.
     private var scratch: URL?
 
-    /// redis-server (`TEST_REDIS_SERVER_BIN`), started at once, without persistence.
-    static func redis() throws -> ServerProcess {
-        let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
-            ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        }
-        try server.start()
-        return server
-    }
-
-    /// redis-server started at once, replicating `masterPort` when given (no persistence).
-    static func redis(replicaOf masterPort: Int?) throws -> ServerProcess {
+    /// redis-server (`TEST_REDIS_SERVER_BIN`), started at once, without persistence; a replica
+    /// of the server on `masterPort` when given.
+    static func redis(replicaOf masterPort: Int? = nil) throws -> ServerProcess {
         let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
             ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
                 + (masterPort.map { ["--replicaof", "127.0.0.1", String($0)] } ?? [])

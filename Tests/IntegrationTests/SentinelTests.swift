@@ -64,6 +64,11 @@ import Testing
             }
         }
 
+        /// What the queue under `keys` holds on the server on `port`, newest first.
+        func queued(_ keys: QueueKeys, on port: Int) async throws -> [String] {
+            try await ask(port, RedisCommand("LRANGE", keys.queue, "0", "-1")).elements?.compactMap(\.string) ?? []
+        }
+
         /// `INFO section` of the server on `port`.
         func info(_ port: Int, _ section: String) async throws -> String {
             try await ask(port, RedisCommand("INFO", section)).string ?? ""
@@ -122,7 +127,7 @@ import Testing
             (try? await acked.enqueue([Array("after".utf8)])) != nil
         }
         let promoted = try #require(try await deployment.promotedReplica())
-        let stored = try await deployment.ask(promoted, RedisCommand("LRANGE", keys.queue, "0", "-1")).elements?.compactMap(\.string) ?? []
+        let stored = try await deployment.queued(keys, on: promoted)
         #expect(stored.contains("before") && stored.contains("after"), "\(stored)")
         #expect(!stored.contains("plain-during-lag"), "acknowledged by the master alone and lost with it (if this fails, the lag was not reproduced)")
         await redis.shutdown()
@@ -145,7 +150,7 @@ import Testing
             (try? await queue.enqueue([Array("after".utf8)])) != nil
         }
         let promoted = try #require(try await deployment.promotedReplica())
-        let onNew = try await deployment.ask(promoted, RedisCommand("LRANGE", keys.queue, "0", "-1")).elements?.compactMap(\.string) ?? []
+        let onNew = try await deployment.queued(keys, on: promoted)
         #expect(onNew.contains("after"), "the push went to the new master: \(onNew)")
         await redis.shutdown()
     }
@@ -194,7 +199,7 @@ import Testing
             return acknowledged.count >= killedAfter + 20
         }
         let promoted = try #require(try await deployment.promotedReplica(), "a replica was promoted")
-        let stored = Set(try await deployment.ask(promoted, RedisCommand("LRANGE", keys.queue, "0", "-1")).elements?.compactMap(\.string) ?? [])
+        let stored = Set(try await deployment.queued(keys, on: promoted))
         let lost = acknowledged.filter { !stored.contains($0) }
         #expect(lost.isEmpty, "acknowledged and lost: \(lost.prefix(10)) of \(lost.count)")
         #expect(refused > 0, "the kill was noticed (pushes refused while no master answered)")

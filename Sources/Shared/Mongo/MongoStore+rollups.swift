@@ -79,8 +79,12 @@ extension MongoStore {
     }
 
     /// The hours of `siteID` in `[start, end)` with their generation fields and, when `field`
-    /// is given, its bytes (from `rollup_data`; kept only when of the very build the hour records).
-    func readRollups(siteID: String, start: Int64, end: Int64, field: String?, maxTime: Duration) async throws(MongoError) -> [StoredHour] {
+    /// is given, its bytes for the hours before `dataBefore` (from `rollup_data`; kept only when
+    /// of the very build the hour records). Later hours are read for their generations alone:
+    /// a window's answer needs them only to check its hours' dependencies.
+    func readRollups(
+        siteID: String, start: Int64, end: Int64, dataBefore: Int64? = nil, field: String?, maxTime: Duration
+    ) async throws(MongoError) -> [StoredHour] {
         var hours = try await find(
             Self.rollupCollection, filterJSON: Self.rollupFilter(siteID: siteID, start: start, end: end), fields: ["h", "g", "b", "x", "dg", "k"],
             maxTime: maxTime
@@ -105,7 +109,7 @@ extension MongoStore {
             return stored
         }
         // Only the data an answer can use: of hours whose build is of their generation.
-        let wanted = hours.filter(\.isBuildCurrent).map(\.hour)
+        let wanted = hours.filter { $0.isBuildCurrent && $0.hour < (dataBefore ?? end) }.map(\.hour)
         guard let field, !wanted.isEmpty else { return hours }
         let data = try await find(
             Self.rollupDataCollection, filterJSON: Self.rollupDataFilter(siteID: siteID, group: Self.dataGroup(of: field), hours: wanted),
@@ -137,6 +141,7 @@ extension MongoStore {
     /// store nothing: the next reader builds the hour again.
     func writeRollup(siteID: String, _ rollup: HourRollup?, hour: Int64, generation: Int64, dependencies: [Int64]) async throws(MongoError) {
         let pool = self.pool
+        let logger = self.logger
         try await blocking { () throws(MongoError) in
             let id = RollupKey(site: siteID, hour: hour).id
             let selector = BSONDocument()
@@ -168,12 +173,18 @@ extension MongoStore {
             if keep {
                 // The data first, in documents apart (a read of one property loads its table, not
                 // the hour's); then the build is recorded below, so no reader sees it half written.
-                do {
+                do throws(MongoError) {
                     try Self.writeData(pool: pool, siteID: siteID, hour: hour, token: token, fields: fields)
                 } catch {
                     // Lost to a concurrent build (a duplicate key on upsert) or the store failed:
                     // the answer is computed already; the build is not recorded, so the next
-                    // read builds the hour again.
+                    // read builds the hour again. A failure other than the race is said, or every
+                    // read would rebuild the hour from raw events with nothing showing why.
+                    if error.code != MongoError.duplicateKey {
+                        logger.warning("rollup data not stored; the hour is built again on the next read", metadata: [
+                            "site": "\(siteID)", "hour": "\(hour)", "error": "\(error)",
+                        ])
+                    }
                     return
                 }
             }

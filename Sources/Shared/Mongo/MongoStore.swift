@@ -14,7 +14,7 @@ public final class MongoStore: Sendable {
 
     let pool: MongoClientPool
     private let threads: NIOThreadPool
-    private let logger: Logger
+    let logger: Logger
     private let refusalHook = NIOLockedValueBox<(@Sendable (StoredEvent) -> MongoError?)?>(nil)
 
     /// Test injection point, consulted as each document is appended to a bulk insert: an error

@@ -87,8 +87,10 @@ public struct QueryEngine: Sendable {
         plan: inout QueryPlanStats, cells: inout RollupCells, raw rawRanges: inout [TimeRange]
     ) async throws {
         // Generations first, then events: a write after this read makes what is built stale.
+        // Data only for the window's hours an answer can take from a rollup (not the hot ones).
         let stored = try await store.readRollups(
-            siteID: request.siteID, start: window.start, end: window.end + Self.dependencySpan, field: layout.field, maxTime: maxTime)
+            siteID: request.siteID, start: window.start, end: window.end + Self.dependencySpan, dataBefore: min(window.end, hotFrom),
+            field: layout.field, maxTime: maxTime)
         let byHour = Dictionary(stored.map { ($0.hour, $0) }, uniquingKeysWith: { first, _ in first })
         let generations = byHour.mapValues(\.generation)
         var toBuild: [Int64] = []

@@ -91,8 +91,10 @@ public enum RollupCodec {
 
     /// A cell as stored: its visitors still encoded, its counters read.
     struct StoredCell {
-        /// The visitors' sketch, encoded (checked by `VisitorSketch.isValid(encoded:)`).
+        /// The visitors' sketch, encoded (checked by `VisitorSketch.checked(encoded:)`).
         var sketch: ArraySlice<UInt8>
+        /// The sketch as the check built it (dense and sparse forms), so a merge builds it once.
+        var built: VisitorSketch? = nil
         /// The counters of `Cell`, as stored.
         var visits = 0, pageviews = 0, events = 0, bounces = 0
         /// The visits' summed duration, milliseconds.
@@ -109,13 +111,14 @@ public enum RollupCodec {
     /// nil when malformed.
     static func storedCell(_ reader: inout ByteReader) -> StoredCell? {
         guard let sketchLength = reader.varint(), let sketch = reader.bytes(Int(clamping: sketchLength)),
-            VisitorSketch.isValid(encoded: sketch),
+            let checked = VisitorSketch.checked(encoded: sketch),
             let visits = reader.varint(), let pageviews = reader.varint(), let events = reader.varint(),
             let bounces = reader.varint(), let duration = reader.varint(),
             max(visits, pageviews, events, bounces) <= maxCounter, duration <= maxCounter * 1000
         else { return nil }
+        let built: VisitorSketch? = if case .built(let sketch) = checked { sketch } else { nil }
         return StoredCell(
-            sketch: sketch, visits: Int(clamping: visits), pageviews: Int(clamping: pageviews), events: Int(clamping: events),
+            sketch: sketch, built: built, visits: Int(clamping: visits), pageviews: Int(clamping: pageviews), events: Int(clamping: events),
             bounces: Int(clamping: bounces), durationMillis: Int64(clamping: duration))
     }
 
@@ -202,7 +205,7 @@ struct ByteReader {
 extension Cell {
     /// Adds a stored cell (`RollupCodec.storedCell`) to this cell, its visitors merged from their bytes.
     mutating func merge(_ stored: RollupCodec.StoredCell) {
-        visitors.merge(encoded: stored.sketch)
+        if let built = stored.built { visitors.merge(built) } else { visitors.merge(encoded: stored.sketch) }
         add(visits: stored.visits, pageviews: stored.pageviews, events: stored.events, bounces: stored.bounces, durationMillis: stored.durationMillis)
     }
 }

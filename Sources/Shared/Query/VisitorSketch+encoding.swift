@@ -111,25 +111,39 @@ extension VisitorSketch {
 // MARK: Merging stored sketches without building them
 
 extension VisitorSketch {
-    /// True when `bytes` is a well-formed `encoded()` form, checked without building the sketch.
+    /// True when `bytes` is a well-formed `encoded()` form.
     static func isValid(encoded bytes: ArraySlice<UInt8>) -> Bool {
-        guard let tag = bytes.first else { return false }
+        checked(encoded: bytes) != nil
+    }
+
+    /// A stored sketch that passed `checked(encoded:)`.
+    enum Checked {
+        /// Exact ids, checked without building a sketch: merged later from their bytes.
+        case exact
+        /// A dense or sparse sketch (a large hour), built to check it: kept, so the merge does
+        /// not build it again.
+        case built(VisitorSketch)
+    }
+
+    /// Checks `bytes` as an `encoded()` form; nil when malformed.
+    static func checked(encoded bytes: ArraySlice<UInt8>) -> Checked? {
+        guard let tag = bytes.first else { return nil }
         switch tag {
         case exactTag:
-            guard let count = readCount(bytes), count <= mergeLimit, bytes.count == 5 + 8 * count else { return false }
+            guard let count = readCount(bytes), count <= mergeLimit, bytes.count == 5 + 8 * count else { return nil }
             var previous: UInt64?
             var offset = bytes.startIndex + 5
             for _ in 0..<count {
                 let id = readID(bytes, at: offset)
-                if let previous, previous >= id { return false }
+                if let previous, previous >= id { return nil }
                 previous = id
                 offset += 8
             }
-            return true
+            return .exact
         case denseTag, sparseTag:
-            return VisitorSketch(encoded: bytes) != nil  // rare (large hours): built to check
+            return VisitorSketch(encoded: bytes).map(Checked.built)  // rare (large hours): built to check
         default:
-            return false
+            return nil
         }
     }
 

@@ -14,8 +14,11 @@ import NIOPosix
 /// With Sentinel (`configuration.sentinel`), every new connection goes to the master the
 /// sentinels name, checked with `ROLE`. A failover is followed without a restart: a lost
 /// connection or a `READONLY` answer makes the next connection ask again, and the sentinels
-/// are asked anyway every `recheckInterval`; when the master changed, every idle connection
-/// to the old one is dropped, so nothing is written to a demoted master.
+/// are asked anyway every `recheckInterval`; when the master changed, every connection to the
+/// old one is dropped (idle ones at once, busy ones when they come back). A pooled connection
+/// to a master demoted without either sign is used until that recheck. One thread at a time
+/// asks the sentinels; meanwhile the others go on with the master in use or, when there is
+/// none, fail fast as unavailable.
 public final class RedisClient: Sendable {
     /// The configuration connections are made with.
     public let configuration: RedisConfiguration
@@ -39,6 +42,8 @@ public final class RedisClient: Sendable {
         var epoch = 0
         /// When to ask the sentinels again.
         var nextMasterCheck = NIODeadline.uptimeNanoseconds(0)
+        /// True while a thread asks the sentinels: after a failure every thread would otherwise ask at once.
+        var askingSentinels = false
     }
 
     /// Creates a client; `maxConnections` bounds both threads and connections.
@@ -133,16 +138,20 @@ public final class RedisClient: Sendable {
         let due: (current: RedisEndpoint?, lastKnown: RedisEndpoint?, epoch: Int, ask: Bool, backingOff: String?) = state.withLockedValue { state in
             // While connects back off, the sentinels are not asked either: they would name the same server.
             let backingOff = now < state.nextConnectAttempt ? state.lastConnectError : nil
-            let ask = backingOff == nil && (state.master == nil || now >= state.nextMasterCheck)
-            if ask { state.nextMasterCheck = now + .nanoseconds(Int64(resolver.configuration.recheckInterval.totalNanoseconds)) }
+            let ask = backingOff == nil && !state.askingSentinels && (state.master == nil || now >= state.nextMasterCheck)
+            if ask {
+                state.askingSentinels = true
+                state.nextMasterCheck = now + .nanoseconds(Int64(resolver.configuration.recheckInterval.totalNanoseconds))
+            }
             return (state.master, state.lastKnownMaster, state.epoch, ask, backingOff)
         }
         guard due.ask else {
             if let current = due.current { return (current, due.epoch) }
-            throw .unavailable(due.backingOff ?? "no master known yet")
+            throw .unavailable(due.backingOff ?? "no master known yet; the sentinels are being asked")
         }
         let named: RedisEndpoint
         do {
+            defer { state.withLockedValue { $0.askingSentinels = false } }
             named = try resolver.master()
         } catch {
             // The sentinels are unreachable but the last master they named may be fine: try it
@@ -233,7 +242,7 @@ public final class RedisClient: Sendable {
         guard !connection.isBroken else { return }
         state.withLockedValue { state in
             // A connection of an older epoch (made to a master since replaced) is dropped.
-            if !state.isShutdown, sentinels == nil || connection.epoch == state.epoch { state.idle.append(connection) }
+            if !state.isShutdown, connection.epoch == state.epoch { state.idle.append(connection) }
         }
     }
 }

@@ -45,8 +45,10 @@ extension RedisClient {
         return try reply.orThrow()
     }
 
-    /// Sends `command`, then, with `acks`, `WAIT` on the same connection; the command's reply
-    /// (an error reply is returned, and then nothing is waited for), or `.notReplicated`.
+    /// Sends `command`, then, with `acks`, `WAIT` on the same connection, in one round trip; the
+    /// command's reply, or `.notReplicated`. An error reply is returned as it is, the `WAIT`'s
+    /// answer ignored: the `WAIT` still ran (after `NOSCRIPT`, with nothing new to replicate, it
+    /// returns at once unless fewer replicas than asked are connected).
     public func send(_ command: RedisCommand, acks: ReplicaAcks?) async throws(RedisError) -> RedisReply {
         guard let acks else { return try await send(command) }
         let replies = try await pipeline([command, acks.wait], extraTimeout: acks.timeout)
