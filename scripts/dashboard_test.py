@@ -32,7 +32,6 @@ import datetime
 import os
 import sys
 import tempfile
-import time
 import zoneinfo
 
 from selenium.webdriver.common.by import By
