@@ -46,10 +46,16 @@ struct IngestDependencies: Sendable {
     }
 
     /// Opens the clients for `configuration`.
-    static func connect(_ configuration: IngestConfiguration, logger: Logger) throws -> IngestDependencies {
+    static func connect(_ configuration: IngestConfiguration, logger: Logger) async throws -> IngestDependencies {
         let redis = RedisClient(configuration: configuration.pipeline.redis, maxConnections: configuration.redisConnections, logger: logger)
+        let keys: QueueKeys
+        do {
+            keys = try await ReliableQueue.agreeOnShards(redis: redis, keys: configuration.pipeline.keys, configured: configuration.pipeline.queueShards)
+        } catch {
+            await redis.shutdown()
+            throw error
+        }
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.mongoClients, appName: "IngestAPI", logger: logger)
-        let keys = configuration.pipeline.keys
         var dependencies = IngestDependencies(
             queue: ReliableQueue(redis: redis, keys: keys, pushAcks: configuration.pushAcks), store: store,
             registry: IngestMetrics.registry, maxPushesInFlight: configuration.redisConnections,

@@ -24,7 +24,7 @@ struct IngestAPICommand: AsyncParsableCommand {
         LoggingSetup.bootstrap(level: configuration.pipeline.logLevel)
         let logger = Logger(label: "IngestAPI")
         _ = IngestMetrics.registry
-        let dependencies = try IngestDependencies.connect(configuration, logger: logger)
+        let dependencies = try await IngestDependencies.connect(configuration, logger: logger)
         do {
             try await dependencies.store.ensureIndexes()
         } catch {
@@ -32,7 +32,7 @@ struct IngestAPICommand: AsyncParsableCommand {
         }
         logger.info("IngestAPI starting", metadata: [
             "address": "\(configuration.host):\(configuration.port)", "redis": "\(configuration.pipeline.redis.displayName)",
-            "mongo.database": "\(dependencies.store.databaseName)",
+            "mongo.database": "\(dependencies.store.databaseName)", "queue_shards": "\(dependencies.queue.keys.shards.count)",
         ])
         let app = buildApplication(configuration, dependencies: dependencies, logger: logger)
         try await app.runService()

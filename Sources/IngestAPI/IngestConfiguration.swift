@@ -65,9 +65,7 @@ struct IngestConfiguration: Sendable {
         mongoClients = try environment.int("MONGO_CLIENTS", default: 4, in: 2...256)  // one stays free of /stats for health
         rateLimits = try RateLimits(environment: environment)
         queueMax = try environment.int("QUEUE_MAX", default: 1_000_000, in: 0...1_000_000_000)
-        let replicas = try environment.int("REDIS_ACK_REPLICAS", default: 0, in: 0...16)
-        let ackTimeout = try environment.milliseconds("REDIS_ACK_TIMEOUT_MS", default: 1000, in: 1...60_000)
-        pushAcks = replicas > 0 ? ReplicaAcks(replicas: replicas, timeout: ackTimeout) : nil
+        pushAcks = try ReplicaAcks(environment: environment)
         switch environment["TRUST_PROXY"]?.lowercased() {
         case nil, "", "0", "false", "no", "off": trustedProxies = 0
         case "true", "yes", "on": trustedProxies = 1

@@ -19,8 +19,15 @@ struct AdminConnection {
     static func with<T>(_ body: (AdminConnection) async throws -> T) async throws -> T {
         let pipeline = try PipelineConfiguration(environment: .load())
         LoggingSetup.bootstrap(level: .error)
-        let connection = AdminConnection(
-            redis: RedisClient(configuration: pipeline.redis, maxConnections: 1, logger: Logger(label: "Worker")), keys: pipeline.keys)
+        let redis = RedisClient(configuration: pipeline.redis, maxConnections: 1, logger: Logger(label: "Worker"))
+        let keys: QueueKeys
+        do {
+            keys = try await ReliableQueue.agreeOnShards(redis: redis, keys: pipeline.keys, configured: pipeline.queueShards, patience: .seconds(2))
+        } catch {
+            await redis.shutdown()
+            throw error
+        }
+        let connection = AdminConnection(redis: redis, keys: keys)
         do {
             let result = try await body(connection)
             await connection.redis.shutdown()

@@ -9,7 +9,7 @@ extension EventWorker {
     /// list; on shutdown (which ends any backoff sleep) an unstored batch is handed back to the
     /// queue instead. Returns false when the caller should back off before its next claim (the
     /// throttle decision failed and the batch was given up; see `throttle`).
-    func process(_ payloads: [[UInt8]], worker: String) async -> Bool {
+    func process(_ payloads: [[UInt8]], worker: String, shard: QueueShardKeys) async -> Bool {
         var decoded = PayloadDecoder.decode(payloads)
         do {
             decoded.events = try await enrich(decoded.events)
@@ -26,7 +26,7 @@ extension EventWorker {
             logger.warning("undecodable payload sent to dead letters", metadata: ["worker": "\(worker)", "reason": "\(item.reason)"])
         }
         let queued: [QueuedEvent]
-        switch await throttle(decoded, payloads: payloads, worker: worker) {
+        switch await throttle(decoded, payloads: payloads, worker: worker, shard: shard) {
         case .store(let events): queued = events
         case .fenced: return true
         case .givenUp: return false
@@ -34,7 +34,7 @@ extension EventWorker {
         let events = queued.map(\.stored)
         var retries: [(payload: [UInt8], due: Int64)] = []
         if events.isEmpty {  // nothing to store (all throttled or undecodable): MongoDB plays no part
-            await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters)
+            await acknowledgeOrRelease(worker: worker, shard: shard, release: false, deadLetters: deadLetters)
             return true
         }
         var schedule = BackoffSchedule(backoff)
@@ -44,7 +44,7 @@ extension EventWorker {
                 do {
                     guard let pinged = await unlessShutdown({ [store] () async throws(MongoError) in try await store.ping() }) else {
                         logger.warning("shutting down while MongoDB is away; handing the batch back to the queue", metadata: ["worker": "\(worker)"])
-                        await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                        await acknowledgeOrRelease(worker: worker, shard: shard, release: true, deadLetters: [])
                         return true
                     }
                     try pinged.get()
@@ -55,7 +55,7 @@ extension EventWorker {
                 } catch {
                     if await pause(schedule.next()) {
                         logger.warning("shutting down while MongoDB is away; handing the batch back to the queue", metadata: ["worker": "\(worker)"])
-                        await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                        await acknowledgeOrRelease(worker: worker, shard: shard, release: true, deadLetters: [])
                         return true
                     }
                     continue
@@ -64,7 +64,7 @@ extension EventWorker {
             do {
                 guard let inserted = await unlessShutdown({ [store] () async throws(MongoError) -> InsertReport in try await store.insert(events) }) else {
                     logger.warning("shutting down with an insert unanswered; handing the batch back to the queue", metadata: ["worker": "\(worker)"])
-                    await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                    await acknowledgeOrRelease(worker: worker, shard: shard, release: true, deadLetters: [])
                     return true
                 }
                 let report = try inserted.get()
@@ -102,7 +102,7 @@ extension EventWorker {
             } catch {
                 if isStopping {
                     logger.warning("shutting down with an unstored batch; handing it back to the queue", metadata: ["worker": "\(worker)", "error": "\(error)"])
-                    await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                    await acknowledgeOrRelease(worker: worker, shard: shard, release: true, deadLetters: [])
                     return true
                 }
                 if error.isTransient, breaker.recordFailure() {
@@ -120,12 +120,12 @@ extension EventWorker {
                 WorkerMetrics.store("retry")
                 if await pause(delay) {
                     logger.warning("shutting down with an unstored batch; handing it back to the queue", metadata: ["worker": "\(worker)"])
-                    await acknowledgeOrRelease(worker: worker, release: true, deadLetters: [])
+                    await acknowledgeOrRelease(worker: worker, shard: shard, release: true, deadLetters: [])
                     return true
                 }
             }
         }
-        await acknowledgeOrRelease(worker: worker, release: false, deadLetters: deadLetters, retries: retries)
+        await acknowledgeOrRelease(worker: worker, shard: shard, release: false, deadLetters: deadLetters, retries: retries)
         return true
     }
 
@@ -142,14 +142,21 @@ extension EventWorker {
     /// Content throttling of a batch: one `decide` call that also rewrites the processing list
     /// to what must still be stored, marked `"checked":true`.
     ///
+    /// The throttle's state lives in the home shard's slot (see `QueueKeys`), so only a batch
+    /// claimed there is decided. From any other shard, the events to decide are moved to the
+    /// home shard's queue (pushed there, confirmed by `pushAcks` replicas, then acknowledged
+    /// here with the batch) and the rest is stored at once. If this worker dies between the
+    /// push and the acknowledgement, the batch is recovered and pushed again: the second copy
+    /// of each event is decided a `duplicate` (its id is among those its identity remembers).
+    ///
     /// A failed decision is not retried with the in-memory batch. The worker gives the batch up
     /// and its claim loop, after a backoff, claims again: the claim returns the whole processing
     /// list. If the script ran (only its answer was lost), that list holds the survivors, marked
     /// as decided, so nothing is counted twice; if it did not run, it holds the original batch,
     /// decided afresh. So no cached answer per batch is needed in Redis.
-    func throttle(_ decoded: (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]), payloads: [[UInt8]], worker: String)
-        async -> ThrottleResult
-    {
+    func throttle(
+        _ decoded: (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]), payloads: [[UInt8]], worker: String, shard: QueueShardKeys
+    ) async -> ThrottleResult {
         let settings = throttleSettings.withLockedValue { $0 }
         guard settings.isActive else { return .store(decoded.events) }
         var kept = decoded.undecodable.map { payloads[$0.index] }
@@ -159,8 +166,9 @@ extension EventWorker {
         for item in decoded.events {
             let event = item.stored.event
             if !item.bypassesThrottle, let rule = settings.rule(siteID: event.siteID, eventType: event.eventType) {
-                // Canonical bytes (not the raw payload): the script appends marks before the closing brace.
-                candidates.append(ThrottleCandidate(event: event, payload: item.payload(), rule: rule))
+                var decided = item
+                decided.bypassesThrottle = true
+                candidates.append(ThrottleCandidate(event: event, payload: item.payload(), rule: rule, decidedPayload: decided.payload()))
                 candidateEvents.append(item)
             } else {
                 kept.append(payloads[item.index])
@@ -168,6 +176,18 @@ extension EventWorker {
             }
         }
         if candidates.isEmpty { return .store(decoded.events) }
+        if shard != queue.keys.home {
+            do {
+                try await queue.enqueue(candidateEvents.map { payloads[$0.index] }, to: queue.keys.home)
+                WorkerMetrics.store("moved_to_home_shard", count: candidateEvents.count)
+                return .store(store)
+            } catch {
+                logger.warning("could not move events to the home shard for throttling; giving the batch up to claim it again", metadata: [
+                    "worker": "\(worker)", "shard": "\(shard.index)", "error": "\(error)",
+                ])
+                return .givenUp
+            }
+        }
         do {
             let outcomes = try await throttleState.decide(
                 worker: worker, kept: kept, candidates: candidates, maxKeys: settings.maxKeys, rememberedIDs: settings.rememberedIDs, now: clock())
@@ -198,13 +218,13 @@ extension EventWorker {
 
     /// Acknowledges (or releases) until Redis confirms; a batch whose acknowledgement is lost
     /// is delivered again and stored as duplicates, which are no-ops.
-    private func acknowledgeOrRelease(worker: String, release: Bool, deadLetters: [[UInt8]], retries: [(payload: [UInt8], due: Int64)] = []) async {
+    private func acknowledgeOrRelease(worker: String, shard: QueueShardKeys, release: Bool, deadLetters: [[UInt8]], retries: [(payload: [UInt8], due: Int64)] = []) async {
         var schedule = BackoffSchedule(backoff)
         while true {
             do {
                 if release {
-                    try await queue.release(worker: worker)
-                } else if try await !queue.acknowledge(worker: worker, deadLetters: deadLetters, retries: retries) {
+                    try await queue.release(worker: worker, in: shard)
+                } else if try await !queue.acknowledge(worker: worker, in: shard, deadLetters: deadLetters, retries: retries) {
                     WorkerMetrics.store("fenced")
                     logger.error(
                         "batch recovered by another worker while this one was paused; acknowledgement dropped, the other worker stores it",

@@ -112,16 +112,22 @@ struct EventWorker: Service {
 
     /// Claim, store, acknowledge, until shutdown; no claims while the circuit breaker is open.
     /// Failures (a claim, a throttle decision) back off, ending early at shutdown.
+    /// With a sharded queue, each claim starts at the next shard (loops start spread out), so
+    /// every shard is drained in turn however the pushes fell.
     private func claimLoop(worker: String) async {
         var schedule = BackoffSchedule(backoff)
+        var next = workerIDs.firstIndex(of: worker) ?? 0
         while !isStopping && !Task.isCancelled {
             if breaker.isOpen {
                 if await pause(.milliseconds(100)) { return }
                 continue
             }
             let payloads: [[UInt8]]
+            let shard: QueueShardKeys
             do {
-                payloads = try await queue.claim(worker: worker, max: configuration.batchSize, wait: configuration.claimWait, ttl: configuration.heartbeatTTL)
+                (shard, payloads) = try await queue.claimAny(
+                    worker: worker, max: configuration.batchSize, wait: configuration.claimWait, ttl: configuration.heartbeatTTL, start: next)
+                next = shard.index + 1
             } catch {
                 let delay = schedule.next()
                 logger.warning("claim failed; backing off", metadata: [
@@ -134,7 +140,7 @@ struct EventWorker: Service {
                 schedule.reset()
                 continue
             }
-            if await process(payloads, worker: worker) {
+            if await process(payloads, worker: worker, shard: shard) {
                 schedule.reset()
             } else if await pause(schedule.next()) {
                 return

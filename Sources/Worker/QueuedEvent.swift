@@ -18,14 +18,9 @@ struct QueuedEvent {
     /// The event as a canonical queue payload with its throttle marks (`count`, `throttled`,
     /// `checked`), and its failed attempts unless `withAttempts` is false (a replay starts over).
     func payload(withAttempts: Bool = true) -> [UInt8] {
-        var extra: [(String, JSONValue)] = []
-        if stored.count != 1 { extra.append(("count", .int(stored.count))) }
-        if stored.throttled { extra.append(("throttled", .bool(true))) }
-        if bypassesThrottle && !stored.throttled { extra.append(("checked", .bool(true))) }
-        if withAttempts, attempts > 0 {
-            extra += [("attempts", .int(attempts)), ("first_failed_at", .int(Int(firstFailedAt ?? 0)))]
-        }
-        return stored.event.queuePayload(adding: extra)
+        stored.event.queuePayload(marks: QueueMarks(
+            count: stored.count, throttled: stored.throttled, checked: bypassesThrottle,
+            attempts: withAttempts ? attempts : 0, firstFailedAt: withAttempts ? firstFailedAt : nil))
     }
 
     /// The payload to schedule for another attempt after one more failure at `now`.
@@ -53,30 +48,6 @@ enum FailurePlan: Equatable {
 
 /// Turns queued payloads into storable events, setting aside those that do not decode.
 enum PayloadDecoder {
-    /// The event and the fields the throttle adds to it, from one parse.
-    private struct Queued: Decodable {
-        var event: Event
-        var marks: Marks
-        init(from decoder: any Decoder) throws {
-            event = try Event(from: decoder)
-            marks = try Marks(from: decoder)
-        }
-    }
-
-    /// `count` and `throttled` of a summary; `checked` of an event the throttle let through;
-    /// `attempts` and `first_failed_at` of an event back from `et:retry`; a summary's own id.
-    private struct Marks: Decodable {
-        var count: Int?
-        var throttled: Bool?
-        var checked: Bool?
-        var attempts: Int?
-        var firstFailedAt: Int64?
-        var summaryID: String?
-        enum CodingKeys: String, CodingKey {
-            case count, throttled, checked, attempts, firstFailedAt = "first_failed_at", summaryID = "summary_id"
-        }
-    }
-
     /// Decodes each payload; the undecodable ones come back with the reason.
     static func decode(_ payloads: [[UInt8]]) -> (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]) {
         let decoder = JSONDecoder()
@@ -84,21 +55,20 @@ enum PayloadDecoder {
         var undecodable: [(Int, String)] = []
         for (index, payload) in payloads.enumerated() {
             do {
-                let queued = try decoder.decode(Queued.self, from: Data(payload))
-                var (event, marks) = (queued.event, queued.marks)
-                if let summaryID = marks.summaryID, marks.throttled == true { event.eventID = summaryID }
+                var (event, marks) = try QueueEnvelope.decode(payload, using: decoder)
+                if let summaryID = marks.summaryID, marks.throttled { event.eventID = summaryID }
                 guard !event.eventID.isEmpty, !event.siteID.isEmpty, !event.eventType.isEmpty else {
                     undecodable.append((index, "event_id, site_id and event_type must not be empty"))
                     continue
                 }
-                let throttled = marks.throttled == true
-                guard (marks.count ?? 1) >= 1 else {
+                let throttled = marks.throttled
+                guard marks.count >= 1 else {
                     undecodable.append((index, "count must be at least 1"))
                     continue
                 }
                 events.append(QueuedEvent(
-                    index: index, stored: StoredEvent(event, count: marks.count ?? 1, throttled: throttled),
-                    bypassesThrottle: throttled || marks.checked == true, attempts: marks.attempts ?? 0, firstFailedAt: marks.firstFailedAt))
+                    index: index, stored: StoredEvent(event, count: marks.count, throttled: throttled),
+                    bypassesThrottle: throttled || marks.checked, attempts: marks.attempts, firstFailedAt: marks.firstFailedAt))
             } catch {
                 undecodable.append((index, "not a queued event: \(error)"))
             }

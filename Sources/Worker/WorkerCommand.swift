@@ -47,6 +47,14 @@ struct RunCommand: AsyncParsableCommand {
         var heartbeatConfiguration = configuration.pipeline.redis
         heartbeatConfiguration.readTimeout = min(heartbeatConfiguration.readTimeout, configuration.heartbeatTTL / 4)
         let heartbeatRedis = RedisClient(configuration: heartbeatConfiguration, maxConnections: 1, logger: logger)
+        let keys: QueueKeys
+        do {
+            keys = try await ReliableQueue.agreeOnShards(redis: redis, keys: configuration.pipeline.keys, configured: configuration.pipeline.queueShards)
+        } catch {
+            await redis.shutdown()
+            await heartbeatRedis.shutdown()
+            throw error
+        }
         let store = try MongoStore(uri: configuration.pipeline.mongoURI, maxClients: configuration.concurrency, appName: "Worker", logger: logger)
         let countries: CountryDatabase?
         do {
@@ -58,7 +66,7 @@ struct RunCommand: AsyncParsableCommand {
             countries = nil
         }
         let worker = EventWorker(
-            configuration: configuration, queue: ReliableQueue(redis: redis, keys: configuration.pipeline.keys), store: store, logger: logger,
+            configuration: configuration, queue: ReliableQueue(redis: redis, keys: keys, pushAcks: configuration.pushAcks), store: store, logger: logger,
             heartbeatRedis: heartbeatRedis, countries: countries)
         do {
             try await store.ensureIndexes()
@@ -67,7 +75,7 @@ struct RunCommand: AsyncParsableCommand {
         }
         logger.info("worker starting", metadata: [
             "workers": "\(worker.workerIDs.joined(separator: ","))", "batch_size": "\(configuration.batchSize)",
-            "redis": "\(configuration.pipeline.redis.displayName)", "mongo.database": "\(store.databaseName)",
+            "redis": "\(configuration.pipeline.redis.displayName)", "queue_shards": "\(keys.shards.count)", "mongo.database": "\(store.databaseName)",
             "countries": "\(countries?.description ?? "none")",
         ])
         var services: [any Service] = [worker]

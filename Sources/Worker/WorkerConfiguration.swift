@@ -32,6 +32,9 @@ struct WorkerConfiguration: Sendable {
     var throttleMaxKeys = ThrottleSettings.defaultMaxKeys
     /// Event ids each deferral record remembers (a client retry of one of them is dropped).
     var throttleRememberedIDs = ThrottleSettings.defaultRememberedIDs
+    /// Replicas that must confirm an event moved to another shard (`REDIS_ACK_REPLICAS`,
+    /// `REDIS_ACK_TIMEOUT_MS`, as for ingest): the move deletes it where it was.
+    var pushAcks: ReplicaAcks?
     /// How often runtime throttle rules are re-read and due summaries queued.
     var throttlePollInterval: Duration = .milliseconds(500)
     /// Where to serve `/metrics` (Prometheus) for this process; nil: not served.
@@ -75,6 +78,7 @@ struct WorkerConfiguration: Sendable {
         throttleDefault = try ThrottleRule.fromEnvironment(environment)
         throttleMaxKeys = try environment.int("THROTTLE_MAX_KEYS", default: throttleMaxKeys, in: 1...100_000_000)
         throttleRememberedIDs = try environment.int("THROTTLE_DEDUP_IDS", default: throttleRememberedIDs, in: 0...1_000)
+        pushAcks = try ReplicaAcks(environment: environment)
         throttlePollInterval = try environment.milliseconds("THROTTLE_POLL_MS", default: 500, in: 10...60_000)
         if let path = environment["GEOIP_DB"], !path.isEmpty { countrySource = .maxMind(path: path) }
         visitsMaxPerBucket = try environment.int("VISITS_MAX_PER_BUCKET", default: visitsMaxPerBucket, in: 1...100_000_000)

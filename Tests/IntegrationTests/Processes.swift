@@ -18,6 +18,10 @@ final class WorkerProcess: Sendable {
         environment["REDIS_URL"] = try TestServers.urls().redis
         environment["MONGO_URI"] = servers.configuration.mongoURI
         environment["QUEUE_PREFIX"] = servers.configuration.keys.prefix
+        if let cluster = servers.configuration.redis.cluster {
+            environment["REDIS_CLUSTER_NODES"] = cluster.nodes.map(\.description).joined(separator: ",")
+            environment["QUEUE_SHARDS"] = String(servers.configuration.keys.shards.count)
+        }
         environment["LOG_LEVEL"] = "warning"
         environment.merge(extra) { _, new in new }
         process.environment = environment
@@ -83,6 +87,20 @@ final class ServerProcess: @unchecked Sendable {
             ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
                 + (masterPort.map { ["--replicaof", "127.0.0.1", String($0)] } ?? [])
         }
+        try server.start()
+        return server
+    }
+
+    /// A Redis Cluster node (its nodes.conf in a directory of its own), node timeout 1 s, not in
+    /// a cluster yet (`ClusterTests.Deployment` creates one).
+    static func clusterNode() throws -> ServerProcess {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
+            ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path,
+             "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000"]
+        }
+        server.scratch = directory
         try server.start()
         return server
     }

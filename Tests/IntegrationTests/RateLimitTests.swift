@@ -178,14 +178,14 @@ struct BackpressureTests {
         let again = try #require(try await servers.queue.enqueue(admitting: [item("a"), item("c")], now: 1_001, maxKeys: 2))
         #expect(again.admissions.map(\.allowed) == [false, true], "a tracked key is still limited; an untracked one fails open")
         #expect(try await servers.redis.send(RedisCommand("ZCARD", keys.rateLimitIndex)).orThrow().int == 2)
-        #expect(try await servers.redis.send(RedisCommand("EXISTS", keys.prefix + "throttle:rate:user:s1:c")).orThrow().int == 0)
+        #expect(try await servers.redis.send(RedisCommand("EXISTS", keys.rateLimit("user:s1:c"))).orThrow().int == 0)
         let counters = try await Throttle(redis: servers.redis, keys: keys).counters()
         #expect(counters["rate_untracked"] == 2)
         // Tracked keys carry a TTL; once expired (by the scores' clock) they make room again.
-        #expect((try await servers.redis.send(RedisCommand("PTTL", keys.prefix + "throttle:rate:user:s1:a")).orThrow().int ?? -1) > 0)
+        #expect((try await servers.redis.send(RedisCommand("PTTL", keys.rateLimit("user:s1:a"))).orThrow().int ?? -1) > 0)
         let later = try #require(try await servers.queue.enqueue(admitting: [item("c")], now: 1_000 + 120_000, maxKeys: 2))
         #expect(later.admissions.map(\.allowed) == [true])
-        #expect(try await servers.redis.send(RedisCommand("EXISTS", keys.prefix + "throttle:rate:user:s1:c")).orThrow().int == 1)
+        #expect(try await servers.redis.send(RedisCommand("EXISTS", keys.rateLimit("user:s1:c"))).orThrow().int == 1)
         await servers.shutdown()
     }
 }

@@ -118,13 +118,13 @@ import Testing
                     return try await servers.count() == total
                 }
             }
-            let fences = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []
+            let fences = try await servers.redis.send(RedisCommand("KEYS", keys.fence("*"))).orThrow().elements ?? []
             #expect(fences.count == 1)
             // The zombie resumes with the batch in memory: it stores duplicates (no-ops) and its
             // acknowledgement is refused; it deletes nothing and files nothing.
             zombie.kill(signal: SIGCONT)
             try await eventually("the zombie learns it was fenced") {
-                (try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "fenced:*")).orThrow().elements ?? []).isEmpty
+                (try await servers.redis.send(RedisCommand("KEYS", keys.fence("*"))).orThrow().elements ?? []).isEmpty
             }
             #expect(try await servers.count(#"{"site_id": "zombie"}"#) == total)
             #expect(try await servers.length(keys.dead) == 0)

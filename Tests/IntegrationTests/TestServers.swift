@@ -26,6 +26,19 @@ struct TestServers {
         return (redis, mongo)
     }
 
+    /// The cluster every Redis client of the pipeline suites talks to when `scripts/test` runs
+    /// them a second time with `TEST_ON_CLUSTER=1` (nil: the single redis-server).
+    static let cluster: RedisClusterConfiguration? = {
+        guard environment["TEST_ON_CLUSTER"] == "1" else { return nil }
+        return clusterNodes
+    }()
+
+    /// The three-master cluster `scripts/test` started (`TEST_REDIS_CLUSTER_NODES`), whichever run this is.
+    static let clusterNodes: RedisClusterConfiguration? = {
+        guard let list = environment["TEST_REDIS_CLUSTER_NODES"], !list.isEmpty else { return nil }
+        return try? RedisClusterConfiguration(environment: Environment(["REDIS_CLUSTER_NODES": list]))
+    }()
+
     /// Debian's GeoIP databases, as a worker opens them by default (scripts/setup installs them).
     static let countries = try? CountryDatabase(CountryDatabase.debianDefault)
 
@@ -44,11 +57,24 @@ struct TestServers {
         self.logger = logger
         var mongo = URLComponents(string: mongoURI)!
         mongo.path = "/" + namespace
+        var redisConfiguration = try RedisConfiguration(url: redisURL)
+        redisConfiguration.cluster = Self.cluster
+        // On the cluster every name carries its hash tag, and the queue keeps one shard: these
+        // suites look into the queue's lists; ClusterTests covers a queue spread over the masters.
         configuration = PipelineConfiguration(
-            redis: try RedisConfiguration(url: redisURL), mongoURI: mongo.string!, keys: QueueKeys(prefix: namespace + ":"))
+            redis: redisConfiguration, mongoURI: mongo.string!, keys: QueueKeys(prefix: namespace + ":", cluster: Self.cluster != nil))
         redis = RedisClient(configuration: configuration.redis, maxConnections: 4, logger: logger)
         store = try MongoStore(uri: configuration.mongoURI, maxClients: 4, appName: "tests", logger: logger)
         queue = ReliableQueue(redis: redis, keys: configuration.keys)
+    }
+
+    /// Servers from their parts (a test with a Redis of its own).
+    init(configuration: PipelineConfiguration, redis: RedisClient, store: MongoStore, logger: Logger) {
+        self.configuration = configuration
+        self.redis = redis
+        self.store = store
+        self.logger = logger
+        self.queue = ReliableQueue(redis: redis, keys: configuration.keys)
     }
 
     /// Runs `body` with a fresh namespace and closes its clients when it ends, awaited, thrown

@@ -15,8 +15,9 @@ struct ThrottleAccountingTests {
             #expect(try await holder.decide([ThrottleTests.event("e0"), ThrottleTests.event("e1")], rule: rule, now: 1_001) == [.duplicate, .deferred])
             try await holder.acknowledge()
             #expect(try await holder.throttle.flushDue(now: 1_001 + 3_600_000).queued == 1)
-            let summary = try #require(try await servers.redis.send(RedisCommand("LINDEX", servers.configuration.keys.queue, "0")).orThrow().string)
-            #expect(summary.contains(#""count":1,"throttled":true"#), "only e1 is in the summary: \(summary)")
+            let summary = try #require(try await servers.redis.send(RedisCommand("LINDEX", servers.configuration.keys.queue, "0")).orThrow().bytes)
+            let (event, marks) = try QueueEnvelope.decode(summary)
+            #expect(event.eventID == "e1" && marks.throttled && marks.count == 1, "only e1 is in the summary: \(String(decoding: summary, as: UTF8.self))")
         }
     }
 
@@ -29,7 +30,7 @@ struct ThrottleAccountingTests {
             let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)), deferInterval: .seconds(60))
             #expect(try await holder.decide(ThrottleTests.events(3), rule: rule, now: 1_000) == [.immediate, .deferred, .alreadyDeferred])
             try await holder.acknowledge()
-            let records = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "throttle:deferred:*")).orThrow().elements?.compactMap(\.string) ?? []
+            let records = try await servers.redis.send(RedisCommand("KEYS", keys.controlPattern("throttle:deferred:*"))).orThrow().elements?.compactMap(\.string) ?? []
             #expect(records.count == 1)
             for record in records { _ = try await servers.redis.send(RedisCommand("DEL", record)).orThrow() }
             let flushed = try await holder.throttle.flushDue(now: 61_000)

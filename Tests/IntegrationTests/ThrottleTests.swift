@@ -283,7 +283,7 @@ import Testing
             #expect(decoded.events.allSatisfy { $0.bypassesThrottle }, "what was decided is marked and never decided again")
             #expect(try await holder.throttle.counters()["tracked"] == 3)
             // No answer is cached per batch.
-            let cached = try await servers.redis.send(RedisCommand("KEYS", servers.configuration.keys.prefix + "throttle:batch:*")).orThrow()
+            let cached = try await servers.redis.send(RedisCommand("KEYS", servers.configuration.keys.controlPattern("throttle:batch:*"))).orThrow()
             #expect(cached.elements?.isEmpty == true)
         }
     }
@@ -312,7 +312,7 @@ import Testing
             let holder = try await Holder(servers)
             let rule = ThrottleRule(strategy: .fixedWindow(limit: 1, window: .seconds(60)), deferInterval: .seconds(60))
             #expect(try await holder.decide(Self.events(3), rule: rule, now: 1_000, maxKeys: 10) == [.immediate, .deferred, .alreadyDeferred])
-            let all = try await servers.redis.send(RedisCommand("KEYS", keys.prefix + "throttle:*")).orThrow().elements?.compactMap(\.string) ?? []
+            let all = try await servers.redis.send(RedisCommand("KEYS", keys.controlPattern("throttle:*"))).orThrow().elements?.compactMap(\.string) ?? []
             #expect(!all.contains { $0.contains("throttle:seen:") || $0.contains("throttle:batch:") }, "no key per event or per batch: \(all)")
             for key in all where key.contains("throttle:state:") || key.contains("throttle:deferred:") || key.contains("throttle:ids:") {
                 let ttl = try await servers.redis.send(RedisCommand("PTTL", key)).orThrow().int ?? -1

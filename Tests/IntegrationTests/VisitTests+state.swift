@@ -79,7 +79,7 @@ extension VisitTests {
             #expect(visitor["d2"] != visitor["d1a"])
             #expect(visitor["late"] == visitor["d2"])
             #expect(visitor["u1"] == visitor["u2"])
-            let salts = try await servers.redis.send(RedisCommand("KEYS", servers.configuration.keys.prefix + "salt:*")).orThrow().elements ?? []
+            let salts = try await servers.redis.send(RedisCommand("KEYS", servers.configuration.keys.saltPattern)).orThrow().elements ?? []
             #expect(salts.count == 3, "the two receive days, and the day before (a visit open at its midnight)")
             for salt in salts {
                 let ttl = try await servers.redis.send(RedisCommand("PTTL", salt.string ?? "")).orThrow().int ?? -1

@@ -18,6 +18,8 @@ public struct RedisConfiguration: Sendable, Equatable {
     public var readTimeout: Duration
     /// When set, the master is found by asking these sentinels, and `host`/`port` are not used.
     public var sentinel: RedisSentinelConfiguration?
+    /// When set, Redis is a cluster: the slot map is learned from these nodes, and `host`/`port` are not used.
+    public var cluster: RedisClusterConfiguration?
 
     /// A configuration for a local Redis on the default port.
     public init(
@@ -61,13 +63,14 @@ public struct RedisConfiguration: Sendable, Equatable {
 
     /// `host:port/db` (or the sentinels' master name), never the password.
     public var displayName: String {
+        if let cluster { return "cluster of \(cluster.nodes.map(\.description).joined(separator: ","))" }
         guard let sentinel else { return "\(host):\(port)/\(database)" }
         return "sentinel master \(sentinel.masterName)/\(database)"
     }
 }
 
 /// A Redis server's address.
-public struct RedisEndpoint: Sendable, Equatable, CustomStringConvertible {
+public struct RedisEndpoint: Sendable, Hashable, CustomStringConvertible {
     /// Host name or address.
     public var host: String
     /// TCP port.
@@ -132,5 +135,26 @@ public struct RedisSentinelConfiguration: Sendable, Equatable {
             throw .invalid(key: "REDIS_SENTINEL_MASTER", value: environment["REDIS_SENTINEL_MASTER"] ?? "", expected: "the master's name in the sentinels' configuration (needed with REDIS_SENTINELS)")
         }
         self.init(sentinels: parsed.compactMap { $0 }, masterName: name, password: environment["REDIS_SENTINEL_PASSWORD"].flatMap { $0.isEmpty ? nil : $0 })
+    }
+}
+
+/// Redis Cluster (`REDIS_CLUSTER_NODES`): nodes to learn the slot map from; any reachable one will do.
+public struct RedisClusterConfiguration: Sendable, Equatable {
+    /// Seed nodes, asked in turn for the slot map until one answers.
+    public var nodes: [RedisEndpoint]
+
+    /// A cluster reached through `nodes`.
+    public init(nodes: [RedisEndpoint]) {
+        self.nodes = nodes
+    }
+
+    /// Reads `REDIS_CLUSTER_NODES` (`host:port,host:port,…`); nil when unset.
+    public init?(environment: Environment) throws(ConfigurationError) {
+        guard let list = environment["REDIS_CLUSTER_NODES"], !list.isEmpty else { return nil }
+        let parsed = list.split(separator: ",", omittingEmptySubsequences: false).map { RedisEndpoint(parsing: $0) }
+        guard !parsed.isEmpty, parsed.count <= 64, parsed.allSatisfy({ $0 != nil }) else {
+            throw .invalid(key: "REDIS_CLUSTER_NODES", value: list, expected: "host:port of 1 to 64 cluster nodes, comma-separated")
+        }
+        self.init(nodes: parsed.compactMap { $0 })
     }
 }

@@ -123,4 +123,13 @@ enum QueueScripts {
         end
         return #due
         """)
+
+    /// KEYS: the shard count. ARGV: a proposed count. Records the proposal unless a count is
+    /// there already; returns the count in force.
+    static let agreeOnShards = RedisScript("""
+        local stored = redis.call('GET', KEYS[1])
+        if stored then return tonumber(stored) end
+        redis.call('SET', KEYS[1], ARGV[1])
+        return tonumber(ARGV[1])
+        """)
 }

@@ -7,6 +7,8 @@ extension ReliableQueue {
     /// left because their owner is alive). Scans the keyspace once: an operator's command
     /// (`Worker recover --legacy`), never run by the workers themselves.
     public func recoverLegacyLists() async throws(RedisError) -> (lists: Int, events: Int, alive: Int) {
+        // SCAN sees one node of a cluster; and no version before the registry ran on one.
+        guard !redis.isCluster else { throw .command("ERR recover --legacy is for one Redis: no version before the worker registry ran on a cluster") }
         var cursor = "0"
         var (lists, events, alive) = (0, 0, 0)
         repeat {

@@ -1,6 +1,12 @@
 /// Redis's documented reliable-queue pattern: ingest LPUSHes to `queue`; a worker moves items
 /// atomically into its own processing list, stores them, and only then deletes the list. A
 /// processing list whose owner's deadline in the worker registry has passed is moved back to the queue.
+///
+/// The queue may be split into shards (`QueueKeys.shards`; on Redis Cluster they spread over
+/// the masters): each push goes to one shard at random, a worker claims from one shard at a
+/// time, and each shard has its own processing lists, registry, fences, retries and dead
+/// letters, so every script runs inside one shard. Counts, recovery, retries and dead-letter
+/// tools cover every shard; a method given no shard works on the home shard.
 public struct ReliableQueue: Sendable {
     /// The Redis client commands go through.
     public let redis: RedisClient
@@ -16,117 +22,170 @@ public struct ReliableQueue: Sendable {
         self.pushAcks = pushAcks
     }
 
-    /// Pushes payloads in one variadic LPUSH; returns the queue's length afterwards.
+    /// A shard to push to: one at random, so pushes spread evenly without shared state.
+    public func pushShard() -> QueueShardKeys {
+        keys.shards.count == 1 ? keys.home : keys.shards[Int.random(in: 0..<keys.shards.count)]
+    }
+
+    /// Pushes payloads in one variadic LPUSH to `shard` (default: one at random); returns that
+    /// shard's length afterwards.
     @discardableResult
-    public func enqueue(_ payloads: [[UInt8]]) async throws(RedisError) -> Int {
-        let reply = try await redis.send(RedisCommand("LPUSH", [keys.queue], values: payloads), acks: pushAcks).orThrow()
+    public func enqueue(_ payloads: [[UInt8]], to shard: QueueShardKeys? = nil) async throws(RedisError) -> Int {
+        let target = shard ?? pushShard()
+        let reply = try await redis.send(RedisCommand("LPUSH", [target.queue], values: payloads), acks: pushAcks).orThrow()
         guard let length = reply.int else { throw .unexpectedReply("LPUSH answered \(reply)") }
         return Int(length)
     }
 
-    /// Pushes payloads unless the queue already holds `highWater` or more (0: no mark); returns
-    /// the length after the push, or nil when refused for being full.
+    /// Pushes payloads unless the shard pushed to already holds its part of `highWater` or
+    /// more (0: no mark); returns the length after the push, or nil when refused for being full.
     public func enqueue(_ payloads: [[UInt8]], highWater: Int) async throws(RedisError) -> Int? {
         guard highWater > 0 else { return try await enqueue(payloads) }
-        let reply = try await redis.run(QueueScripts.boundedPush, keys: [keys.queue], arguments: [Array(String(highWater).utf8)] + payloads, acks: pushAcks)
+        let shard = pushShard()
+        let mark = (highWater + keys.shards.count - 1) / keys.shards.count
+        let reply = try await redis.run(QueueScripts.boundedPush, keys: [shard.queue], arguments: [Array(String(mark).utf8)] + payloads, acks: pushAcks)
         guard let parts = reply.elements, parts.count == 2, let pushed = parts[0].int, let length = parts[1].int else {
             throw .unexpectedReply("bounded push answered \(reply)")
         }
         return pushed == 1 ? Int(length) : nil
     }
 
-    /// The queue's depth and the number of dead letters, in one round trip (health checks).
-    public func depthAndDeadLetters() async throws(RedisError) -> (depth: Int, deadLetters: Int) {
-        let replies = try await redis.pipeline([RedisCommand("LLEN", keys.queue), RedisCommand("LLEN", keys.dead)])
-        guard replies.count == 2, let depth = try replies[0].orThrow().int, let dead = try replies[1].orThrow().int else {
-            throw .unexpectedReply("LLEN answered \(replies)")
+    /// Sums one integer reply per shard (`LLEN`, `ZCARD`), one round trip per shard.
+    private func total(_ command: (QueueShardKeys) -> [RedisCommand]) async throws(RedisError) -> [Int] {
+        var sums: [Int] = []
+        for shard in keys.shards {
+            let replies = try await redis.pipeline(command(shard))
+            for (index, reply) in replies.enumerated() {
+                guard let value = try reply.orThrow().int else { throw .unexpectedReply("count answered \(reply)") }
+                if sums.count <= index { sums.append(0) }
+                sums[index] += Int(value)
+            }
         }
-        return (Int(depth), Int(dead))
+        return sums
     }
 
-    /// The number of events waiting in the queue.
+    /// The queue's depth and the number of dead letters over every shard (health checks).
+    public func depthAndDeadLetters() async throws(RedisError) -> (depth: Int, deadLetters: Int) {
+        let sums = try await total { [RedisCommand("LLEN", $0.queue), RedisCommand("LLEN", $0.dead)] }
+        return (sums.first ?? 0, sums.last ?? 0)
+    }
+
+    /// The number of events waiting in the queue, over every shard.
     public func depth() async throws(RedisError) -> Int {
-        let reply = try await redis.send(RedisCommand("LLEN", keys.queue)).orThrow()
-        return Int(reply.int ?? 0)
+        try await total { [RedisCommand("LLEN", $0.queue)] }.first ?? 0
     }
 
-    /// Registers `worker` (deadline now + `ttl`) unless it is, tops its processing list up to
-    /// `max` events and returns everything in it, oldest first (leftovers of an earlier claim
-    /// whose answer was lost included); waits up to `wait` for the first when the queue is
-    /// empty (an empty result then).
-    public func claim(worker: String, max: Int, wait: Duration, ttl: Duration = .seconds(10)) async throws(RedisError) -> [[UInt8]] {
-        let processing = keys.processing(worker)
-        let claimed = try await take(worker: worker, max: max, ttl: ttl)
-        if !claimed.isEmpty { return claimed }
+    /// Registers `worker` in `shard` (default: home) unless it is, tops its processing list
+    /// there up to `max` events and returns everything in it, oldest first (leftovers of an
+    /// earlier claim whose answer was lost included); waits up to `wait` for the first when the
+    /// shard's queue is empty (an empty result then).
+    public func claim(worker: String, max: Int, wait: Duration, ttl: Duration = .seconds(10), from shard: QueueShardKeys? = nil) async throws(RedisError) -> [[UInt8]] {
+        let shard = shard ?? keys.home
+        let claimed = try await take(worker: worker, max: max, ttl: ttl, from: shard)
+        if !claimed.isEmpty || wait <= .zero { return claimed }
         // BLMOVE runs right after the claim script registered the worker (or found it registered).
         let first = try await redis.send(
-            RedisCommand("BLMOVE", keys.queue, processing, "RIGHT", "LEFT", String(wait.totalSeconds)),
+            RedisCommand("BLMOVE", shard.queue, shard.processing(worker), "RIGHT", "LEFT", String(Swift.max(1, wait.totalSeconds))),
             extraTimeout: wait
         ).orThrow()
         guard first.bytes != nil else { return [] }
-        return try await take(worker: worker, max: max, ttl: ttl)
+        return try await take(worker: worker, max: max, ttl: ttl, from: shard)
     }
 
-    private func take(worker: String, max: Int, ttl: Duration) async throws(RedisError) -> [[UInt8]] {
+    /// Claims from the shards in turn, starting at `start`: the first that has events (or
+    /// leftovers of `worker`'s) gives the batch. When all are empty, waits up to `wait` on the
+    /// shard at `start` (events pushed meanwhile to another are claimed at the next call).
+    /// Returns the shard claimed from and the batch.
+    public func claimAny(worker: String, max: Int, wait: Duration, ttl: Duration = .seconds(10), start: Int) async throws(RedisError)
+        -> (shard: QueueShardKeys, payloads: [[UInt8]])
+    {
+        let count = keys.shards.count
+        let first = ((start % count) + count) % count
+        if count == 1 { return (keys.home, try await claim(worker: worker, max: max, wait: wait, ttl: ttl)) }
+        for offset in 0..<count {
+            let shard = keys.shards[(first + offset) % count]
+            let claimed = try await take(worker: worker, max: max, ttl: ttl, from: shard)
+            if !claimed.isEmpty { return (shard, claimed) }
+        }
+        let shard = keys.shards[first]
+        return (shard, try await claim(worker: worker, max: max, wait: wait, ttl: ttl, from: shard))
+    }
+
+    private func take(worker: String, max: Int, ttl: Duration, from shard: QueueShardKeys) async throws(RedisError) -> [[UInt8]] {
         let reply = try await redis.run(
-            QueueScripts.claim, keys: [keys.queue, keys.processing(worker), keys.workers],
+            QueueScripts.claim, keys: [shard.queue, shard.processing(worker), shard.workers],
             arguments: [Array(String(max).utf8), Array(worker.utf8), Array(String(ttl.totalMilliseconds).utf8)])
         return (reply.elements ?? []).compactMap(\.bytes)
     }
 
-    /// Deletes `worker`'s processing list (its batch is stored) and, in the same atomic step,
-    /// files the given dead letters and schedules the given retries (payload, due in Unix ms).
-    /// Returns false, and does none of it, if the batch was recovered by another worker
-    /// meanwhile (this worker was paused past its heartbeat: a zombie).
+    /// Deletes `worker`'s processing list in `shard` (default: home; its batch is stored) and,
+    /// in the same atomic step, files the given dead letters and schedules the given retries
+    /// (payload, due in Unix ms) in that shard. Returns false, and does none of it, if the
+    /// batch was recovered by another worker meanwhile (this worker was paused past its
+    /// heartbeat: a zombie).
     @discardableResult
-    public func acknowledge(worker: String, deadLetters: [[UInt8]] = [], retries: [(payload: [UInt8], due: Int64)] = [])
+    public func acknowledge(worker: String, in shard: QueueShardKeys? = nil, deadLetters: [[UInt8]] = [], retries: [(payload: [UInt8], due: Int64)] = [])
         async throws(RedisError) -> Bool
     {
+        let shard = shard ?? keys.home
         var arguments = [Array(String(deadLetters.count).utf8)] + deadLetters
         for retry in retries { arguments += [Array(String(retry.due).utf8), retry.payload] }
         let reply = try await redis.run(
-            QueueScripts.acknowledge, keys: [keys.processing(worker), keys.dead, keys.fence(worker), keys.retry], arguments: arguments)
+            QueueScripts.acknowledge, keys: [shard.processing(worker), shard.dead, shard.fence(worker), shard.retry], arguments: arguments)
         return reply.int != -1
     }
 
-    /// Moves up to `max` retries due at `now` back to the queue; returns how many.
+    /// Moves up to `max` retries due at `now` back to their shard's queue, in every shard; returns how many.
     public func promoteDueRetries(now: Int64, max: Int = 500) async throws(RedisError) -> Int {
-        let reply = try await redis.run(
-            QueueScripts.promoteRetries, keys: [keys.retry, keys.queue], arguments: [Array(String(now).utf8), Array(String(max).utf8)])
-        return Int(reply.int ?? 0)
+        var moved = 0
+        for shard in keys.shards {
+            let reply = try await redis.run(
+                QueueScripts.promoteRetries, keys: [shard.retry, shard.queue], arguments: [Array(String(now).utf8), Array(String(max).utf8)])
+            moved += Int(reply.int ?? 0)
+        }
+        return moved
     }
 
-    /// Events waiting for a retry.
+    /// Events waiting for a retry, over every shard.
     public func retryCount() async throws(RedisError) -> Int {
-        Int(try await redis.send(RedisCommand("ZCARD", keys.retry)).orThrow().int ?? 0)
+        try await total { [RedisCommand("ZCARD", $0.retry)] }.first ?? 0
     }
 
-    /// Hands `worker`'s unstored batch back to the queue, to be claimed next.
-    public func release(worker: String) async throws(RedisError) {
+    /// Hands `worker`'s unstored batch in `shard` (default: home) back to that shard's queue, to be claimed next.
+    public func release(worker: String, in shard: QueueShardKeys? = nil) async throws(RedisError) {
+        let shard = shard ?? keys.home
         _ = try await redis.run(
-            QueueScripts.recover, keys: [keys.processing(worker), keys.workers, keys.queue, keys.fence(worker)],
+            QueueScripts.recover, keys: [shard.processing(worker), shard.workers, shard.queue, shard.fence(worker)],
             arguments: [Array(worker.utf8), Array("force".utf8)])
     }
 
-    /// Sets the registry deadline of each of `workers` to Redis's now + `ttl`, in one round
-    /// trip; returns that deadline (Unix ms, Redis's clock).
+    /// Sets the registry deadline of each of `workers` to Redis's now + `ttl` in every shard's
+    /// registry, one round trip per shard; returns the last deadline set (Unix ms, Redis's clock).
     @discardableResult
     public func heartbeat(workers: [String], ttl: Duration) async throws(RedisError) -> Int64 {
-        let reply = try await redis.run(
-            QueueScripts.heartbeat, keys: [keys.workers], arguments: [Array(String(ttl.totalMilliseconds).utf8)] + workers.map { Array($0.utf8) })
-        guard let deadline = reply.int else { throw .unexpectedReply("heartbeat answered \(reply)") }
+        var deadline: Int64 = 0
+        for shard in keys.shards {
+            let reply = try await redis.run(
+                QueueScripts.heartbeat, keys: [shard.workers], arguments: [Array(String(ttl.totalMilliseconds).utf8)] + workers.map { Array($0.utf8) })
+            guard let set = reply.int else { throw .unexpectedReply("heartbeat answered \(reply)") }
+            deadline = set
+        }
         return deadline
     }
 
-    /// Removes `workers` from the registry at a clean exit, so nobody waits for them to expire,
-    /// moving back to the queue whatever their processing lists still hold; returns how many
-    /// events were moved.
+    /// Removes `workers` from every shard's registry at a clean exit, so nobody waits for them
+    /// to expire, moving back to each shard's queue whatever their processing lists there still
+    /// hold; returns how many events were moved.
     @discardableResult
     public func retire(workers: [String]) async throws(RedisError) -> Int {
         guard !workers.isEmpty else { return 0 }
-        let reply = try await redis.run(
-            QueueScripts.retire, keys: [keys.workers, keys.queue] + workers.map(keys.processing), arguments: workers.map { Array($0.utf8) })
-        return Int(reply.int ?? 0)
+        var moved = 0
+        for shard in keys.shards {
+            let reply = try await redis.run(
+                QueueScripts.retire, keys: [shard.workers, shard.queue] + workers.map(shard.processing), arguments: workers.map { Array($0.utf8) })
+            moved += Int(reply.int ?? 0)
+        }
+        return moved
     }
 
     /// Removes `worker` from the registry at a clean exit (see `retire(workers:)`).
@@ -136,52 +195,103 @@ public struct ReliableQueue: Sendable {
     }
 
     /// Moves the processing list of every worker whose registry deadline passed (Redis's
-    /// clock) back to the queue, so those events are claimed next; returns (lists recovered,
-    /// events moved). Costs one call per expired worker plus one per `page` of them, whatever
-    /// else Redis holds; each worker is checked, unregistered and moved in one Lua call, so two
-    /// recoverers never both move the same list and a worker that beat meanwhile is left alone.
+    /// clock) back to its shard's queue, so those events are claimed next; returns (lists
+    /// recovered, events moved). Costs one call per expired worker plus one per `page` of them
+    /// per shard, whatever else Redis holds; each worker is checked, unregistered and moved in
+    /// one Lua call, so two recoverers never both move the same list and a worker that beat
+    /// meanwhile is left alone.
     public func recoverAbandoned(page: Int = 100) async throws(RedisError) -> (lists: Int, events: Int) {
         var lists = 0
         var events = 0
-        var seen = Set<String>()
-        while true {
-            let reply = try await redis.run(QueueScripts.expired, keys: [keys.workers], arguments: [Array(String(page).utf8)])
-            guard let parts = reply.elements, parts.count == 2, let found = parts[1].elements else {
-                throw .unexpectedReply("expired workers answered \(reply)")
-            }
-            let workers = found.compactMap(\.string).filter { !seen.contains($0) }
-            for worker in workers {
-                seen.insert(worker)
-                let moved = try await redis.run(
-                    QueueScripts.recover, keys: [keys.processing(worker), keys.workers, keys.queue, keys.fence(worker)],
-                    arguments: [Array(worker.utf8)])
-                if let count = moved.int, count > 0 {
-                    lists += 1
-                    events += Int(count)
+        for shard in keys.shards {
+            var seen = Set<String>()
+            while true {
+                let reply = try await redis.run(QueueScripts.expired, keys: [shard.workers], arguments: [Array(String(page).utf8)])
+                guard let parts = reply.elements, parts.count == 2, let found = parts[1].elements else {
+                    throw .unexpectedReply("expired workers answered \(reply)")
                 }
+                let workers = found.compactMap(\.string).filter { !seen.contains($0) }
+                for worker in workers {
+                    seen.insert(worker)
+                    let moved = try await redis.run(
+                        QueueScripts.recover, keys: [shard.processing(worker), shard.workers, shard.queue, shard.fence(worker)],
+                        arguments: [Array(worker.utf8)])
+                    if let count = moved.int, count > 0 {
+                        lists += 1
+                        events += Int(count)
+                    }
+                }
+                if found.count < page || workers.isEmpty { break }
             }
-            if found.count < page || workers.isEmpty { return (lists, events) }
         }
+        return (lists, events)
     }
 
-    /// Up to `limit` dead letters, newest first (`limit` ≤ 0: all).
+    /// Up to `limit` dead letters, newest first within each shard, the shards in order (`limit` ≤ 0: all).
     public func deadLetters(limit: Int = 0) async throws(RedisError) -> [[UInt8]] {
-        let reply = try await redis.send(RedisCommand("LRANGE", keys.dead, "0", String(limit > 0 ? limit - 1 : -1))).orThrow()
-        return (reply.elements ?? []).compactMap(\.bytes)
+        var letters: [[UInt8]] = []
+        for shard in keys.shards {
+            let left = limit > 0 ? limit - letters.count : 0
+            if limit > 0 && left <= 0 { break }
+            let reply = try await redis.send(RedisCommand("LRANGE", shard.dead, "0", String(left > 0 ? left - 1 : -1))).orThrow()
+            letters += (reply.elements ?? []).compactMap(\.bytes)
+        }
+        return letters
     }
 
-    /// Requeues `payload` and removes `deadLetter`, atomically; false if the dead letter was already gone.
+    /// Requeues `payload` into the shard holding `deadLetter` and removes it there, atomically;
+    /// false if the dead letter was already gone from every shard.
     public func replay(deadLetter: [UInt8], payload: [UInt8]) async throws(RedisError) -> Bool {
-        try await redis.run(QueueScripts.replay, keys: [keys.dead, keys.queue], arguments: [deadLetter, payload]).int == 1
+        for shard in keys.shards {
+            if try await redis.run(QueueScripts.replay, keys: [shard.dead, shard.queue], arguments: [deadLetter, payload]).int == 1 { return true }
+        }
+        return false
     }
 
-    /// Removes one copy of `deadLetter`; false if it was already gone.
+    /// Removes one copy of `deadLetter` from the first shard holding it; false if it was already gone.
     public func removeDeadLetter(_ deadLetter: [UInt8]) async throws(RedisError) -> Bool {
-        try await redis.send(RedisCommand(arguments: [Array("LREM".utf8), Array(keys.dead.utf8), Array("1".utf8), deadLetter])).orThrow().int == 1
+        for shard in keys.shards {
+            let reply = try await redis.send(RedisCommand(arguments: [Array("LREM".utf8), Array(shard.dead.utf8), Array("1".utf8), deadLetter])).orThrow()
+            if reply.int == 1 { return true }
+        }
+        return false
     }
 
-    /// Number of dead letters.
+    /// Number of dead letters, over every shard.
     public func deadLetterCount() async throws(RedisError) -> Int {
-        Int(try await redis.send(RedisCommand("LLEN", keys.dead)).orThrow().int ?? 0)
+        try await total { [RedisCommand("LLEN", $0.dead)] }.first ?? 0
+    }
+
+    /// Agrees on the number of queue shards with every other process of this pipeline: the
+    /// first to start records it in Redis (`configured`, else 4 per master on a cluster, else
+    /// 1), the others adopt it, and one configured otherwise refuses to start. One Redis with
+    /// no `QUEUE_SHARDS` keeps its single queue and asks nothing.
+    /// A transiently unreachable Redis is asked again for up to `patience`.
+    public static func agreeOnShards(redis: RedisClient, keys: QueueKeys, configured: Int?, patience: Duration = .seconds(30)) async throws -> QueueKeys {
+        guard redis.isCluster || configured != nil else { return keys }
+        let deadline = ContinuousClock.now + patience
+        var delay = Duration.milliseconds(100)
+        var reply: RedisReply
+        while true {
+            do throws(RedisError) {
+                var proposed = 1
+                if let configured { proposed = configured } else if redis.isCluster { proposed = 4 * (try await redis.masters().count) }
+                reply = try await redis.run(QueueScripts.agreeOnShards, keys: [keys.shardCount], arguments: [Array(String(proposed).utf8)])
+                break
+            } catch {
+                guard error.isTransient, ContinuousClock.now + delay < deadline else { throw error }
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(2))
+            }
+        }
+        guard let stored = reply.int, (1...Int64(QueueKeys.maxShards)).contains(stored) else {
+            throw RedisError.unexpectedReply("\(keys.shardCount) holds \(reply), not a shard count from 1 to \(QueueKeys.maxShards)")
+        }
+        if let configured, configured != Int(stored) {
+            throw ConfigurationError.invalid(
+                key: "QUEUE_SHARDS", value: String(configured),
+                expected: "\(stored), the number this pipeline's queue already has in Redis (\(keys.shardCount)); to change it, stop ingest, let the workers drain the queue, and delete that key")
+        }
+        return keys.with(shardCount: Int(stored))
     }
 }

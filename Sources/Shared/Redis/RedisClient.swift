@@ -19,6 +19,9 @@ import NIOPosix
 /// to a master demoted without either sign is used until that recheck. One thread at a time
 /// asks the sentinels; meanwhile the others go on with the master in use or, when there is
 /// none, fail fast as unavailable.
+///
+/// With a cluster (`configuration.cluster`), `ClusterRouter` sends each request to the master of
+/// its keys' slot, with a pool of connections per node.
 public final class RedisClient: Sendable {
     /// The configuration connections are made with.
     public let configuration: RedisConfiguration
@@ -26,6 +29,7 @@ public final class RedisClient: Sendable {
     private let state: NIOLockedValueBox<State>
     private let logger: Logger
     private let sentinels: SentinelResolver?
+    private let cluster: ClusterRouter?
 
     private struct State {
         var idle: [RedisConnection] = []
@@ -55,6 +59,7 @@ public final class RedisClient: Sendable {
         sentinels = configuration.sentinel.map {
             SentinelResolver($0, connectTimeout: configuration.connectTimeout, readTimeout: configuration.readTimeout)
         }
+        cluster = configuration.cluster.map { ClusterRouter($0, configuration: configuration, logger: logger) }
         threads.start()
     }
 
@@ -64,6 +69,7 @@ public final class RedisClient: Sendable {
             state.isShutdown = true
             state.idle = []
         }
+        cluster?.shutdown()
         try? await threads.shutdownGracefully()
     }
 
@@ -72,13 +78,24 @@ public final class RedisClient: Sendable {
         try await pipeline([command], extraTimeout: extraTimeout)[0]
     }
 
-    /// Sends the commands in one round trip and returns their replies in order.
-    public func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) async throws(RedisError) -> [RedisReply] {
-        guard !commands.isEmpty else { return [] }
+    /// True when this client talks to a Redis Cluster.
+    public var isCluster: Bool { cluster != nil }
+
+    /// The cluster's masters (one Redis: its address), from the slot map.
+    public func masters() async throws(RedisError) -> [RedisEndpoint] {
+        guard let cluster else { return [RedisEndpoint(host: configuration.host, port: configuration.port)] }
+        return try await onThread { () throws(RedisError) in try cluster.masters() }
+    }
+
+    /// The master serving `key` (one Redis: its address).
+    public func master(of key: String) async throws(RedisError) -> RedisEndpoint {
+        guard let cluster else { return RedisEndpoint(host: configuration.host, port: configuration.port) }
+        return try await onThread { () throws(RedisError) in try cluster.master(ofSlot: RedisSlot.of(key)) }
+    }
+
+    private func onThread<T: Sendable>(_ body: @escaping @Sendable () throws(RedisError) -> T) async throws(RedisError) -> T {
         do {
-            return try await threads.runIfActive { [self] in
-                try self.runBlocking(commands, extraTimeout: extraTimeout)
-            }
+            return try await threads.runIfActive { try body() }
         } catch let error as RedisError {
             throw error
         } catch {
@@ -86,10 +103,17 @@ public final class RedisClient: Sendable {
         }
     }
 
+    /// Sends the commands in one round trip and returns their replies in order.
+    public func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) async throws(RedisError) -> [RedisReply] {
+        guard !commands.isEmpty else { return [] }
+        return try await onThread { [self] () throws(RedisError) in try self.runBlocking(commands, extraTimeout: extraTimeout) }
+    }
+
     /// Runs on a pool thread. An idle connection is checked before use and replaced if the
     /// server closed it, so nothing is ever written to a dead socket; once the commands are
     /// written, a failure is reported as it is and nothing is resent: it may have run (`RedisError.mayHaveRun`).
     private func runBlocking(_ commands: [RedisCommand], extraTimeout: Duration) throws(RedisError) -> [RedisReply] {
+        if let cluster { return try cluster.run(commands, extraTimeout: extraTimeout) }
         let connection = try checkout()
         do {
             let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)

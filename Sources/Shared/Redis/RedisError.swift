@@ -23,7 +23,7 @@ public enum RedisError: Error, Sendable, Equatable, CustomStringConvertible {
     public var isTransient: Bool {
         switch self {
         case .connectFailed, .unavailable, .io, .closed, .notReplicated: true
-        case .command(let message): ["LOADING", "BUSY", "TRYAGAIN", "READONLY", "MASTERDOWN"].contains { message.hasPrefix($0) }
+        case .command(let message): ["LOADING", "BUSY", "TRYAGAIN", "READONLY", "MASTERDOWN", "CLUSTERDOWN", "MOVED", "ASK"].contains { message.hasPrefix($0) }
         case .unexpectedReply, .shutdown: false
         }
     }

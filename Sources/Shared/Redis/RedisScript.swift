@@ -77,6 +77,14 @@ public struct ReplicaAcks: Sendable, Equatable {
         self.timeout = timeout
     }
 
+    /// Reads `REDIS_ACK_REPLICAS` (0 to 16, default 0: nil) and `REDIS_ACK_TIMEOUT_MS` (default 1000).
+    public init?(environment: Environment) throws(ConfigurationError) {
+        let replicas = try environment.int("REDIS_ACK_REPLICAS", default: 0, in: 0...16)
+        let timeout = try environment.milliseconds("REDIS_ACK_TIMEOUT_MS", default: 1000, in: 1...60_000)
+        guard replicas > 0 else { return nil }
+        self.init(replicas: replicas, timeout: timeout)
+    }
+
     /// `WAIT replicas timeout-ms`.
     var wait: RedisCommand { RedisCommand("WAIT", String(replicas), String(max(1, timeout.totalMilliseconds))) }
 }

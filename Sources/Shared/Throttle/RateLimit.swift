@@ -143,22 +143,29 @@ extension ReliableQueue {
     public func enqueue(
         admitting items: [QueueItem], now: Int64, highWater: Int = 0, maxKeys: Int = ReliableQueue.defaultMaxRateLimitKeys
     ) async throws(RedisError) -> (admissions: [Admission], depth: Int)? {
-        var arguments: [[UInt8]] = [
-            Array(keys.prefix.utf8), Array(String(now).utf8), Array(String(highWater).utf8), Array(String(max(0, maxKeys)).utf8),
-        ]
-        arguments.reserveCapacity(2 + items.count * 10)
+        var arguments: [[UInt8]] = [Array(String(now).utf8), Array(String(highWater).utf8), Array(String(max(0, maxKeys)).utf8)]
+        arguments.reserveCapacity(3 + items.count * 10)
+        // Every counter is named here and passed in KEYS, once however many events count against it.
+        var scriptKeys = [keys.queue, keys.throttleStats, keys.rateLimitIndex]
+        var positions: [String: Int] = [:]
         for item in items {
             arguments.append(item.payload)
             for scope in RateLimitScope.allCases {
                 if let entry = item.limits.first(where: { $0.scope == scope }) {
-                    arguments += [Array((scope.rawValue + ":" + entry.key).utf8), Array(String(entry.limit.limit).utf8),
+                    let key = keys.rateLimit(scope.rawValue + ":" + entry.key)
+                    let position = positions[key] ?? {
+                        scriptKeys.append(key)
+                        return scriptKeys.count
+                    }()
+                    positions[key] = position
+                    arguments += [Array(String(position).utf8), Array(String(entry.limit.limit).utf8),
                                   Array(String(entry.limit.period.totalMilliseconds).utf8)]
                 } else {
-                    arguments += [[], [], []]
+                    arguments += [Array("0".utf8), [], []]
                 }
             }
         }
-        let reply = try await redis.run(ThrottleScripts.admit, keys: [keys.queue, keys.throttleStats, keys.rateLimitIndex], arguments: arguments, acks: pushAcks)
+        let reply = try await redis.run(ThrottleScripts.admit, keys: scriptKeys, arguments: arguments, acks: pushAcks)
         if let parts = reply.elements, parts.first?.int == -1 { return nil }
         guard let parts = reply.elements, parts.count == 2, let depth = parts[0].int, let rows = parts[1].elements, rows.count == items.count else {
             throw .unexpectedReply("rate-limited push answered \(reply)")

@@ -26,12 +26,15 @@ public struct ThrottleCandidate: Sendable {
     public var payload: [UInt8]
     /// The rule of its stream.
     public var rule: ThrottleRule
+    /// Its payload marked as decided (`QueueMarks.checked`), kept in the processing list when it is to be stored.
+    public var decidedPayload: [UInt8]
 
-    /// A candidate from its parts.
-    public init(event: Event, payload: [UInt8], rule: ThrottleRule) {
+    /// A candidate from its parts; `decidedPayload` defaults to the event with only the `checked` mark.
+    public init(event: Event, payload: [UInt8], rule: ThrottleRule, decidedPayload: [UInt8]? = nil) {
         self.event = event
         self.payload = payload
         self.rule = rule
+        self.decidedPayload = decidedPayload ?? event.queuePayload(marks: QueueMarks(checked: true))
     }
 }
 
@@ -53,7 +56,7 @@ public struct Throttle: Sendable {
     public static let recordMargin: Duration = .seconds(7 * 86_400)
 
     /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list to `kept`
-    /// plus the candidates still to be stored (marked `"checked":true`). Not idempotent: after
+    /// plus the candidates still to be stored (their `decidedPayload`). Not idempotent: after
     /// a lost answer do not ask again for the same batch, re-read the processing list instead
     /// (what was decided is marked and bypasses the throttle). `maxKeys` caps tracked counters
     /// and records (0: no cap); `rememberedIDs` is how many event ids each deferral record
@@ -82,6 +85,7 @@ public struct Throttle: Sendable {
                 Array(stream.utf8), Array(function.utf8), Array(String(first).utf8), Array(String(second).utf8),
                 Array(String(candidate.rule.deferInterval.totalMilliseconds).utf8),
                 Array(String(candidate.rule.expireTime.totalMilliseconds).utf8), Array(event.eventID.utf8), candidate.payload,
+                candidate.decidedPayload,
             ]
         }
         let reply = try await redis.run(ThrottleScripts.decide, keys: scriptKeys, arguments: arguments)
@@ -90,11 +94,36 @@ public struct Throttle: Sendable {
         return outcomes
     }
 
-    /// Queues the summaries of up to `max` deferrals due at `now`; returns how many.
+    /// Queues the summaries of up to `max` deferrals due at `now`; returns how many were queued
+    /// and how many records were found gone (`summary_lost`).
+    ///
+    /// Two steps, so that no script reads a key name from data or edits a payload: the due
+    /// records are read, each summary is built here (the deferred event's payload with the
+    /// record's count, `throttled` and an id of its own, `summary:<record>:<opened>`), and one
+    /// script queues each summary only if its record is unchanged since it was read (same count,
+    /// same opening), deleting the record in the same step. So exactly one worker queues each
+    /// summary; a record counted into meanwhile is flushed at the next call.
     public func flushDue(now: Int64, max: Int = 100) async throws(RedisError) -> (queued: Int, lost: Int) {
+        let due = try await redis.send(RedisCommand("ZRANGEBYSCORE", keys.throttleDue, "-inf", String(now), "LIMIT", "0", String(max))).orThrow()
+        let records = (due.elements ?? []).compactMap(\.string)
+        guard !records.isEmpty else { return (0, 0) }
+        let fields = try await redis.pipeline(records.map { RedisCommand("HMGET", $0, "payload", "count", "opened") })
+        var arguments: [[UInt8]] = []
+        for (record, reply) in zip(records, fields) {
+            let values = try reply.orThrow().elements ?? []
+            let payload = values.first?.bytes
+            let count = values.count > 1 ? values[1].string : nil
+            let opened = values.count > 2 ? values[2].string : nil
+            guard let payload, let count, let opened, let events = Int(count), events >= 1,
+                  let (event, _) = try? QueueEnvelope.decode(payload) else {
+                arguments += [[], [], []]  // gone (or unreadable): counted as lost
+                continue
+            }
+            let summary = event.queuePayload(marks: QueueMarks(count: events, throttled: true, summaryID: "summary:" + record + ":" + opened))
+            arguments += [Array(count.utf8), Array(opened.utf8), summary]
+        }
         let reply = try await redis.run(
-            ThrottleScripts.flushDue, keys: [keys.throttleDue, keys.queue, keys.throttleStats, keys.throttleIndex],
-            arguments: [Array(String(now).utf8), Array(String(max).utf8)])
+            ThrottleScripts.flushDue, keys: [keys.throttleDue, keys.queue, keys.throttleStats, keys.throttleIndex] + records, arguments: arguments)
         guard let parts = reply.elements, parts.count == 2, let queued = parts[0].int, let lost = parts[1].int else {
             throw .unexpectedReply("flush of due summaries answered \(reply)")
         }

@@ -5,11 +5,12 @@ enum ThrottleScripts {
     /// KEYS: processing list, its owner's fence, key index, due set, stats, then per event its
     /// counter, its deferral record and its list of recent ids. ARGV: now, maxKeys (0: no cap),
     /// ids remembered per identity, record margin ms, K, then K payloads to keep as they are,
-    /// then 8 fields per event: stream, function, first, second, deferMs, expireMs, event id, payload.
+    /// then 9 fields per event: stream, function, first, second, deferMs, expireMs, event id,
+    /// payload, and the payload marked as decided (built by `QueueEnvelope`, never here).
     ///
     /// Decides each event in order and rewrites the processing list to what must still be
-    /// stored: the kept payloads, and the immediate (or past the key cap) ones marked
-    /// `"checked":true` so that a batch recovered after a crash, or re-read after a lost
+    /// stored: the kept payloads, and the immediate (or past the key cap) ones in their marked
+    /// form (`"checked":true`) so that a batch recovered after a crash, or re-read after a lost
     /// answer, is not counted twice. Deferred events open a record (one per stream, identity
     /// and UTC day, due after deferMs, in the `due` set, living deferMs + margin so that the
     /// flush always comes first); ignored ones add to it. Every counter and record is in the
@@ -82,8 +83,8 @@ enum ThrottleScripts {
         while i <= #ARGV do
           local stream, fn = ARGV[i], ARGV[i + 1]
           local first, second = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
-          local deferMs, expireMs, id, payload = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7]
-          i = i + 8
+          local deferMs, expireMs, id, payload, checked = tonumber(ARGV[i + 4]), tonumber(ARGV[i + 5]), ARGV[i + 6], ARGV[i + 7], ARGV[i + 8]
+          i = i + 9
           local state, record, ids = KEYS[6 + e * 3], KEYS[7 + e * 3], KEYS[8 + e * 3]
           e = e + 1
           local outcome
@@ -118,7 +119,7 @@ enum ThrottleScripts {
           end
           seen[stream .. '\\n' .. id] = true
           if outcome == 'immediate' or outcome == 'key_limit_reached' then
-            survivors[#survivors + 1] = string.sub(payload, 1, -2) .. ',"checked":true}'
+            survivors[#survivors + 1] = checked
           end
           outcomes[#outcomes + 1] = outcome
           counts[outcome] = (counts[outcome] or 0) + 1
@@ -132,39 +133,45 @@ enum ThrottleScripts {
         return outcomes
         """)
 
-    /// KEYS: due set, queue, stats, key index. ARGV: now, max.
-    /// Takes up to max due deferral records and queues one summary per record: the deferred
-    /// event's payload with `"count":N,"throttled":true` and a `summary_id` of its own (the
-    /// record and when it opened), stored as the summary's `_id` so that it never collides
-    /// with an event's. Atomic, so exactly one worker queues each summary; the summary then
-    /// goes through the reliable queue like any event. A record already gone (expired after
-    /// days without a flush, or lost with a Redis restored from an old file) is counted as
-    /// `summary_lost`, never silently. Returns {queued, lost}.
+    /// KEYS: due set, queue, stats, key index, then the due records read by the caller. ARGV:
+    /// per record, the count and opening time read, and its summary (all three empty when the
+    /// record was gone or unreadable).
+    ///
+    /// For each record still as read (same count, same opening), queues its summary, deletes it
+    /// and drops it from the due set and the index: atomic, so exactly one worker queues each
+    /// summary, which then goes through the reliable queue like any event. A record counted
+    /// into meanwhile is left for the next flush; one found gone (expired after days without a
+    /// flush, or lost with a Redis restored from an old file) is counted as `summary_lost`,
+    /// never silently. Returns {queued, lost}.
     static let flushDue = RedisScript("""
-        local records = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
         local queued, lost = 0, 0
-        for _, record in ipairs(records) do
-          local fields = redis.call('HMGET', record, 'payload', 'count', 'opened')
-          if not fields[1] then lost = lost + 1 end
-          if fields[1] then
+        for j = 5, #KEYS do
+          local record, a = KEYS[j], (j - 5) * 3
+          local count, opened, summary = ARGV[a + 1], ARGV[a + 2], ARGV[a + 3]
+          local fields = redis.call('HMGET', record, 'count', 'opened')
+          if count == '' then
+            if not fields[2] and redis.call('ZREM', KEYS[1], record) == 1 then
+              redis.call('ZREM', KEYS[4], record)
+              lost = lost + 1
+            end
+          elseif fields[1] == count and fields[2] == opened then
+            redis.call('LPUSH', KEYS[2], summary)
+            redis.call('DEL', record)
+            redis.call('ZREM', KEYS[1], record)
+            redis.call('ZREM', KEYS[4], record)
             queued = queued + 1
-            local id = 'summary:' .. record .. ':' .. (fields[3] or '0')
-            redis.call('LPUSH', KEYS[2], string.sub(fields[1], 1, -2) .. ',"count":' .. (fields[2] or '1')
-              .. ',"throttled":true,"summary_id":' .. cjson.encode(id) .. '}')
           end
-          redis.call('DEL', record)
-          redis.call('ZREM', KEYS[1], record)
-          redis.call('ZREM', KEYS[4], record)
         end
         if queued > 0 then redis.call('HINCRBY', KEYS[3], 'processed', queued) end
         if lost > 0 then redis.call('HINCRBY', KEYS[3], 'summary_lost', lost) end
         return {queued, lost}
         """)
 
-    /// KEYS: queue, stats, rate-key index. ARGV: prefix, now, high-water mark (0: none; at or
-    /// above it nothing is checked or pushed and the answer is {-1, {}}), most tracked keys (0:
-    /// no cap), then 10 fields per event: payload and, for the site, user and address scopes in
-    /// that order, key (empty: not limited), limit, period ms.
+    /// KEYS: queue, stats, rate-key index, then the rate-limit counters the events count
+    /// against. ARGV: now, high-water mark (0: none; at or above it nothing is checked or pushed
+    /// and the answer is {-1, {}}), most tracked keys (0: no cap), then 10 fields per event:
+    /// payload and, for the site, user and address scopes in that order, the index of its
+    /// counter in KEYS (0: not limited), limit, period ms.
     ///
     /// Rate limits and the enqueue in one round trip. Each event is checked against every
     /// limited scope (GCRA: theoretical arrival time per key, burst = limit); it is pushed only
@@ -177,21 +184,21 @@ enum ThrottleScripts {
     /// keys a key that is not tracked yet stays untracked: its event is admitted (fail open,
     /// never a wrong 429) and counted as `rate_untracked` in the stats hash.
     static let admit = RedisScript("""
-        local prefix, now, highWater, maxKeys = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+        local now, highWater, maxKeys = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
         if highWater > 0 and redis.call('LLEN', KEYS[1]) >= highWater then return {-1, {}} end
         local scopes = {'site', 'user', 'address'}
         local results, pushes, refused = {}, {}, {}
         local tracked, untracked = -1, 0
         if maxKeys > 0 then redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', now) end
-        local i = 5
+        local i = 4
         while i <= #ARGV do
           local payload = ARGV[i]
           local deny, tightest, updates = nil, nil, {}
           for s = 0, 2 do
-            local key = ARGV[i + 1 + s * 3]
-            if key ~= '' then
+            local key = tonumber(ARGV[i + 1 + s * 3])
+            if key > 0 then
               local limit, period = tonumber(ARGV[i + 2 + s * 3]), tonumber(ARGV[i + 3 + s * 3])
-              local full = prefix .. 'throttle:rate:' .. key
+              local full = KEYS[key]
               local interval = period / limit
               local stored = tonumber(redis.call('GET', full))
               local tat = math.max(stored or now, now)
