@@ -19,7 +19,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from harness import free_port, wait_port  # noqa: E402
+from harness import free_cluster_port, free_port, wait_port  # noqa: E402
 BIN = os.path.join(ROOT, ".build", "release")
 BARE = os.path.join(ROOT, "Benchmarks", "BareServer", ".build", "release", "BareServer")
 RAW_MONGO = os.path.join(ROOT, ".build", "bench", "raw_mongo")
@@ -523,7 +523,7 @@ def scenario_enrichment(servers, args, report):
 
     ms = "{:.2f}"
     before_commit = git_head(args.before)
-    lines = [f"### 9. What enrichment costs (visits), before vs after, same run", "",
+    lines = ["### 9. What enrichment costs (visits), before vs after, same run", "",
              f"Written by `{' '.join(['scripts/bench'] + sys.argv[1:])}` on {datetime.date.today()}, {os.cpu_count()} cores: "
              f"\"before\" is the release build of `{args.before}` (commit `{before_commit}`, no visits), \"after\" this tree's "
              "release build. Both IngestAPIs run with `TRUST_PROXY=1`; requests come from `Benchmarks/post_visit.lua`: five real "
@@ -574,6 +574,104 @@ def scenario_enrichment(servers, args, report):
     return lines
 
 
+class RedisCluster:
+    """A Redis Cluster of `masters` masters without replicas (AOF everysec, as the single
+    redis-server), on free ports, for scenario 11."""
+
+    def __init__(self, servers, masters=3):
+        self.servers = servers
+        self.ports = [free_cluster_port() for _ in range(masters)]
+        self.procs = []
+        for port in self.ports:
+            os.makedirs(f"{servers.dir}/cluster-{port}")
+            self.procs.append(subprocess.Popen(
+                ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", f"{servers.dir}/cluster-{port}", "--appendonly", "yes",
+                 "--appendfsync", "everysec", "--save", "", "--maxmemory-policy", "noeviction", "--cluster-enabled", "yes",
+                 "--cluster-config-file", "nodes.conf"], stdout=subprocess.DEVNULL))
+        for port in self.ports:
+            wait_port(port)
+        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.ports], "--cluster-yes"],
+                       check=True, capture_output=True)
+        deadline = time.time() + 60
+        while not all("cluster_state:ok" in self.cli(p, "CLUSTER", "INFO") for p in self.ports):
+            if time.time() > deadline:
+                raise RuntimeError("the benchmark cluster did not come up")
+            time.sleep(0.1)
+
+    @staticmethod
+    def cli(port, *args):
+        return subprocess.run(["redis-cli", "-p", str(port), *map(str, args)], capture_output=True, text=True, check=True).stdout.strip()
+
+    def env(self, database, prefix):
+        env = self.servers.env(database, prefix)
+        env["REDIS_CLUSTER_NODES"] = ",".join(f"127.0.0.1:{p}" for p in self.ports)
+        return env
+
+    def total(self, pattern, command="LLEN"):
+        """Sums `command` over the keys matching `pattern` on every master (KEYS: few keys here)."""
+        return sum(int(self.cli(p, command, key) or 0) for p in self.ports for key in self.cli(p, "KEYS", pattern).split("\n") if key)
+
+    def close(self):
+        for proc in self.procs:
+            proc.terminate()
+        for proc in self.procs:
+            proc.wait()
+
+
+def scenario_cluster(servers, args, report):
+    """11. ingest and drain on one Redis next to a three-master Redis Cluster (same run, alternating)."""
+    cluster = RedisCluster(servers)
+    setups = {
+        "one redis-server (baseline)": (servers.env, lambda prefix: int(servers.redis("LLEN", prefix + "queue")),
+                                        lambda prefix: servers.redis("KEYS", prefix + "processing:*") == ""),
+        "Redis Cluster, 3 masters, 12 queue shards": (cluster.env, lambda prefix: cluster.total(prefix + "{*}:queue"),
+                                                      lambda prefix: cluster.total(prefix + "{*}:processing:*") == 0),
+    }
+    rows = {name: {"batch": [], "event": [], "drain": [], "depth": []} for name in setups}
+    try:
+        for run in range(args.runs):
+            for index, (name, (env_of, depth, idle)) in enumerate(setups.items()):
+                prefix = f"cl{run}{index}:"
+                env = env_of(f"cluster_{run}_{index}", prefix)
+                port = free_port()
+                api = start([os.path.join(BIN, "IngestAPI"), "--port", str(port)], env, port)
+                batch = wrk(port, "post_batch.lua", args.rate_duration, 16, path="/events", env=dict(os.environ, BATCH="1000"))
+                single = wrk(port, "post_event.lua", args.rate_duration, args.connections)
+                stop(api)
+                queued = depth(prefix)
+                started = time.time()
+                workers = [start([os.path.join(BIN, "Worker")], dict(env, WORKER_CONCURRENCY="2")) for _ in range(2)]
+                deadline = started + 1800
+                while depth(prefix) > 0 or not idle(prefix):
+                    if time.time() > deadline:
+                        raise RuntimeError(f"{name}: not drained in 30 min")
+                    time.sleep(0.1)
+                elapsed = time.time() - started
+                for proc in workers:
+                    stop(proc)
+                servers.mongo_drop(f"cluster_{run}_{index}")
+                rows[name]["batch"].append(batch["rps"] * 1000)
+                rows[name]["event"].append(single["rps"])
+                rows[name]["drain"].append(queued / elapsed)
+                rows[name]["depth"].append(queued)
+                print(f"  cluster run {run + 1}, {name}: /events {batch['rps'] * 1000:,.0f} events/s, /event {single['rps']:,.0f}/s, "
+                      f"drain {queued:,} at {queued / elapsed:,.0f}/s")
+    finally:
+        cluster.close()
+    base = rows["one redis-server (baseline)"]
+    lines = [f"### 11. One Redis next to a Redis Cluster ({args.runs} runs, alternating; wrk -t1, {args.rate_duration} s each; "
+             "then 2 workers of concurrency 2 drain what was queued into nx-27017)", "",
+             "| Redis | `POST /events` ×1,000 (events/s) | ratio | `POST /event` (req/s, -c" + str(args.connections) + ") | ratio | drain (events/s) | ratio |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    for name, row in rows.items():
+        ratios = [spread([x / b for x, b in zip(row[k], base[k])], "{:.2f}") for k in ("batch", "event", "drain")]
+        lines.append(f"| {name} | {spread(row['batch'])} | {ratios[0]} | {spread(row['event'])} | {ratios[1]} | {spread(row['drain'])} | {ratios[2]} |")
+    lines += ["", "Every process shares this machine's cores: three masters do not add CPU here, so this measures what the "
+              "cluster costs (routing, one pool per node, 12 lists), not what it gains on separate machines. "
+              "The drain is bounded by nx-27017, not by Redis.", ""]
+    return lines
+
+
 def replace_section(path, number, lines):
     """Writes `lines` as section `### <number>.` of the file at `path`, in place of the one there
     (up to the next `### ` heading), or at the end; every other section is kept as it is."""
@@ -596,7 +694,8 @@ def replace_section(path, number, lines):
 
 def kept_sections(path, numbers):
     """The sections `### <n>.` (n in `numbers`) of the file at `path`, each up to the next `### ` heading:
-    those a full run does not measure (8: `--only bounded-state`, 9: `--only enrichment`, 10: `--only stats-api`), kept across it."""
+    those a full run does not measure (8: `--only bounded-state`, 9: `--only enrichment`, 10: `--only stats-api`,
+    11: `--only cluster`), kept across it."""
     try:
         with open(path) as f:
             old = f.read().split("\n")
@@ -686,7 +785,8 @@ def main():
     parser.add_argument("--drain-events", type=int)
     parser.add_argument("--stats-events", help="comma-separated stored-event counts for scenario 5 (default 100000,1000000; quick 100000)")
     parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5, and of ours per query and size in scenario 10")
-    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state", "enrichment", "stats-api"],
+    parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state", "enrichment", "stats-api",
+                                           "cluster"],
                         help="run one scenario (and write nothing); bounded-state runs only this way (minutes: 1M events through nx-27017); "
                              "so do enrichment and stats-api (up to 20 minutes), which rewrite their own section (9, 10) of the output and keep the rest")
     parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE", "/tmp/before"),
@@ -717,9 +817,9 @@ def main():
         sections = {}
         scenarios = {"ingest": scenario_ingest, "rate": scenario_fixed_rate, "batch": scenario_batch, "drain": scenario_drain,
                      "stats": scenario_stats, "throttle": scenario_throttle, "enrichment": scenario_enrichment,
-                     "stats-api": scenario_stats_api}
+                     "stats-api": scenario_stats_api, "cluster": scenario_cluster}
         for name, scenario in scenarios.items():
-            if (args.only and name != args.only) or (not args.only and name in ("enrichment", "stats-api")):  # a second build; minutes
+            if (args.only and name != args.only) or (not args.only and name in ("enrichment", "stats-api", "cluster")):  # a second build; minutes
                 continue
             print(scenario.__doc__.strip())
             sections[name] = scenario(servers, args, report)
@@ -727,8 +827,8 @@ def main():
         servers.close()
     if args.only:
         print("\n".join(sections[args.only]))
-        if args.only in ("enrichment", "stats-api"):
-            number = "9" if args.only == "enrichment" else "10"
+        if args.only in ("enrichment", "stats-api", "cluster"):
+            number = {"enrichment": "9", "stats-api": "10", "cluster": "11"}[args.only]
             replace_section(args.output, number, sections[args.only])
             print(f"wrote section {number} of {args.output}")
         return
@@ -744,7 +844,7 @@ def main():
     memory = ["### 6. Memory (peak RSS, VmHWM)", "", "| process | MiB |", "| --- | --- |",
               f"| IngestAPI during scenario 1 | {report.get('rss_api', float('nan')):.1f} |",
               f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", ""]
-    kept = kept_sections(args.output, ("8", "9", "10"))  # measured by --only runs, not by this one
+    kept = kept_sections(args.output, ("8", "9", "10", "11"))  # measured by --only runs, not by this one
     with open(args.output, "w") as f:
         body = [line for name in ("ingest", "rate", "batch", "drain", "stats") for line in sections[name]]
         f.write("\n".join(header + body + memory + sections["throttle"] + kept))

@@ -20,7 +20,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from harness import free_port, wait_port  # noqa: E402
+from harness import free_cluster_port, free_port, wait_port  # noqa: E402
 NX = os.path.join(ROOT, ".venv", "bin", "nx-27017")
 
 
@@ -78,6 +78,9 @@ class Cluster:
             return False
         workers = [w for w in self.redis_cli("ZRANGE", "et:workers", 0, -1).split("\n") if w]
         return all(self.redis_cli("LLEN", f"et:processing:{w}") == "0" for w in workers)
+
+    def dead_letters(self):
+        return int(self.redis_cli("LLEN", "et:dead") or 0)
 
     def stored(self, site):
         out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
@@ -172,6 +175,90 @@ class SentinelCluster(Cluster):
         super().close()
 
 
+class RedisClusterDeployment(Cluster):
+    """A Cluster whose Redis is a Redis Cluster: three masters with a replica each (node timeout
+    1 s, AOF off: the replicas are the copies). The API and the workers reach it through
+    REDIS_CLUSTER_NODES, the queue in its default 12 shards; pushes wait for `ack_replicas`."""
+
+    def __init__(self, bins, raw_mongo, ack_replicas, workers=2):
+        self.node_ports = [free_cluster_port() for _ in range(6)]
+        self.extra, self.by_port = [], {}
+        env = {"REDIS_CLUSTER_NODES": ",".join(f"127.0.0.1:{p}" for p in self.node_ports), "REDIS_ACK_REPLICAS": str(ack_replicas)}
+        try:
+            super().__init__(bins, raw_mongo, fsync="no", workers=workers, worker_env=env)
+        except BaseException:  # nothing started may outlive a failed start
+            for proc in self.extra + [getattr(self, "mongo", None), getattr(self, "api", None)]:
+                if proc and proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
+    def start_redis(self):
+        """Six nodes, `redis-cli --cluster create`; returns once every slot is served and every
+        master's replica is in sync."""
+        for port in self.node_ports:
+            os.makedirs(f"{self.dir}/node-{port}")
+            proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", f"{self.dir}/node-{port}",
+                                     "--save", "", "--appendonly", "no", "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+                                     "--cluster-node-timeout", "1000"], stdout=subprocess.DEVNULL)
+            self.extra.append(proc)
+            self.by_port[port] = proc
+        for port in self.node_ports:
+            wait_port(port)
+        self.redis_port = self.node_ports[0]
+        subprocess.run(["redis-cli", "--cluster", "create", *[f"127.0.0.1:{p}" for p in self.node_ports], "--cluster-replicas", "1",
+                        "--cluster-yes"], check=True, capture_output=True)
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            up = all("cluster_state:ok" in self.cli(p, "CLUSTER", "INFO") for p in self.node_ports)
+            if up and sum("state=online" in self.cli(p, "INFO", "replication") for p in self.masters()) == 3:
+                return
+            time.sleep(0.2)
+        raise RuntimeError("the cluster did not come up within 60 s")
+
+    def nodes(self):
+        """`CLUSTER NODES` as (id, port, flags, master id) from the first node that answers."""
+        for port in self.node_ports:
+            if self.by_port[port].poll() is None:
+                lines = self.cli(port, "CLUSTER", "NODES").split("\n")
+                return [(f[0], int(f[1].split("@")[0].rsplit(":", 1)[1]), f[2], f[3]) for f in (line.split() for line in lines) if len(f) > 3]
+        return []
+
+    def masters(self):
+        return [port for _, port, flags, _ in self.nodes() if "master" in flags and "fail" not in flags]
+
+    def replica_of(self, master_port):
+        ids = {port: node_id for node_id, port, _, _ in self.nodes()}
+        return next(port for _, port, flags, master in self.nodes() if "slave" in flags and master == ids[master_port])
+
+    def redis_cli(self, *args):
+        out = subprocess.run(["redis-cli", "-c", "-p", str(self.masters()[0]), *map(str, args)], capture_output=True, text=True)
+        return out.stdout.strip()
+
+    def _sum(self, pattern, command):
+        total = 0
+        for port in self.masters():
+            for key in (k for k in self.cli(port, "KEYS", pattern).split("\n") if k):
+                total += int(self.cli(port, command, key) or 0)
+        return total
+
+    def drained(self):
+        """Every shard's queue, retries and processing lists empty, on every master."""
+        return self._sum("et:{*}:queue", "LLEN") == 0 and self._sum("et:{*}:retry", "ZCARD") == 0 \
+            and self._sum("et:{*}:processing:*", "LLEN") == 0
+
+    def dead_letters(self):
+        return self._sum("et:{*}:dead", "LLEN")
+
+    def close(self):
+        for proc in self.extra:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        super().close()
+
+
 class Sender:
     """Posts batches of unique events to /events; remembers which ids were answered 202."""
 
@@ -229,7 +316,7 @@ def verdict(name, sender, cluster, site, drain_seconds, notes=""):
     distinct = set(ids)
     lost = len(sender.acked - distinct)
     duplicates = len(ids) - len(distinct)
-    dead = int(cluster.redis_cli("LLEN", "et:dead") or 0)
+    dead = cluster.dead_letters()
     ok = lost == 0 and duplicates == 0 and drain_seconds is not None
     return dict(case=name, sent=sender.sent, acked=len(sender.acked), stored=len(distinct & sender.acked), lost=lost,
                 duplicates=duplicates, dead=dead, drain=drain_seconds, ok=ok, notes=notes)
@@ -341,6 +428,47 @@ def case_sentinel_acks(args, bins, raw, acks):
         # Without replica acknowledgements a loss is possible, and is what this case measures.
         result["ok"] = recovered is not None and result["duplicates"] == 0 and result["drain"] is not None and (acks == 0 or result["lost"] == 0)
         return result
+
+
+def case_cluster_acks(args, bins, raw, acks):
+    """Kills -9 one Redis Cluster master while ingest pushes as fast as it can, its replica
+    lagging for the last 0.3 s before (SIGSTOPped, link cut, resumed right after the kill),
+    then keeps sending at a steady pace: counts what was acknowledged and lost, and when ingest
+    refused pushes (those whose shard was on the dead master) until the replica took over."""
+    with RedisClusterDeployment(bins, raw, ack_replicas=acks) as cluster:
+        site = f"cluster-{acks}"
+        burst = Sender(cluster, site, 4 * args.events).start()
+        time.sleep(0.3)
+        victim = cluster.masters()[0]
+        replica = cluster.replica_of(victim)
+        cluster.by_port[replica].send_signal(signal.SIGSTOP)
+        cluster.cli(victim, "CLIENT", "KILL", "TYPE", "replica")
+        time.sleep(0.3)  # under the 1 s node timeout: the replica must not look down
+        killed = time.time()
+        cluster.by_port[victim].kill()
+        cluster.by_port[victim].wait()
+        cluster.by_port[replica].send_signal(signal.SIGCONT)
+        burst.join()
+        after = Sender(cluster, site + "-after", args.events, pace=args.pace).start().join()
+        log = sorted((at, status) for at, status in burst.log + after.log if at >= killed)
+        refusals = [at - killed for at, status in log if status != 202]
+        started = time.time()
+        while not cluster.drained() and time.time() - started < args.timeout:
+            time.sleep(0.2)
+        seconds = drain(cluster, site, burst.acked, 10 if acks == 0 else args.timeout)
+        seconds = seconds if seconds is not None else (time.time() - started if cluster.drained() else None)
+        window = f"from {refusals[0]:.2f} s to {refusals[-1]:.2f} s after the kill" if refusals else "none after the kill"
+        recovered = bool(log) and log[-1][1] == 202
+        result = verdict(f"Redis Cluster master killed mid-burst, REDIS_ACK_REPLICAS={acks}", burst, cluster, site, seconds,
+                         f"{burst.refused} refused (503); refusals {window}; {len(cluster.masters())} masters after, "
+                         f"replica :{replica} promoted: {replica in cluster.masters()}")
+        result["ok"] = recovered and result["duplicates"] == 0 and result["drain"] is not None and (acks == 0 or result["lost"] == 0)
+        return result
+
+
+def case_cluster(args, bins, raw):
+    """Redis Cluster master kill -9, with and without REDIS_ACK_REPLICAS=1."""
+    return [case_cluster_acks(args, bins, raw, 1), case_cluster_acks(args, bins, raw, 0)]
 
 
 def case_sentinel(args, bins, raw):
@@ -542,7 +670,7 @@ def main():
     parser.add_argument("--short", action="store_true", help="small version of every case (part of scripts/test)")
     parser.add_argument("--bin", required=True, help="directory holding IngestAPI and Worker")
     parser.add_argument("--raw-mongo", required=True, help="the raw_mongo helper (Benchmarks/raw_mongo.c)")
-    parser.add_argument("--only", choices=["kill", "mongo", "redis", "sentinel", "sigstop", "poison", "registry"])
+    parser.add_argument("--only", choices=["kill", "mongo", "redis", "sentinel", "cluster", "sigstop", "poison", "registry"])
     parser.add_argument("--keys", type=int, help="unrelated keys for the registry case (default 3M, 10M without --short)")
     args = parser.parse_args()
     args.events = 5_000 if args.short else 50_000
@@ -551,7 +679,7 @@ def main():
     args.pace = 3 * args.outage / (args.events / 100)
     args.timeout = 120 if args.short else 600
     args.keys = args.keys or (3_000_000 if args.short else 10_000_000)
-    cases = {"kill": case_kill, "mongo": case_mongo, "redis": case_redis, "sentinel": case_sentinel, "sigstop": case_sigstop,
+    cases = {"kill": case_kill, "mongo": case_mongo, "redis": case_redis, "sentinel": case_sentinel, "cluster": case_cluster, "sigstop": case_sigstop,
              "poison": case_poison, "registry": case_registry}
     results = []
     for name, case in cases.items():

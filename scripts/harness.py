@@ -18,6 +18,26 @@ def free_port():
         return s.getsockname()[1]
 
 
+def free_cluster_port():
+    """A free port for a Redis Cluster node: its cluster bus listens 10,000 above it, so the
+    port must be at most 55535 and that one free too."""
+    for _ in range(1000):
+        port = free_port()
+        if port > 55535:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port pair for a Redis Cluster node")
+
+
+if __name__ == "__main__" and os.environ.get("HARNESS_PRINT") == "cluster-port":
+    print(free_cluster_port())
+
+
 def http(method, url, body=None, headers=None):
     """(status, parsed JSON, or text when the answer is not JSON) of one request; `body` is sent as JSON."""
     data = None if body is None else json.dumps(body).encode()

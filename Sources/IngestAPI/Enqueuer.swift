@@ -120,13 +120,14 @@ final class Enqueuer: Sendable {
         do {
             if items.allSatisfy(\.limits.isEmpty) {
                 guard let depth = try await queue.enqueue(items.map(\.payload), highWater: highWater) else { return .failure(.queueFull) }
-                IngestMetrics.queueDepth.record(depth)
+                // With shards, a push sees one shard's length: the health check records the total.
+                if queue.keys.shards.count == 1 { IngestMetrics.queueDepth.record(depth) }
                 return .success(Array(repeating: .unlimited, count: items.count))
             }
             guard let (admissions, depth) = try await queue.enqueue(admitting: items, now: Timestamp.nowMillis(), highWater: highWater, maxKeys: maxRateLimitKeys) else {
                 return .failure(.queueFull)
             }
-            IngestMetrics.queueDepth.record(depth)
+            if queue.keys.shards.count == 1 { IngestMetrics.queueDepth.record(depth) }
             return .success(admissions)
         } catch {
             return .failure(.redis(error))

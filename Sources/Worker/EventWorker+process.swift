@@ -142,12 +142,11 @@ extension EventWorker {
     /// Content throttling of a batch: one `decide` call that also rewrites the processing list
     /// to what must still be stored, marked `"checked":true`.
     ///
-    /// The throttle's state lives in the home shard's slot (see `QueueKeys`), so only a batch
-    /// claimed there is decided. From any other shard, the events to decide are moved to the
-    /// home shard's queue (pushed there, confirmed by `pushAcks` replicas, then acknowledged
-    /// here with the batch) and the rest is stored at once. If this worker dies between the
-    /// push and the acknowledgement, the batch is recovered and pushed again: the second copy
-    /// of each event is decided a `duplicate` (its id is among those its identity remembers).
+    /// On a cluster the throttle's state lives in the home shard's slot (see `QueueKeys`), so
+    /// only a batch claimed there is decided. From any other shard, the events to decide are
+    /// moved to the home shard's queue (`ReliableQueue.moveToHome`: pushed once, confirmed by
+    /// `pushAcks` replicas, then dropped from this processing list) and the rest is stored at
+    /// once. On one Redis a batch is decided in whichever shard it was claimed from.
     ///
     /// A failed decision is not retried with the in-memory batch. The worker gives the batch up
     /// and its claim loop, after a backoff, claims again: the claim returns the whole processing
@@ -176,12 +175,16 @@ extension EventWorker {
             }
         }
         if candidates.isEmpty { return .store(decoded.events) }
-        if shard != queue.keys.home {
+        if shard != queue.keys.home && queue.keys.cluster {
             do {
-                try await queue.enqueue(candidateEvents.map { payloads[$0.index] }, to: queue.keys.home)
+                try await queue.moveToHome(candidateEvents.map { payloads[$0.index] }, keeping: kept, worker: worker, from: shard)
                 WorkerMetrics.store("moved_to_home_shard", count: candidateEvents.count)
                 return .store(store)
             } catch {
+                if case .command(let message) = error, message.hasPrefix("NOTOWNER") {
+                    logger.error("batch recovered by another worker while this one was paused; dropping it", metadata: ["worker": "\(worker)"])
+                    return .fenced
+                }
                 logger.warning("could not move events to the home shard for throttling; giving the batch up to claim it again", metadata: [
                     "worker": "\(worker)", "shard": "\(shard.index)", "error": "\(error)",
                 ])
@@ -190,7 +193,8 @@ extension EventWorker {
         }
         do {
             let outcomes = try await throttleState.decide(
-                worker: worker, kept: kept, candidates: candidates, maxKeys: settings.maxKeys, rememberedIDs: settings.rememberedIDs, now: clock())
+                worker: worker, in: shard, kept: kept, candidates: candidates, maxKeys: settings.maxKeys, rememberedIDs: settings.rememberedIDs,
+                now: clock())
             for (item, outcome) in zip(candidateEvents, outcomes) {
                 WorkerMetrics.throttled(outcome)
                 logger.debug("throttle decision", metadata: [

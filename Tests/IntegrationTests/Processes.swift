@@ -96,10 +96,10 @@ final class ServerProcess: @unchecked Sendable {
     static func clusterNode() throws -> ServerProcess {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("cluster-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server") { port in
+        let server = try ServerProcess(executable: TestServers.environment["TEST_REDIS_SERVER_BIN"] ?? "/usr/bin/redis-server", arguments: { port in
             ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", directory.path,
              "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "1000"]
-        }
+        }, clusterBus: true)
         server.scratch = directory
         try server.start()
         return server
@@ -137,8 +137,11 @@ final class ServerProcess: @unchecked Sendable {
         }
     }
 
-    private init(executable: String, arguments: (Int) -> [String]) throws {
-        port = try Self.freePort()
+    private init(executable: String, arguments: (Int) -> [String], clusterBus: Bool = false) throws {
+        var port = try Self.freePort()
+        // A cluster node's bus listens 10,000 above its port: at most 55535, and that one free too.
+        while clusterBus, port > 55_535 || Self.accepts(port: port + 10_000) { port = try Self.freePort() }
+        self.port = port
         self.executable = executable
         self.arguments = arguments(port)
     }

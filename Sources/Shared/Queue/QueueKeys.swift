@@ -112,6 +112,9 @@ public struct QueueKeys: Sendable, Equatable {
     public func visits(bucket: Int64) -> String { (cluster ? prefix + "{" + prefix + "visits}:" : prefix) + "visit:" + String(bucket) }
     /// The read counter of one API key (by its hash) in the current rate window; expires with it.
     public func statsKeyRate(_ keyHash: String) -> String { prefix + "stats:rate:" + keyHash }
+    /// Set while the throttle candidates of one claimed batch (by digest) are moved to the home
+    /// shard, so that moving them again after a lost answer or a crash pushes nothing.
+    public func moved(_ digest: String) -> String { control + "throttle:moved:" + digest }
     /// The rate-limit counter of one scope's key (`site:…`, `user:…`, `address:…`).
     public func rateLimit(_ key: String) -> String { control + "throttle:rate:" + key }
     /// A `KEYS`/`SCAN` pattern over the names that live with the throttle state (`throttle:*`);

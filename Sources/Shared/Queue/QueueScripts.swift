@@ -132,4 +132,29 @@ enum QueueScripts {
         redis.call('SET', KEYS[1], ARGV[1])
         return tonumber(ARGV[1])
         """)
+
+    /// KEYS: home queue, the batch's move marker. ARGV: marker lifetime ms, then payloads.
+    /// Pushes the payloads unless the marker says this batch was moved already; the marker and
+    /// the push are one step, so they survive (or are lost with a master) together.
+    static let moveIn = RedisScript("""
+        if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+        for i = 2, #ARGV, 1000 do
+          redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+        end
+        return 1
+        """)
+
+    /// KEYS: processing, fence. ARGV: the payloads to keep. Rewrites the processing list to
+    /// them; refuses with NOTOWNER (clearing the fence) when the batch was recovered by another
+    /// worker while this one was paused.
+    static let keepOnly = RedisScript("""
+        if redis.call('DEL', KEYS[2]) == 1 then
+          return redis.error_reply('NOTOWNER the batch was recovered by another worker while this one was paused')
+        end
+        redis.call('DEL', KEYS[1])
+        for i = 1, #ARGV, 1000 do
+          redis.call('RPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+        end
+        return #ARGV
+        """)
 }

@@ -1,3 +1,7 @@
+import Crypto
+import NIOConcurrencyHelpers
+import NIOCore
+
 /// Redis's documented reliable-queue pattern: ingest LPUSHes to `queue`; a worker moves items
 /// atomically into its own processing list, stores them, and only then deletes the list. A
 /// processing list whose owner's deadline in the worker registry has passed is moved back to the queue.
@@ -22,45 +26,108 @@ public struct ReliableQueue: Sendable {
         self.pushAcks = pushAcks
     }
 
-    /// A shard to push to: one at random, so pushes spread evenly without shared state.
-    public func pushShard() -> QueueShardKeys {
-        keys.shards.count == 1 ? keys.home : keys.shards[Int.random(in: 0..<keys.shards.count)]
+    /// Shards whose last push failed, and until when pushes avoid them.
+    private let avoided = ShardAvoidance()
+
+    /// How long a shard whose push failed is avoided: long enough not to meet a dead master (or
+    /// one without the replicas `pushAcks` asks for) on every push, short enough to notice its return.
+    public static let avoidance: Duration = .seconds(5)
+
+    /// A shard to push to: one at random among those not avoided (any, when all are), so pushes
+    /// spread evenly without shared state; never one of `excluding`, unless there is no other.
+    public func pushShard(excluding tried: Set<Int> = []) -> QueueShardKeys {
+        guard keys.shards.count > 1 else { return keys.home }
+        let avoid = avoided.current()
+        let fresh = keys.shards.filter { !tried.contains($0.index) }
+        let healthy = fresh.filter { !avoid.contains($0.index) }
+        return (healthy.randomElement() ?? fresh.randomElement()) ?? keys.shards[Int.random(in: 0..<keys.shards.count)]
     }
 
-    /// Pushes payloads in one variadic LPUSH to `shard` (default: one at random); returns that
-    /// shard's length afterwards.
+    /// Runs `push` on a shard picked by `pushShard`. A failed shard is avoided for a while,
+    /// and the push goes to another shard, up to three in all, when nothing was written (the
+    /// node refused or could not be reached) or when it was written but no replica confirmed
+    /// it (`notReplicated`: the copy elsewhere is confirmed; should both survive, the store
+    /// keeps one). A push whose connection broke may have been written: it is not sent again,
+    /// its error is the caller's (an unknown outcome).
+    private func pushSpread<T>(_ push: (QueueShardKeys) async throws(RedisError) -> T) async throws(RedisError) -> T {
+        var tried = Set<Int>()
+        while true {
+            let shard = pushShard(excluding: tried)
+            do {
+                return try await push(shard)
+            } catch {
+                guard keys.shards.count > 1 else { throw error }
+                avoided.avoid(shard.index, for: Self.avoidance)
+                tried.insert(shard.index)
+                let elsewhere: Bool
+                if case .notReplicated = error { elsewhere = true } else { elsewhere = !error.mayHaveRun && error.isTransient }
+                if !elsewhere || tried.count >= min(3, keys.shards.count) { throw error }
+            }
+        }
+    }
+
+    /// Pushes payloads in one variadic LPUSH to `shard`, or to a shard `pushShard` picks (another
+    /// one when that one cannot be reached); returns that shard's length afterwards.
     @discardableResult
     public func enqueue(_ payloads: [[UInt8]], to shard: QueueShardKeys? = nil) async throws(RedisError) -> Int {
-        let target = shard ?? pushShard()
-        let reply = try await redis.send(RedisCommand("LPUSH", [target.queue], values: payloads), acks: pushAcks).orThrow()
-        guard let length = reply.int else { throw .unexpectedReply("LPUSH answered \(reply)") }
-        return Int(length)
+        let push = { [redis, pushAcks] (target: QueueShardKeys) async throws(RedisError) -> Int in
+            let reply = try await redis.send(RedisCommand("LPUSH", [target.queue], values: payloads), acks: pushAcks).orThrow()
+            guard let length = reply.int else { throw .unexpectedReply("LPUSH answered \(reply)") }
+            return Int(length)
+        }
+        if let shard { return try await push(shard) }
+        return try await pushSpread(push)
     }
 
     /// Pushes payloads unless the shard pushed to already holds its part of `highWater` or
     /// more (0: no mark); returns the length after the push, or nil when refused for being full.
     public func enqueue(_ payloads: [[UInt8]], highWater: Int) async throws(RedisError) -> Int? {
         guard highWater > 0 else { return try await enqueue(payloads) }
-        let shard = pushShard()
         let mark = (highWater + keys.shards.count - 1) / keys.shards.count
-        let reply = try await redis.run(QueueScripts.boundedPush, keys: [shard.queue], arguments: [Array(String(mark).utf8)] + payloads, acks: pushAcks)
-        guard let parts = reply.elements, parts.count == 2, let pushed = parts[0].int, let length = parts[1].int else {
-            throw .unexpectedReply("bounded push answered \(reply)")
+        return try await pushSpread { [redis, pushAcks] (shard: QueueShardKeys) async throws(RedisError) -> Int? in
+            let reply = try await redis.run(QueueScripts.boundedPush, keys: [shard.queue], arguments: [Array(String(mark).utf8)] + payloads, acks: pushAcks)
+            guard let parts = reply.elements, parts.count == 2, let pushed = parts[0].int, let length = parts[1].int else {
+                throw .unexpectedReply("bounded push answered \(reply)")
+            }
+            return pushed == 1 ? Int(length) : nil
         }
-        return pushed == 1 ? Int(length) : nil
     }
 
-    /// Sums one integer reply per shard (`LLEN`, `ZCARD`), one round trip per shard.
-    private func total(_ command: (QueueShardKeys) -> [RedisCommand]) async throws(RedisError) -> [Int] {
-        var sums: [Int] = []
+    /// Runs `body` on every shard, going on past a shard that fails (one dead master must not
+    /// stop the work of the others); then throws the first failure, if any.
+    private func eachShard(_ body: (QueueShardKeys) async throws(RedisError) -> Void) async throws(RedisError) {
+        var failure: RedisError?
         for shard in keys.shards {
-            let replies = try await redis.pipeline(command(shard))
-            for (index, reply) in replies.enumerated() {
-                guard let value = try reply.orThrow().int else { throw .unexpectedReply("count answered \(reply)") }
-                if sums.count <= index { sums.append(0) }
-                sums[index] += Int(value)
+            do {
+                try await body(shard)
+            } catch {
+                failure = failure ?? error
             }
         }
+        if let failure { throw failure }
+    }
+
+    /// Sums one integer reply per shard (`LLEN`, `ZCARD`), one round trip per shard. A shard
+    /// that cannot be reached counts as empty unless every shard fails: health and metrics
+    /// then show what they can see.
+    private func total(_ command: (QueueShardKeys) -> [RedisCommand]) async throws(RedisError) -> [Int] {
+        var sums: [Int] = []
+        var failures = 0
+        var firstFailure: RedisError?
+        for shard in keys.shards {
+            do throws(RedisError) {
+                let replies = try await redis.pipeline(command(shard))
+                for (index, reply) in replies.enumerated() {
+                    guard let value = try reply.orThrow().int else { throw .unexpectedReply("count answered \(reply)") }
+                    if sums.count <= index { sums.append(0) }
+                    sums[index] += Int(value)
+                }
+            } catch {
+                failures += 1
+                firstFailure = firstFailure ?? error
+            }
+        }
+        if failures == keys.shards.count, let firstFailure { throw firstFailure }
         return sums
     }
 
@@ -85,7 +152,7 @@ public struct ReliableQueue: Sendable {
         if !claimed.isEmpty || wait <= .zero { return claimed }
         // BLMOVE runs right after the claim script registered the worker (or found it registered).
         let first = try await redis.send(
-            RedisCommand("BLMOVE", shard.queue, shard.processing(worker), "RIGHT", "LEFT", String(Swift.max(1, wait.totalSeconds))),
+            RedisCommand("BLMOVE", shard.queue, shard.processing(worker), "RIGHT", "LEFT", String(wait.totalSeconds)),
             extraTimeout: wait
         ).orThrow()
         guard first.bytes != nil else { return [] }
@@ -94,7 +161,7 @@ public struct ReliableQueue: Sendable {
 
     /// Claims from the shards in turn, starting at `start`: the first that has events (or
     /// leftovers of `worker`'s) gives the batch. When all are empty, waits up to `wait` on the
-    /// shard at `start` (events pushed meanwhile to another are claimed at the next call).
+    /// first that answered (events pushed meanwhile to another are claimed at the next call).
     /// Returns the shard claimed from and the batch.
     public func claimAny(worker: String, max: Int, wait: Duration, ttl: Duration = .seconds(10), start: Int) async throws(RedisError)
         -> (shard: QueueShardKeys, payloads: [[UInt8]])
@@ -102,12 +169,20 @@ public struct ReliableQueue: Sendable {
         let count = keys.shards.count
         let first = ((start % count) + count) % count
         if count == 1 { return (keys.home, try await claim(worker: worker, max: max, wait: wait, ttl: ttl)) }
+        // A shard that fails (its master is away) is passed over; only when all fail is it an error.
+        var reachable: QueueShardKeys?
+        var failure: RedisError?
         for offset in 0..<count {
             let shard = keys.shards[(first + offset) % count]
-            let claimed = try await take(worker: worker, max: max, ttl: ttl, from: shard)
-            if !claimed.isEmpty { return (shard, claimed) }
+            do {
+                let claimed = try await take(worker: worker, max: max, ttl: ttl, from: shard)
+                if !claimed.isEmpty { return (shard, claimed) }
+                reachable = reachable ?? shard
+            } catch {
+                failure = failure ?? error
+            }
         }
-        let shard = keys.shards[first]
+        guard let shard = reachable else { throw failure ?? .unavailable("no shard answered") }
         return (shard, try await claim(worker: worker, max: max, wait: wait, ttl: ttl, from: shard))
     }
 
@@ -135,10 +210,32 @@ public struct ReliableQueue: Sendable {
         return reply.int != -1
     }
 
+    /// Moves `payloads` of `worker`'s batch in `shard` to the home shard's queue and leaves
+    /// `kept` in its processing list there. Idempotent: the push carries a marker named by the
+    /// batch's digest, so after a lost answer or a crash the same batch is not pushed twice;
+    /// the marker is dropped once the processing list no longer holds the moved events.
+    /// Throws `.command("NOTOWNER …")` when the batch was recovered by another worker.
+    public func moveToHome(_ payloads: [[UInt8]], keeping kept: [[UInt8]], worker: String, from shard: QueueShardKeys) async throws(RedisError) {
+        var digest = SHA256()
+        for part in [Array(worker.utf8), Array(String(shard.index).utf8)] + payloads {
+            digest.update(data: Array(String(part.count).utf8) + [0x3A] + part)
+        }
+        let marker = keys.moved(digest.finalize().lowercaseHex)
+        _ = try await redis.run(
+            QueueScripts.moveIn, keys: [keys.queue, marker], arguments: [Array(String(Self.moveMarkerLifetime.totalMilliseconds).utf8)] + payloads,
+            acks: pushAcks)
+        _ = try await redis.run(QueueScripts.keepOnly, keys: [shard.processing(worker), shard.fence(worker)], arguments: kept)
+        _ = try? await redis.send(RedisCommand("DEL", marker))
+    }
+
+    /// How long a move marker outlives a move whose batch was never acknowledged (a crash
+    /// between the push and the rewrite): longer than recovery takes to hand the batch on.
+    public static let moveMarkerLifetime: Duration = .seconds(3600)
+
     /// Moves up to `max` retries due at `now` back to their shard's queue, in every shard; returns how many.
     public func promoteDueRetries(now: Int64, max: Int = 500) async throws(RedisError) -> Int {
         var moved = 0
-        for shard in keys.shards {
+        try await eachShard { shard throws(RedisError) in
             let reply = try await redis.run(
                 QueueScripts.promoteRetries, keys: [shard.retry, shard.queue], arguments: [Array(String(now).utf8), Array(String(max).utf8)])
             moved += Int(reply.int ?? 0)
@@ -164,7 +261,7 @@ public struct ReliableQueue: Sendable {
     @discardableResult
     public func heartbeat(workers: [String], ttl: Duration) async throws(RedisError) -> Int64 {
         var deadline: Int64 = 0
-        for shard in keys.shards {
+        try await eachShard { shard throws(RedisError) in
             let reply = try await redis.run(
                 QueueScripts.heartbeat, keys: [shard.workers], arguments: [Array(String(ttl.totalMilliseconds).utf8)] + workers.map { Array($0.utf8) })
             guard let set = reply.int else { throw .unexpectedReply("heartbeat answered \(reply)") }
@@ -180,7 +277,7 @@ public struct ReliableQueue: Sendable {
     public func retire(workers: [String]) async throws(RedisError) -> Int {
         guard !workers.isEmpty else { return 0 }
         var moved = 0
-        for shard in keys.shards {
+        try await eachShard { shard throws(RedisError) in
             let reply = try await redis.run(
                 QueueScripts.retire, keys: [shard.workers, shard.queue] + workers.map(shard.processing), arguments: workers.map { Array($0.utf8) })
             moved += Int(reply.int ?? 0)
@@ -203,7 +300,7 @@ public struct ReliableQueue: Sendable {
     public func recoverAbandoned(page: Int = 100) async throws(RedisError) -> (lists: Int, events: Int) {
         var lists = 0
         var events = 0
-        for shard in keys.shards {
+        try await eachShard { shard throws(RedisError) in
             var seen = Set<String>()
             while true {
                 let reply = try await redis.run(QueueScripts.expired, keys: [shard.workers], arguments: [Array(String(page).utf8)])
@@ -263,19 +360,25 @@ public struct ReliableQueue: Sendable {
     }
 
     /// Agrees on the number of queue shards with every other process of this pipeline: the
-    /// first to start records it in Redis (`configured`, else 4 per master on a cluster, else
-    /// 1), the others adopt it, and one configured otherwise refuses to start. One Redis with
-    /// no `QUEUE_SHARDS` keeps its single queue and asks nothing.
-    /// A transiently unreachable Redis is asked again for up to `patience`.
+    /// first to start records it in Redis (`configured`, else 4 per master on a cluster), the
+    /// others adopt it, and one configured otherwise refuses to start. On one Redis with no
+    /// `QUEUE_SHARDS`, the recorded count is adopted if there is one, else the single queue
+    /// of versions before shards is kept and nothing is recorded. A transiently unreachable
+    /// Redis is asked again for up to `patience`.
     public static func agreeOnShards(redis: RedisClient, keys: QueueKeys, configured: Int?, patience: Duration = .seconds(30)) async throws -> QueueKeys {
-        guard redis.isCluster || configured != nil else { return keys }
         let deadline = ContinuousClock.now + patience
         var delay = Duration.milliseconds(100)
         var reply: RedisReply
         while true {
             do throws(RedisError) {
+                if !redis.isCluster && configured == nil {
+                    reply = try await redis.send(RedisCommand("GET", keys.shardCount)).orThrow()
+                    if reply == .null { return keys }
+                    reply = Int64(reply.string ?? "").map(RedisReply.integer) ?? reply
+                    break
+                }
                 var proposed = 1
-                if let configured { proposed = configured } else if redis.isCluster { proposed = 4 * (try await redis.masters().count) }
+                if let configured { proposed = configured } else { proposed = 4 * (try await redis.masters().count) }
                 reply = try await redis.run(QueueScripts.agreeOnShards, keys: [keys.shardCount], arguments: [Array(String(proposed).utf8)])
                 break
             } catch {
@@ -293,5 +396,24 @@ public struct ReliableQueue: Sendable {
                 expected: "\(stored), the number this pipeline's queue already has in Redis (\(keys.shardCount)); to change it, stop ingest, let the workers drain the queue, and delete that key")
         }
         return keys.with(shardCount: Int(stored))
+    }
+}
+
+/// The shards pushes avoid for now (after a failed push), each until a deadline.
+final class ShardAvoidance: Sendable {
+    private let until = NIOLockedValueBox<[Int: NIODeadline]>([:])
+
+    /// Avoids shard `index` for `duration` from now.
+    func avoid(_ index: Int, for duration: Duration) {
+        until.withLockedValue { $0[index] = .now() + .nanoseconds(Int64(duration.totalNanoseconds)) }
+    }
+
+    /// The shards avoided now; expired entries are dropped.
+    func current() -> Set<Int> {
+        let now = NIODeadline.now()
+        return until.withLockedValue { until in
+            until = until.filter { $0.value > now }
+            return Set(until.keys)
+        }
     }
 }

@@ -75,11 +75,12 @@ final class ClusterRouter: Sendable {
     func run(_ commands: [RedisCommand], extraTimeout: Duration) throws(RedisError) -> [RedisReply] {
         let slot = try commands.slot()
         try refreshIfNeeded()
-        var replies = try execute(commands, on: try owner(of: slot), extraTimeout: extraTimeout)
+        var node = try owner(of: slot)
+        var replies = try execute(commands, on: node, extraTimeout: extraTimeout)
         for _ in 0..<Self.maxRedirects {
             var groups: [Redirect: [Int]] = [:]
             for (index, reply) in replies.enumerated() {
-                if let redirect = Redirect(reply) { groups[redirect, default: []].append(index) }
+                if let redirect = Redirect(reply, from: node) { groups[redirect, default: []].append(index) }
             }
             if groups.isEmpty { return replies }
             for (redirect, indices) in groups {
@@ -100,6 +101,7 @@ final class ClusterRouter: Sendable {
                         next += 1
                     }
                 }
+                node = redirect.endpoint
                 let answers = try execute(resend, on: redirect.endpoint, extraTimeout: extraTimeout)
                 for (answer, index) in zip(answers, origin) {
                     if let index { replies[index] = answer }
@@ -110,20 +112,23 @@ final class ClusterRouter: Sendable {
     }
 
     /// `MOVED slot host:port` (the slot has a new master) or `ASK slot host:port` (this key is
-    /// being migrated there: ask once, with `ASKING`).
+    /// being migrated there: ask once, with `ASKING`). Redis writes an IPv6 host without
+    /// brackets, and no host at all when it does not know its own (then: the node that answered).
     private struct Redirect: Hashable {
         var permanent: Bool
         var slot: Int
         var endpoint: RedisEndpoint
 
-        init?(_ reply: RedisReply) {
+        init?(_ reply: RedisReply, from node: RedisEndpoint) {
             guard case .error(let message) = reply else { return nil }
-            let parts = message.split(separator: " ")
-            guard parts.count == 3, parts[0] == "MOVED" || parts[0] == "ASK", let slot = Int(parts[1]),
-                  (0..<RedisSlot.count).contains(slot), let endpoint = RedisEndpoint(parsing: parts[2]) else { return nil }
+            let parts = message.split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 3, parts[0] == "MOVED" || parts[0] == "ASK", let slot = Int(parts[1]), (0..<RedisSlot.count).contains(slot),
+                  let colon = parts[2].lastIndex(of: ":"), let port = Int(parts[2][parts[2].index(after: colon)...]), (1...65_535).contains(port)
+            else { return nil }
+            let host = parts[2][..<colon]
             self.permanent = parts[0] == "MOVED"
             self.slot = slot
-            self.endpoint = endpoint
+            self.endpoint = RedisEndpoint(host: host.isEmpty ? node.host : String(host), port: port)
         }
     }
 
@@ -161,7 +166,7 @@ final class ClusterRouter: Sendable {
         let connection = try checkout(endpoint)
         do {
             let replies = try connection.pipeline(commands, extraTimeout: extraTimeout)
-            if replies.contains(where: { $0.isClusterDown }) { state.withLockedValue { $0.refreshNeeded = true } }
+            if replies.contains(where: { $0.saysTopologyChanged }) { state.withLockedValue { $0.refreshNeeded = true } }
             checkin(connection, to: endpoint)
             return replies
         } catch {
@@ -225,8 +230,11 @@ final class ClusterRouter: Sendable {
             guard due, !state.refreshing, !state.isShutdown else { return (false, [], haveMap) }
             state.refreshing = true
             state.lastRefresh = now
-            // Known masters first (they answer fastest), then the configured seeds.
-            return (true, state.masters + seeds.filter { !state.masters.contains($0) }, haveMap)
+            // Known masters first (they answer fastest), then the configured seeds; nodes whose
+            // connects fail lately last, so a dead master does not cost every fetch a timeout.
+            let all = state.masters + seeds.filter { !state.masters.contains($0) }
+            let failing = Set(state.nodes.filter { $0.value.failures > 0 }.keys)
+            return (true, all.filter { !failing.contains($0) } + all.filter { failing.contains($0) }, haveMap)
         }
         guard plan.ask else {
             if plan.haveMap { return }
@@ -306,9 +314,9 @@ final class ClusterRouter: Sendable {
 }
 
 extension RedisReply {
-    /// `CLUSTERDOWN`: the cluster is failing over or lost a master; the map may change.
-    var isClusterDown: Bool {
-        if case .error(let message) = self { return message.hasPrefix("CLUSTERDOWN") }
+    /// `CLUSTERDOWN` (the cluster is failing over or lost a master) or a redirect: the map may have changed.
+    var saysTopologyChanged: Bool {
+        if case .error(let message) = self { return ["CLUSTERDOWN", "MOVED", "ASK", "TRYAGAIN"].contains { message.hasPrefix($0) } }
         return false
     }
 }

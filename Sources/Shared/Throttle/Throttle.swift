@@ -55,7 +55,8 @@ public struct Throttle: Sendable {
     /// even after every worker was away for days; the key cap, not this, bounds the records.
     public static let recordMargin: Duration = .seconds(7 * 86_400)
 
-    /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list to `kept`
+    /// Decides `candidates` in one atomic call and rewrites `worker`'s processing list in `shard`
+    /// (default: home; another only on one Redis, where every key is on one node) to `kept`
     /// plus the candidates still to be stored (their `decidedPayload`). Not idempotent: after
     /// a lost answer do not ask again for the same batch, re-read the processing list instead
     /// (what was decided is marked and bypasses the throttle). `maxKeys` caps tracked counters
@@ -63,14 +64,16 @@ public struct Throttle: Sendable {
     /// remembers per identity to drop client retries. Throws `.command("NOTOWNER …")` when the batch was
     /// recovered by another worker (this one was fenced).
     public func decide(
-        worker: String, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int, rememberedIDs: Int = ThrottleSettings.defaultRememberedIDs, now: Int64
+        worker: String, in shard: QueueShardKeys? = nil, kept: [[UInt8]], candidates: [ThrottleCandidate], maxKeys: Int,
+        rememberedIDs: Int = ThrottleSettings.defaultRememberedIDs, now: Int64
     ) async throws(RedisError) -> [ThrottleOutcome] {
+        let shard = shard ?? keys.home
         var arguments: [[UInt8]] = [
             Array(String(now).utf8), Array(String(maxKeys).utf8), Array(String(max(0, rememberedIDs)).utf8),
             Array(String(Self.recordMargin.totalMilliseconds).utf8), Array(String(kept.count).utf8),
         ]
         arguments += kept
-        var scriptKeys = [keys.processing(worker), keys.fence(worker), keys.throttleIndex, keys.throttleDue, keys.throttleStats]
+        var scriptKeys = [shard.processing(worker), shard.fence(worker), keys.throttleIndex, keys.throttleDue, keys.throttleStats]
         for candidate in candidates {
             let event = candidate.event
             let (function, first, second) = candidate.rule.strategy.scriptParameters
