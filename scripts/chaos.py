@@ -82,6 +82,19 @@ class Cluster:
     def dead_letters(self):
         return int(self.redis_cli("LLEN", "et:dead") or 0)
 
+    def start_with_servers_of_its_own(self, bins, raw_mongo, workers, env):
+        """Starts as a Cluster (AOF off) whose Redis processes are kept in `self.extra`; if the
+        start fails, nothing it started outlives it."""
+        try:
+            Cluster.__init__(self, bins, raw_mongo, fsync="no", workers=workers, worker_env=env)
+        except BaseException:
+            for proc in self.extra + [getattr(self, "redis", None), getattr(self, "mongo", None), getattr(self, "api", None)]:
+                if proc and proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+            shutil.rmtree(self.dir, ignore_errors=True)
+            raise
+
     def stored(self, site):
         out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
                              capture_output=True, text=True, check=True).stdout.split("\n")
@@ -115,15 +128,7 @@ class SentinelCluster(Cluster):
         self.replicas = []
         env = {"REDIS_SENTINELS": ",".join(f"127.0.0.1:{p}" for p in self.sentinel_ports), "REDIS_SENTINEL_MASTER": self.NAME,
                "REDIS_ACK_REPLICAS": str(ack_replicas)}
-        try:
-            super().__init__(bins, raw_mongo, fsync="no", workers=workers, worker_env=env)
-        except BaseException:  # nothing started may outlive a failed start
-            for proc in self.extra + [getattr(self, "redis", None), getattr(self, "mongo", None), getattr(self, "api", None)]:
-                if proc and proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            shutil.rmtree(self.dir, ignore_errors=True)
-            raise
+        self.start_with_servers_of_its_own(bins, raw_mongo, workers, env)
 
     def start_redis(self):
         """The master, its replicas and the sentinels; returns once the replicas are in sync and
@@ -184,15 +189,7 @@ class RedisClusterDeployment(Cluster):
         self.node_ports = [free_cluster_port() for _ in range(6)]
         self.extra, self.by_port = [], {}
         env = {"REDIS_CLUSTER_NODES": ",".join(f"127.0.0.1:{p}" for p in self.node_ports), "REDIS_ACK_REPLICAS": str(ack_replicas)}
-        try:
-            super().__init__(bins, raw_mongo, fsync="no", workers=workers, worker_env=env)
-        except BaseException:  # nothing started may outlive a failed start
-            for proc in self.extra + [getattr(self, "mongo", None), getattr(self, "api", None)]:
-                if proc and proc.poll() is None:
-                    proc.kill()
-                    proc.wait()
-            shutil.rmtree(self.dir, ignore_errors=True)
-            raise
+        self.start_with_servers_of_its_own(bins, raw_mongo, workers, env)
 
     def start_redis(self):
         """Six nodes, `redis-cli --cluster create`; returns once every slot is served and every

@@ -181,10 +181,7 @@ extension EventWorker {
                 WorkerMetrics.store("moved_to_home_shard", count: candidateEvents.count)
                 return .store(store)
             } catch {
-                if case .command(let message) = error, message.hasPrefix("NOTOWNER") {
-                    logger.error("batch recovered by another worker while this one was paused; dropping it", metadata: ["worker": "\(worker)"])
-                    return .fenced
-                }
+                if let fenced = fenced(error, worker: worker) { return fenced }
                 logger.warning("could not move events to the home shard for throttling; giving the batch up to claim it again", metadata: [
                     "worker": "\(worker)", "shard": "\(shard.index)", "error": "\(error)",
                 ])
@@ -209,15 +206,20 @@ extension EventWorker {
             }
             return .store(store)
         } catch {
-            if case .command(let message) = error, message.hasPrefix("NOTOWNER") {
-                logger.error("batch recovered by another worker while this one was paused; dropping it", metadata: ["worker": "\(worker)"])
-                return .fenced
-            }
+            if let fenced = fenced(error, worker: worker) { return fenced }
             logger.warning("throttle decision failed; giving the batch up to claim its processing list again", metadata: [
                 "worker": "\(worker)", "error": "\(error)",
             ])
             return .givenUp
         }
+    }
+
+    /// `.fenced` (logged) when `error` says the batch was recovered by another worker while
+    /// this one was paused (`NOTOWNER`); nil for any other error.
+    private func fenced(_ error: RedisError, worker: String) -> ThrottleResult? {
+        guard case .command(let message) = error, message.hasPrefix("NOTOWNER") else { return nil }
+        logger.error("batch recovered by another worker while this one was paused; dropping it", metadata: ["worker": "\(worker)"])
+        return .fenced
     }
 
     /// Acknowledges (or releases) until Redis confirms; a batch whose acknowledgement is lost

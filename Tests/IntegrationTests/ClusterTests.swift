@@ -21,15 +21,7 @@ import Testing
 
     /// One command to the node at `endpoint`, on a client of its own.
     static func ask(_ endpoint: RedisEndpoint, _ command: RedisCommand) async throws -> RedisReply {
-        let client = RedisClient(configuration: RedisConfiguration(host: endpoint.host, port: endpoint.port), maxConnections: 1, logger: logger)
-        do {
-            let reply = try await client.send(command)
-            await client.shutdown()
-            return reply
-        } catch {
-            await client.shutdown()
-            throw error
-        }
+        try await IntegrationTests.ask(endpoint, command, logger: logger)
     }
 
     /// A node's id (`CLUSTER MYID`).

@@ -36,11 +36,6 @@ import Testing
             return deployment
         }
 
-        /// A plain client of one server.
-        func client(port: Int) -> RedisClient {
-            RedisClient(configuration: RedisConfiguration(port: port), maxConnections: 1, logger: logger)
-        }
-
         /// A client that finds the master through the sentinels, asking again every `recheck`.
         func sentinelClient(recheck: Duration = .seconds(5)) -> RedisClient {
             var configuration = RedisConfiguration(host: "192.0.2.1", port: 1)  // never used: the sentinels name the master
@@ -53,15 +48,7 @@ import Testing
 
         /// One command to the server on `port`, on a client of its own.
         func ask(_ port: Int, _ command: RedisCommand) async throws -> RedisReply {
-            let client = client(port: port)
-            do {
-                let reply = try await client.send(command)
-                await client.shutdown()
-                return reply
-            } catch {
-                await client.shutdown()
-                throw error
-            }
+            try await IntegrationTests.ask(RedisEndpoint(host: "127.0.0.1", port: port), command, logger: logger)
         }
 
         /// What the queue under `keys` holds on the server on `port`, newest first.

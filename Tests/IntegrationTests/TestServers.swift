@@ -162,6 +162,19 @@ struct TestServers {
     }
 }
 
+/// One command to the server at `endpoint`, on a client of its own, closed before returning.
+func ask(_ endpoint: RedisEndpoint, _ command: RedisCommand, logger: Logger = Logger(label: "test")) async throws -> RedisReply {
+    let client = RedisClient(configuration: RedisConfiguration(host: endpoint.host, port: endpoint.port), maxConnections: 1, logger: logger)
+    do {
+        let reply = try await client.send(command)
+        await client.shutdown()
+        return reply
+    } catch {
+        await client.shutdown()
+        throw error
+    }
+}
+
 /// The tests cannot run: the message says what to do.
 struct TestSetupError: Error, CustomStringConvertible {
     let description: String

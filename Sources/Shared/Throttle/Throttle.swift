@@ -117,9 +117,12 @@ public struct Throttle: Sendable {
             let payload = values.first?.bytes
             let count = values.count > 1 ? values[1].string : nil
             let opened = values.count > 2 ? values[2].string : nil
-            guard let payload, let count, let opened, let events = Int(count), events >= 1,
-                  let (event, _) = try? QueueEnvelope.decode(payload) else {
-                arguments += [[], [], []]  // gone (or unreadable): counted as lost
+            guard let payload, let count, let opened else {
+                arguments += [[], [], []]  // gone: counted as lost
+                continue
+            }
+            guard let events = Int(count), events >= 1, let (event, _) = try? QueueEnvelope.decode(payload) else {
+                arguments += [Array("?".utf8), Array(opened.utf8), []]  // unreadable: deleted, counted as lost
                 continue
             }
             let summary = event.queuePayload(marks: QueueMarks(count: events, throttled: true, summaryID: "summary:" + record + ":" + opened))

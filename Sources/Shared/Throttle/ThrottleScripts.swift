@@ -135,14 +135,15 @@ enum ThrottleScripts {
 
     /// KEYS: due set, queue, stats, key index, then the due records read by the caller. ARGV:
     /// per record, the count and opening time read, and its summary (all three empty when the
-    /// record was gone or unreadable).
+    /// record was gone; `?`, the opening time and nothing when it could not be read).
     ///
     /// For each record still as read (same count, same opening), queues its summary, deletes it
     /// and drops it from the due set and the index: atomic, so exactly one worker queues each
     /// summary, which then goes through the reliable queue like any event. A record counted
     /// into meanwhile is left for the next flush; one found gone (expired after days without a
-    /// flush, or lost with a Redis restored from an old file) is counted as `summary_lost`,
-    /// never silently. Returns {queued, lost}.
+    /// flush, or lost with a Redis restored from an old file) or unreadable (deleted, so it does
+    /// not hold up the flushes behind it) is counted as `summary_lost`, never silently.
+    /// Returns {queued, lost}.
     static let flushDue = RedisScript("""
         local queued, lost = 0, 0
         for j = 5, #KEYS do
@@ -151,6 +152,13 @@ enum ThrottleScripts {
           local fields = redis.call('HMGET', record, 'count', 'opened')
           if count == '' then
             if not fields[2] and redis.call('ZREM', KEYS[1], record) == 1 then
+              redis.call('ZREM', KEYS[4], record)
+              lost = lost + 1
+            end
+          elseif count == '?' then
+            if fields[2] == opened then
+              redis.call('DEL', record)
+              redis.call('ZREM', KEYS[1], record)
               redis.call('ZREM', KEYS[4], record)
               lost = lost + 1
             end
