@@ -107,15 +107,6 @@ import Testing
         await base.shutdown()
     }
 
-    /// Every processing list of every shard.
-    static func processingLists(_ servers: TestServers) async throws -> [String] {
-        var lists: [String] = []
-        for shard in servers.configuration.keys.shards {
-            lists += (try await servers.redis.send(RedisCommand("KEYS", shard.processing("*"))).orThrow().elements ?? []).compactMap(\.string)
-        }
-        return lists
-    }
-
     /// Ingest spreads over every shard and so over every master; a worker claims from all of
     /// them, and every event is stored once.
     @Test func theQueueSpreadsOverEveryMasterAndIsDrained() async throws {
@@ -200,11 +191,11 @@ import Testing
                 let doomed = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "WORKER_CONCURRENCY": "4", "HEARTBEAT_TTL_MS": "1000"])
                 try await eventually("worker \(attempt) is storing, batches in hand") {
                     guard try await servers.count() >= 200 * attempt else { return false }
-                    return try await !Self.processingLists(servers).isEmpty
+                    return try await !servers.processingLists().isEmpty
                 }
                 doomed.kill(signal: SIGKILL)
                 _ = try await doomed.waitForExit(timeout: .seconds(5))
-                orphaned = try await Self.processingLists(servers)
+                orphaned = try await servers.processingLists()
             }
             try #require(!orphaned.isEmpty, "no worker died holding a batch; recovery went untested")
             #expect(try await servers.count() < total, "the workers finished before the kill; the test proved nothing")
@@ -212,7 +203,7 @@ import Testing
             try await eventually("every event is stored", timeout: .seconds(90)) {
                 let stored = try await servers.count()
                 let depth = try await servers.queue.depth()
-                let lists = try await Self.processingLists(servers)
+                let lists = try await servers.processingLists()
                 return stored == total && depth == 0 && lists.isEmpty
             }
             #expect(try await servers.count(#"{"site_id": "shardkill"}"#) == total)

@@ -37,7 +37,7 @@ struct FrontDoorTests {
             try await client.execute(uri: "/events", method: .post, headers: headers, body: ByteBuffer(string: "[]")) {
                 #expect($0.status == .unsupportedMediaType)
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
             try await client.execute(uri: "/event", method: .post, headers: [.contentType: "Application/JSON ; charset=utf-8"], body: Self.goodEvent) {
                 #expect($0.status == .accepted)
             }
@@ -176,7 +176,7 @@ extension FrontDoorTests {
                 #expect((answer?["error"] as? [String: Any])?["code"] as? String == "OUTCOME_UNKNOWN")
             }
         }
-        #expect(try await servers.length(servers.configuration.keys.queue) == 1, "the master has it; only its safety is unknown")
+        #expect(try await servers.queued() == 1, "the master has it; only its safety is unknown")
         await servers.shutdown()
     }
 }

@@ -43,7 +43,7 @@ struct HTTPTests {
                 #expect(answer["success"] as? Bool == false)
                 #expect((answer["error"] as? [String: Any])?["code"] as? String == code, "\(name)")
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
         }
     }
 
@@ -55,7 +55,7 @@ struct HTTPTests {
             try await client.execute(uri: "/event", method: .post, headers: [.contentType: "application/json"], body: bytes) { response in
                 #expect(response.status == .badRequest)
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
         }
     }
 
@@ -65,7 +65,7 @@ struct HTTPTests {
             try await client.execute(uri: "/event", method: .post, headers: [.contentType: "text/plain;charset=UTF-8"], body: body) { response in
                 #expect(response.status == .accepted)
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 1)
+            #expect(try await servers.queued() == 1)
         }
     }
 
@@ -75,7 +75,7 @@ struct HTTPTests {
                 #expect(response.status == .unsupportedMediaType)
                 #expect(String(buffer: response.body).contains("UNSUPPORTED_MEDIA_TYPE"))
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
         }
     }
 

@@ -44,7 +44,7 @@ import Testing
             #expect((props["n"] as? NSNumber)?.intValue == 3)
             #expect((props["r"] as? NSNumber)?.doubleValue == 0.5)
             #expect(props["ok"] as? Bool == true)
-            #expect(try await servers.length(servers.configuration.keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
         }
     }
 
@@ -109,7 +109,7 @@ import Testing
             }
             try await servers.withWorker {
                 try await eventually("both copies are taken off the queue") {
-                    let queued = try await servers.length(servers.configuration.keys.queue)
+                    let queued = try await servers.queued()
                     let stored = try await servers.count()
                     return queued == 0 && stored == 1
                 }
@@ -136,7 +136,7 @@ import Testing
                     #expect((rejected[0]["error"] as? [String: Any])?["field"] as? String == "path")
                 }
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 2)
+            #expect(try await servers.queued() == 2)
         }
     }
 }

@@ -20,6 +20,8 @@ final class WorkerProcess: Sendable {
         environment["QUEUE_PREFIX"] = servers.configuration.keys.prefix
         if let cluster = servers.configuration.redis.cluster {
             environment["REDIS_CLUSTER_NODES"] = cluster.nodes.map(\.description).joined(separator: ",")
+        }
+        if servers.configuration.redis.cluster != nil || servers.configuration.keys.shards.count > 1 {
             environment["QUEUE_SHARDS"] = String(servers.configuration.keys.shards.count)
         }
         environment["LOG_LEVEL"] = "warning"

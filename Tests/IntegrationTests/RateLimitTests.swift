@@ -51,7 +51,7 @@ struct RateLimitTests {
                 let answer = try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as! [String: Any]
                 #expect((answer["error"] as? [String: Any])?["code"] as? String == "RATE_LIMITED")
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 2)
+            #expect(try await servers.queued() == 2)
             // Another site has its own count.
             try await client.execute(uri: "/event", method: .post, body: Self.event(site: "s2")) { #expect($0.status == .accepted) }
         }
@@ -83,7 +83,7 @@ struct RateLimitTests {
                 try await client.execute(uri: "/event", method: .post, body: Self.event()) { $0.status == .accepted }
             }
             #expect(ContinuousClock.now - refused > .milliseconds(500))
-            #expect(try await servers.length(servers.configuration.keys.queue) == 3)
+            #expect(try await servers.queued() == 3)
         }
     }
 
@@ -125,7 +125,7 @@ struct RateLimitTests {
                 #expect(rejected.allSatisfy { ($0["error"] as? [String: Any])?["code"] as? String == "RATE_LIMITED" })
             }
             try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: batch)) { #expect($0.status == .tooManyRequests) }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 3)
+            #expect(try await servers.queued() == 3)
             try await client.execute(uri: "/metrics", method: .get, headers: [.authorization: "Bearer rate-limit-tests"]) { response in
                 let text = String(buffer: response.body)
                 #expect(text.contains(#"pipeline_rate_limited_total{scope="site"} 7"#))
@@ -143,8 +143,11 @@ struct BackpressureTests {
         let policy = RateLimitPolicy(
             defaults: rateLimited ? RateLimits(site: RateLimit("1000/1s")) : RateLimits(),
             store: RateLimitStore(redis: servers.redis, keys: servers.configuration.keys), trustedProxies: 0, logger: servers.logger)
+        // One list, whatever the suite's shards: with N shards each holds its part of QUEUE_MAX, and
+        // which one a push lands on is random.
+        let queue = ReliableQueue(redis: servers.redis, keys: servers.configuration.keys.with(shardCount: 1))
         var dependencies = IngestDependencies(
-            queue: servers.queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 1, limits: policy)
+            queue: queue, store: servers.store, registry: IngestMetrics.registry, maxPushesInFlight: 1, limits: policy)
         dependencies.queueMax = 3
         try await Application(router: buildRouter(dependencies)).test(.router) { client in
             for _ in 0..<3 {
@@ -159,7 +162,7 @@ struct BackpressureTests {
             try await client.execute(uri: "/events", method: .post, body: ByteBuffer(string: #"[{"site_id":"s1","event_type":"click"}]"#)) {
                 #expect($0.status == .serviceUnavailable)
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 3)
+            #expect(try await servers.queued() == 3)
             // Workers catch up: accepted again.
             _ = try await servers.redis.send(RedisCommand("RPOP", servers.configuration.keys.queue)).orThrow()
             try await client.execute(uri: "/event", method: .post, body: RateLimitTests.event()) { #expect($0.status == .accepted) }

@@ -37,43 +37,41 @@ import Testing
 
     @Test func undecodablePayloadIsDeadLetteredAndDoesNotBlockTheQueue() async throws {
         try await TestServers.with { servers in
-            let keys = servers.configuration.keys
             try await servers.queue.enqueue([payload(site: "poison"), Array("not json".utf8), Array(#"{"event_id":"x"}"#.utf8), payload(site: "poison")])
             try await servers.withWorker {
                 try await eventually("good events stored, bad ones dead-lettered") {
                     let stored = try await servers.count(#"{"site_id": "poison"}"#)
-                    let dead = try await servers.length(keys.dead)
+                    let dead = try await servers.queue.deadLetterCount()
                     return stored == 2 && dead == 2
                 }
             }
-            let letters = try await servers.redis.send(RedisCommand("LRANGE", keys.dead, "0", "-1")).orThrow().elements ?? []
-            let decoded = try letters.compactMap(\.bytes).map { try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any] }
+            let letters = try await servers.queue.deadLetters()
+            let decoded = try letters.map { try JSONSerialization.jsonObject(with: Data($0)) as! [String: Any] }
             #expect(Set(decoded.compactMap { $0["raw"] as? String }) == ["not json", #"{"event_id":"x"}"#])
             #expect(decoded.allSatisfy { $0["code"] as? String == "UNDECODABLE" && ($0["reason"] as? String)?.isEmpty == false })
             #expect(decoded.allSatisfy { ($0["worker"] as? String)?.isEmpty == false && $0["failed_at"] != nil })
-            #expect(try await servers.length(keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
         }
     }
 
     @Test func killedWorkerLosesNothingAndStoresNothingTwice() async throws {
         try await TestServers.with { servers in
-            let keys = servers.configuration.keys
             let total = 10_000
             for chunk in stride(from: 0, to: total, by: 1000) {
                 try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "kill", id: "kill-\($0)") })
             }
             // A kill lands between "the batch is in hand" and SIGKILL; on a loaded machine the worker
             // may acknowledge in between, so kill fresh workers until one dies holding a batch.
-            var orphaned: [RedisReply] = []
+            var orphaned: [String] = []
             for attempt in 1...5 where orphaned.isEmpty {
                 let doomed = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "500", "HEARTBEAT_TTL_MS": "1000"])
                 try await eventually("worker \(attempt) is storing, a batch in hand") {
                     guard try await servers.count() >= 500 * attempt else { return false }
-                    return !(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []).isEmpty
+                    return !(try await servers.processingLists()).isEmpty
                 }
                 doomed.kill(signal: SIGKILL)
                 _ = try await doomed.waitForExit(timeout: .seconds(5))
-                orphaned = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                orphaned = try await servers.processingLists()
             }
             try #require(!orphaned.isEmpty, "no worker died holding a batch; recovery went untested")
             #expect(try await servers.count() < total, "the workers finished before the kill; the test proved nothing")
@@ -81,8 +79,8 @@ import Testing
             let survivor = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "HEARTBEAT_TTL_MS": "1000"])
             try await eventually("every event is stored", timeout: .seconds(60)) {
                 let stored = try await servers.count()
-                let queued = try await servers.length(keys.queue)
-                let processing = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                let queued = try await servers.queued()
+                let processing = try await servers.processingLists()
                 return stored == total && queued == 0 && processing.isEmpty
             }
             // `_id` is unique per (site, event id), so equal counts mean each event is stored exactly once.
@@ -104,8 +102,8 @@ import Testing
             for _ in 1...50 where held == 0 {
                 try await eventually("the worker is storing") { try await servers.count() > 0 }
                 zombie.kill(signal: SIGSTOP)
-                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-                if let list = lists.first?.string { held = try await servers.length(list) }
+                let lists = try await servers.processingLists()
+                if let list = lists.first { held = try await servers.length(list) }
                 if held == 0 { zombie.kill(signal: SIGCONT) }
             }
             try #require(held > 0, "never caught the worker holding a batch")
@@ -113,18 +111,18 @@ import Testing
             // Its heartbeat expires; another worker recovers the batch and stores everything.
             try await servers.withWorkers(batchSize: 500, configure: { $0.recoveryInterval = .milliseconds(300) }) { _ in
                 try await eventually("the other worker recovers the batch and stores every event", timeout: .seconds(60)) {
-                    let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
+                    let lists = try await servers.processingLists()
                     guard lists.isEmpty else { return false }
                     return try await servers.count() == total
                 }
             }
-            let fences = try await servers.redis.send(RedisCommand("KEYS", keys.fence("*"))).orThrow().elements ?? []
+            let fences = try await servers.fences()
             #expect(fences.count == 1)
             // The zombie resumes with the batch in memory: it stores duplicates (no-ops) and its
             // acknowledgement is refused; it deletes nothing and files nothing.
             zombie.kill(signal: SIGCONT)
             try await eventually("the zombie learns it was fenced") {
-                (try await servers.redis.send(RedisCommand("KEYS", keys.fence("*"))).orThrow().elements ?? []).isEmpty
+                (try await servers.fences()).isEmpty
             }
             #expect(try await servers.count(#"{"site_id": "zombie"}"#) == total)
             #expect(try await servers.length(keys.dead) == 0)
@@ -155,7 +153,7 @@ import Testing
             let keys = servers.configuration.keys
             // A claim moved "left" but its answer never arrived (a dropped connection).
             _ = try await servers.redis.send(RedisCommand("RPUSH", [keys.processing("w1")], values: [Array("left".utf8)])).orThrow()
-            try await servers.queue.enqueue([Array("new".utf8)])
+            try await servers.queue.enqueue([Array("new".utf8)], to: keys.home)
             let claimed = try await servers.queue.claim(worker: "w1", max: 10, wait: .milliseconds(100))
             #expect(claimed.map { String(decoding: $0, as: UTF8.self) } == ["left", "new"])
         }
@@ -175,8 +173,8 @@ import Testing
             while held.isEmpty && ContinuousClock.now < deadline {
                 try await eventually("the worker is storing") { try await servers.count() > 0 }
                 worker.kill(signal: SIGSTOP)
-                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-                if let list = lists.first?.string {
+                let lists = try await servers.processingLists()
+                if let list = lists.first {
                     held = Set(try await Self.eventIDs(in: list, servers))
                 }
                 if held.isEmpty { worker.kill(signal: SIGCONT) }
@@ -187,10 +185,10 @@ import Testing
             let status = try await worker.waitForExit(timeout: .seconds(15))
             #expect(status == 0)
             #expect(try await servers.redis.send(RedisCommand("ZCARD", keys.workers)).orThrow().int == 0, "it left the registry")
-            #expect(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements == [])
+            #expect(try await servers.processingLists().isEmpty)
             // The batch in hand was stored, not handed back; whatever it did not claim is still queued.
             #expect(held.isDisjoint(with: try await Self.eventIDs(in: keys.queue, servers)), "the batch in hand at SIGTERM was stored")
-            #expect(try await servers.length(keys.queue) + servers.count() == total)
+            #expect(try await servers.queued() + servers.count() == total)
         }
     }
 
@@ -223,8 +221,8 @@ import Testing
             try await servers.queue.enqueue((0..<20).map { payload(site: "outage", id: "outage-\($0)") })
             try await eventually("the worker holds the batch and backs off after a failed store") {
                 let text = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
-                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-                guard let list = lists.first?.string, try await servers.length(list) == 20 else { return false }
+                let lists = try await servers.processingLists()
+                guard let list = lists.first, try await servers.length(list) == 20 else { return false }
                 return text.contains("store failed; retrying the batch")
             }
             let signalled = ContinuousClock.now
@@ -233,8 +231,8 @@ import Testing
             let took = ContinuousClock.now - signalled
             #expect(status == 0)
             #expect(took < .seconds(5), "exited \(took) after SIGTERM")
-            #expect(try await servers.length(keys.queue) == 20, "the unstored batch is back in the queue")
-            #expect(try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements == [])
+            #expect(try await servers.queued() == 20, "the unstored batch is back in the queue")
+            #expect(try await servers.processingLists().isEmpty)
             #expect(try await servers.redis.send(RedisCommand("ZCARD", keys.workers)).orThrow().int == 0)
         }
     }
@@ -255,8 +253,8 @@ import Testing
             try await servers.queue.enqueue((0..<20).map { payload(site: "hung", id: "hung-\($0)") })
             // Claimed means the insert follows at once (no throttle): it is then waiting on the hung server.
             try await eventually("the worker holds the batch") {
-                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-                guard let list = lists.first?.string else { return false }
+                let lists = try await servers.processingLists()
+                guard let list = lists.first else { return false }
                 return try await servers.length(list) == 20
             }
             let signalled = ContinuousClock.now
@@ -266,7 +264,7 @@ import Testing
             mongo.send(SIGCONT)
             #expect(status == 0)
             #expect(took < .seconds(5), "exited \(took) after SIGTERM")
-            #expect(try await servers.length(keys.queue) == 20, "the unstored batch is back in the queue")
+            #expect(try await servers.queued() == 20, "the unstored batch is back in the queue")
         }
     }
 
@@ -311,7 +309,7 @@ import Testing
             let group = ServiceGroup(configuration: .init(services: [worker], logger: servers.logger))
             let running = Task { try await group.run() }
             do {
-                try await servers.queue.enqueue((0..<10).map { payload(site: "outage", id: "outage-\($0)") })
+                try await servers.queue.enqueue((0..<10).map { payload(site: "outage", id: "outage-\($0)") }, to: servers.configuration.keys.home)
                 let processing = servers.configuration.keys.processing(worker.workerIDs[0])
                 try await eventually("the worker holds the batch while MongoDB is away") { try await servers.length(processing) == 10 }
                 // Three failures in a row (this worker's own breaker counts them) open the breaker; the
@@ -321,13 +319,13 @@ import Testing
                 try await servers.queue.enqueue((10..<20).map { payload(site: "outage", id: "outage-\($0)") })
                 let deadline = ContinuousClock.now + .milliseconds(500)
                 while ContinuousClock.now < deadline {
-                    #expect(try await servers.length(servers.configuration.keys.queue) == 10, "claimed while the breaker was open")
+                    #expect(try await servers.queued() == 10, "claimed while the breaker was open")
                     try await Task.sleep(for: .milliseconds(50))
                 }
                 try mongo.start()
                 try await eventually("everything is stored once MongoDB is back") {
                     guard try await servers.length(processing) == 0 else { return false }
-                    return try await servers.length(servers.configuration.keys.queue) == 0
+                    return try await servers.queued() == 0
                 }
                 #expect(!worker.breaker.isOpen)
                 let stored = try await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#)

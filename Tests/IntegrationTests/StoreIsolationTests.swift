@@ -44,7 +44,7 @@ import Testing
             ])
             try await servers.withWorker {
                 try await eventually("all three copies are taken off the queue and two are stored") {
-                    let queued = try await servers.length(servers.configuration.keys.queue)
+                    let queued = try await servers.queued()
                     let stored = try await servers.count(#"{"event_id": "shared-id"}"#)
                     return queued == 0 && stored == 2
                 }
@@ -89,8 +89,8 @@ import Testing
             try await servers.queue.enqueue(payloads)
             try await servers.withWorker(batchSize: 50) {
                 try await eventually("the batch is acknowledged: 19 stored, the poisoned event dead-lettered") {
-                    let processing = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-                    let queued = try await servers.length(keys.queue)
+                    let processing = try await servers.processingLists()
+                    let queued = try await servers.queued()
                     let stored = try await servers.count(#"{"site_id": "iso-worker"}"#)
                     let dead = try await servers.length(keys.dead)
                     return processing.isEmpty && queued == 0 && stored == 19 && dead == 1

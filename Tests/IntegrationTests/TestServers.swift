@@ -59,10 +59,12 @@ struct TestServers {
         mongo.path = "/" + namespace
         var redisConfiguration = try RedisConfiguration(url: redisURL)
         redisConfiguration.cluster = Self.cluster
-        // On the cluster every name carries its hash tag, and the queue keeps one shard: these
-        // suites look into the queue's lists; ClusterTests covers a queue spread over the masters.
+        // On the cluster every name carries its hash tag. The queue has one shard unless
+        // TEST_QUEUE_SHARDS says otherwise (scripts/test runs the pipeline suites with 12 on the
+        // cluster and 4 on one Redis).
         configuration = PipelineConfiguration(
-            redis: redisConfiguration, mongoURI: mongo.string!, keys: QueueKeys(prefix: namespace + ":", cluster: Self.cluster != nil))
+            redis: redisConfiguration, mongoURI: mongo.string!,
+            keys: QueueKeys(prefix: namespace + ":", cluster: Self.cluster != nil, shardCount: Int(Self.environment["TEST_QUEUE_SHARDS"] ?? "") ?? 1))
         redis = RedisClient(configuration: configuration.redis, maxConnections: 4, logger: logger)
         store = try MongoStore(uri: configuration.mongoURI, maxClients: 4, appName: "tests", logger: logger)
         queue = ReliableQueue(redis: redis, keys: configuration.keys)
@@ -151,6 +153,27 @@ struct TestServers {
     }
 
     /// The length of a Redis list.
+    /// Events waiting in the queue, over every shard.
+    func queued() async throws -> Int { try await queue.depth() }
+
+    /// Every processing list, in every shard (KEYS by each shard's tag: it reaches the shard's node).
+    func processingLists() async throws -> [String] {
+        var lists: [String] = []
+        for shard in configuration.keys.shards {
+            lists += (try await redis.send(RedisCommand("KEYS", shard.processing("*"))).orThrow().elements ?? []).compactMap(\.string)
+        }
+        return lists
+    }
+
+    /// Every worker fence, in every shard.
+    func fences() async throws -> [String] {
+        var fences: [String] = []
+        for shard in configuration.keys.shards {
+            fences += (try await redis.send(RedisCommand("KEYS", shard.fence("*"))).orThrow().elements ?? []).compactMap(\.string)
+        }
+        return fences
+    }
+
     func length(_ key: String) async throws -> Int {
         Int(try await redis.send(RedisCommand("LLEN", key)).orThrow().int ?? -1)
     }

@@ -36,7 +36,7 @@ struct ThrottleAccountingTests {
             let flushed = try await holder.throttle.flushDue(now: 61_000)
             #expect(flushed.queued == 0 && flushed.lost == 1)
             #expect(try await holder.throttle.counters()["summary_lost"] == 1)
-            #expect(try await servers.length(keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
         }
     }
 }

@@ -185,8 +185,8 @@ extension VisitTests {
             mongo.send(SIGSTOP)
             try await servers.queue.enqueue([captured(id: "k2", at: Self.start + 12 * Self.minute, url: "https://visits.example/next")])
             try await eventually("the worker holds the second page view") {
-                let lists = try await servers.redis.send(RedisCommand("KEYS", keys.processingPattern)).orThrow().elements ?? []
-                guard let list = lists.first?.string else { return false }
+                let lists = try await servers.processingLists()
+                guard let list = lists.first else { return false }
                 return try await servers.length(list) == 1
             }
             doomed.kill(signal: SIGKILL)

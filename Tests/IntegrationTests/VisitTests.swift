@@ -119,12 +119,12 @@ import Testing
                 #expect(String(buffer: response.body).contains(#""dropped":"bot""#))
                 let batch = try await post(client, "/events", "[\(ours),\(ours)]", userAgent: Self.googlebot)
                 #expect(String(buffer: batch.body).contains(#""accepted":0,"dropped":2"#))
-                #expect(try await servers.length(queue) == 0, "a bot's event reached the queue")
+                #expect(try await servers.queued() == 0, "a bot's event reached the queue")
                 // Server-side senders of /event (curl, as in seed 004's sample) are not bots.
                 let curl = try await post(client, "/event", ours, userAgent: "curl/8.5.0")
                 #expect(curl.status == .accepted)
                 #expect(curl.headers[.pipelineDropped] == nil)
-                #expect(try await servers.length(queue) == 1)
+                #expect(try await servers.queued() == 1)
             }
         }
     }
@@ -150,7 +150,7 @@ import Testing
                     #expect(errors?[field] is [String], "\(body) → \(String(buffer: response.body))")
                 }
             }
-            #expect(try await servers.length(servers.configuration.keys.queue) == 0)
+            #expect(try await servers.queued() == 0)
         }
     }
 
