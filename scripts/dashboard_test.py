@@ -266,10 +266,18 @@ def run(report, cluster, screenshot):
 
         # 4. Export the filtered view.
         driver.find_element(By.ID, "export").click()
-        exported = wait_until(lambda: [f for f in os.listdir(downloads) if f.endswith(".csv")], timeout=WAIT)
-        if report.check("export: a CSV file is downloaded", exported, os.listdir(downloads)):
-            with open(os.path.join(downloads, exported[0]), newline="") as f:
+        def exported_rows():
+            """The downloaded CSV's rows once it is there and whole: Chromium may create the file
+            under its final name before it has written it."""
+            names = [f for f in os.listdir(downloads) if f.endswith(".csv")]
+            if not names:
+                return None
+            with open(os.path.join(downloads, names[0]), newline="") as f:
                 rows = list(csv.reader(f))
+            return rows if any(r and r[0] == "summary" for r in rows) else None
+
+        rows = wait_until(exported_rows, timeout=WAIT)
+        if report.check("export: a CSV file is downloaded", rows, os.listdir(downloads)):
             summary = {r[2]: r[3] for r in rows if r[0] == "summary"}
             report.equal("export: the filtered top row", {k: summary.get(k) for k in ("visitors", "pageviews")}, {"visitors": "2", "pageviews": "3"})
             report.check("export: the filter and the pages", ["filter", "visit:source", "is", "Google"] in rows and ["event:page", "/", "pageviews", "2"] in rows, rows[:12])
