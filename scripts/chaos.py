@@ -107,7 +107,8 @@ class Cluster:
         self.close()
 
     def close(self):
-        for proc in self.workers + [self.api, self.redis, self.mongo]:
+        # Subclasses keep their extra Redis processes (replicas, sentinels, cluster nodes) in `extra`.
+        for proc in self.workers + [self.api, self.redis, self.mongo] + getattr(self, "extra", []):
             if proc and proc.poll() is None:
                 proc.kill()
                 proc.wait()
@@ -171,13 +172,6 @@ class SentinelCluster(Cluster):
 
     def redis_cli(self, *args):
         return self.cli(self.master_port(), *args)
-
-    def close(self):
-        for proc in self.extra:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        super().close()
 
 
 class RedisClusterDeployment(Cluster):
@@ -247,13 +241,6 @@ class RedisClusterDeployment(Cluster):
 
     def dead_letters(self):
         return self._sum("et:{*}:dead", "LLEN")
-
-    def close(self):
-        for proc in self.extra:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-        super().close()
 
 
 class Sender:

@@ -186,17 +186,7 @@ import Testing
             for chunk in stride(from: 0, to: total, by: 500) {
                 try await servers.queue.enqueue((chunk..<chunk + 500).map { payload(site: "shardkill", id: "k-\($0)") })
             }
-            var orphaned: [String] = []
-            for attempt in 1...5 where orphaned.isEmpty {
-                let doomed = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "WORKER_CONCURRENCY": "4", "HEARTBEAT_TTL_MS": "1000"])
-                try await eventually("worker \(attempt) is storing, batches in hand") {
-                    guard try await servers.count() >= 200 * attempt else { return false }
-                    return try await !servers.processingLists().isEmpty
-                }
-                doomed.kill(signal: SIGKILL)
-                _ = try await doomed.waitForExit(timeout: .seconds(5))
-                orphaned = try await servers.processingLists()
-            }
+            let orphaned = try await servers.killWorkersUntilOneDiesHoldingABatch(batchSize: 200, extra: ["WORKER_CONCURRENCY": "4"])
             try #require(!orphaned.isEmpty, "no worker died holding a batch; recovery went untested")
             #expect(try await servers.count() < total, "the workers finished before the kill; the test proved nothing")
             let survivor = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "200", "HEARTBEAT_TTL_MS": "1000"])

@@ -60,19 +60,7 @@ import Testing
             for chunk in stride(from: 0, to: total, by: 1000) {
                 try await servers.queue.enqueue((chunk..<chunk + 1000).map { payload(site: "kill", id: "kill-\($0)") })
             }
-            // A kill lands between "the batch is in hand" and SIGKILL; on a loaded machine the worker
-            // may acknowledge in between, so kill fresh workers until one dies holding a batch.
-            var orphaned: [String] = []
-            for attempt in 1...5 where orphaned.isEmpty {
-                let doomed = try WorkerProcess(servers, extra: ["WORKER_BATCH_SIZE": "500", "HEARTBEAT_TTL_MS": "1000"])
-                try await eventually("worker \(attempt) is storing, a batch in hand") {
-                    guard try await servers.count() >= 500 * attempt else { return false }
-                    return !(try await servers.processingLists()).isEmpty
-                }
-                doomed.kill(signal: SIGKILL)
-                _ = try await doomed.waitForExit(timeout: .seconds(5))
-                orphaned = try await servers.processingLists()
-            }
+            let orphaned = try await servers.killWorkersUntilOneDiesHoldingABatch(batchSize: 500)
             try #require(!orphaned.isEmpty, "no worker died holding a batch; recovery went untested")
             #expect(try await servers.count() < total, "the workers finished before the kill; the test proved nothing")
 

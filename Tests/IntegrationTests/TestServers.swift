@@ -165,6 +165,26 @@ struct TestServers {
         return lists
     }
 
+    /// Starts Worker processes (`extra` settings, batches of `batchSize`) and kills each with
+    /// SIGKILL once it has stored more and holds a batch, until one dies holding a batch (a kill
+    /// lands between "the batch is in hand" and SIGKILL: on a loaded machine the worker may
+    /// acknowledge in between), at most five; the processing lists left behind.
+    func killWorkersUntilOneDiesHoldingABatch(batchSize: Int, extra: [String: String] = [:]) async throws -> [String] {
+        var orphaned: [String] = []
+        for attempt in 1...5 where orphaned.isEmpty {
+            let settings = extra.merging(["WORKER_BATCH_SIZE": String(batchSize), "HEARTBEAT_TTL_MS": "1000"]) { _, new in new }
+            let doomed = try WorkerProcess(self, extra: settings)
+            try await eventually("worker \(attempt) is storing, a batch in hand") {
+                guard try await count() >= batchSize * attempt else { return false }
+                return try await !processingLists().isEmpty
+            }
+            doomed.kill(signal: SIGKILL)
+            _ = try await doomed.waitForExit(timeout: .seconds(5))
+            orphaned = try await processingLists()
+        }
+        return orphaned
+    }
+
     /// Every worker fence, in every shard.
     func fences() async throws -> [String] {
         var fences: [String] = []

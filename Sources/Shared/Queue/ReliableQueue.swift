@@ -1,7 +1,3 @@
-import Crypto
-import NIOConcurrencyHelpers
-import NIOCore
-
 /// Redis's documented reliable-queue pattern: ingest LPUSHes to `queue`; a worker moves items
 /// atomically into its own processing list, stores them, and only then deletes the list. A
 /// processing list whose owner's deadline in the worker registry has passed is moved back to the queue.
@@ -26,72 +22,8 @@ public struct ReliableQueue: Sendable {
         self.pushAcks = pushAcks
     }
 
-    /// Shards whose last push failed, and until when pushes avoid them.
-    private let avoided = ShardAvoidance()
-
-    /// How long a shard whose push failed is avoided: long enough not to meet a dead master (or
-    /// one without the replicas `pushAcks` asks for) on every push, short enough to notice its return.
-    public static let avoidance: Duration = .seconds(5)
-
-    /// A shard to push to: one at random among those not avoided (any, when all are), so pushes
-    /// spread evenly without shared state; never one of `excluding`, unless there is no other.
-    public func pushShard(excluding tried: Set<Int> = []) -> QueueShardKeys {
-        guard keys.shards.count > 1 else { return keys.home }
-        let avoid = avoided.current()
-        let fresh = keys.shards.filter { !tried.contains($0.index) }
-        let healthy = fresh.filter { !avoid.contains($0.index) }
-        return (healthy.randomElement() ?? fresh.randomElement()) ?? keys.shards[Int.random(in: 0..<keys.shards.count)]
-    }
-
-    /// Runs `push` on a shard picked by `pushShard`. A failed shard is avoided for a while,
-    /// and the push goes to another shard, up to three in all, when nothing was written (the
-    /// node refused or could not be reached) or when it was written but no replica confirmed
-    /// it (`notReplicated`: the copy elsewhere is confirmed; should both survive, the store
-    /// keeps one). A push whose connection broke may have been written: it is not sent again,
-    /// its error is the caller's (an unknown outcome).
-    private func pushSpread<T>(_ push: (QueueShardKeys) async throws(RedisError) -> T) async throws(RedisError) -> T {
-        var tried = Set<Int>()
-        while true {
-            let shard = pushShard(excluding: tried)
-            do {
-                return try await push(shard)
-            } catch {
-                guard keys.shards.count > 1 else { throw error }
-                avoided.avoid(shard.index, for: Self.avoidance)
-                tried.insert(shard.index)
-                let elsewhere: Bool
-                if case .notReplicated = error { elsewhere = true } else { elsewhere = !error.mayHaveRun && error.isTransient }
-                if !elsewhere || tried.count >= min(3, keys.shards.count) { throw error }
-            }
-        }
-    }
-
-    /// Pushes payloads in one variadic LPUSH to `shard`, or to a shard `pushShard` picks (another
-    /// one when that one cannot be reached); returns that shard's length afterwards.
-    @discardableResult
-    public func enqueue(_ payloads: [[UInt8]], to shard: QueueShardKeys? = nil) async throws(RedisError) -> Int {
-        let push = { [redis, pushAcks] (target: QueueShardKeys) async throws(RedisError) -> Int in
-            let reply = try await redis.send(RedisCommand("LPUSH", [target.queue], values: payloads), acks: pushAcks).orThrow()
-            guard let length = reply.int else { throw .unexpectedReply("LPUSH answered \(reply)") }
-            return Int(length)
-        }
-        if let shard { return try await push(shard) }
-        return try await pushSpread(push)
-    }
-
-    /// Pushes payloads unless the shard pushed to already holds its part of `highWater` or
-    /// more (0: no mark); returns the length after the push, or nil when refused for being full.
-    public func enqueue(_ payloads: [[UInt8]], highWater: Int) async throws(RedisError) -> Int? {
-        guard highWater > 0 else { return try await enqueue(payloads) }
-        let mark = (highWater + keys.shards.count - 1) / keys.shards.count
-        return try await pushSpread { [redis, pushAcks] (shard: QueueShardKeys) async throws(RedisError) -> Int? in
-            let reply = try await redis.run(QueueScripts.boundedPush, keys: [shard.queue], arguments: [Array(String(mark).utf8)] + payloads, acks: pushAcks)
-            guard let parts = reply.elements, parts.count == 2, let pushed = parts[0].int, let length = parts[1].int else {
-                throw .unexpectedReply("bounded push answered \(reply)")
-            }
-            return pushed == 1 ? Int(length) : nil
-        }
-    }
+    /// Shards whose last push failed, and until when pushes avoid them (see `pushShard`).
+    let avoided = ShardAvoidance()
 
     /// Runs `body` on every shard, going on past a shard that fails (one dead master must not
     /// stop the work of the others); then throws the first failure, if any.
@@ -110,7 +42,7 @@ public struct ReliableQueue: Sendable {
     /// Sums one integer reply per shard (`LLEN`, `ZCARD`), one round trip per shard. A shard
     /// that cannot be reached counts as empty unless every shard fails: health and metrics
     /// then show what they can see.
-    private func total(_ command: (QueueShardKeys) -> [RedisCommand]) async throws(RedisError) -> [Int] {
+    func total(_ command: (QueueShardKeys) -> [RedisCommand]) async throws(RedisError) -> [Int] {
         var sums: [Int] = []
         var failures = 0
         var firstFailure: RedisError?
@@ -210,28 +142,6 @@ public struct ReliableQueue: Sendable {
         return reply.int != -1
     }
 
-    /// Moves `payloads` of `worker`'s batch in `shard` to the home shard's queue and leaves
-    /// `kept` in its processing list there. Idempotent: the push carries a marker named by the
-    /// batch's digest, so after a lost answer or a crash the same batch is not pushed twice;
-    /// the marker is dropped once the processing list no longer holds the moved events.
-    /// Throws `.command("NOTOWNER …")` when the batch was recovered by another worker.
-    public func moveToHome(_ payloads: [[UInt8]], keeping kept: [[UInt8]], worker: String, from shard: QueueShardKeys) async throws(RedisError) {
-        var digest = SHA256()
-        for part in [Array(worker.utf8), Array(String(shard.index).utf8)] + payloads {
-            digest.update(data: Array(String(part.count).utf8) + [0x3A] + part)
-        }
-        let marker = keys.moved(digest.finalize().lowercaseHex)
-        _ = try await redis.run(
-            QueueScripts.moveIn, keys: [keys.queue, marker], arguments: [Array(String(Self.moveMarkerLifetime.totalMilliseconds).utf8)] + payloads,
-            acks: pushAcks)
-        _ = try await redis.run(QueueScripts.keepOnly, keys: [shard.processing(worker), shard.fence(worker)], arguments: kept)
-        _ = try? await redis.send(RedisCommand("DEL", marker))
-    }
-
-    /// How long a move marker outlives a move whose batch was never acknowledged (a crash
-    /// between the push and the rewrite): longer than recovery takes to hand the batch on.
-    public static let moveMarkerLifetime: Duration = .seconds(3600)
-
     /// Moves up to `max` retries due at `now` back to their shard's queue, in every shard; returns how many.
     public func promoteDueRetries(now: Int64, max: Int = 500) async throws(RedisError) -> Int {
         var moved = 0
@@ -324,96 +234,5 @@ public struct ReliableQueue: Sendable {
         return (lists, events)
     }
 
-    /// Up to `limit` dead letters, newest first within each shard, the shards in order (`limit` ≤ 0: all).
-    public func deadLetters(limit: Int = 0) async throws(RedisError) -> [[UInt8]] {
-        var letters: [[UInt8]] = []
-        for shard in keys.shards {
-            let left = limit > 0 ? limit - letters.count : 0
-            if limit > 0 && left <= 0 { break }
-            let reply = try await redis.send(RedisCommand("LRANGE", shard.dead, "0", String(left > 0 ? left - 1 : -1))).orThrow()
-            letters += (reply.elements ?? []).compactMap(\.bytes)
-        }
-        return letters
-    }
 
-    /// Requeues `payload` into the shard holding `deadLetter` and removes it there, atomically;
-    /// false if the dead letter was already gone from every shard.
-    public func replay(deadLetter: [UInt8], payload: [UInt8]) async throws(RedisError) -> Bool {
-        for shard in keys.shards {
-            if try await redis.run(QueueScripts.replay, keys: [shard.dead, shard.queue], arguments: [deadLetter, payload]).int == 1 { return true }
-        }
-        return false
-    }
-
-    /// Removes one copy of `deadLetter` from the first shard holding it; false if it was already gone.
-    public func removeDeadLetter(_ deadLetter: [UInt8]) async throws(RedisError) -> Bool {
-        for shard in keys.shards {
-            let reply = try await redis.send(RedisCommand(arguments: [Array("LREM".utf8), Array(shard.dead.utf8), Array("1".utf8), deadLetter])).orThrow()
-            if reply.int == 1 { return true }
-        }
-        return false
-    }
-
-    /// Number of dead letters, over every shard.
-    public func deadLetterCount() async throws(RedisError) -> Int {
-        try await total { [RedisCommand("LLEN", $0.dead)] }.first ?? 0
-    }
-
-    /// Agrees on the number of queue shards with every other process of this pipeline: the
-    /// first to start records it in Redis (`configured`, else 4 per master on a cluster), the
-    /// others adopt it, and one configured otherwise refuses to start. On one Redis with no
-    /// `QUEUE_SHARDS`, the recorded count is adopted if there is one, else the single queue
-    /// of versions before shards is kept and nothing is recorded. A transiently unreachable
-    /// Redis is asked again for up to `patience`.
-    public static func agreeOnShards(redis: RedisClient, keys: QueueKeys, configured: Int?, patience: Duration = .seconds(30)) async throws -> QueueKeys {
-        let deadline = ContinuousClock.now + patience
-        var delay = Duration.milliseconds(100)
-        var reply: RedisReply
-        while true {
-            do throws(RedisError) {
-                if !redis.isCluster && configured == nil {
-                    reply = try await redis.send(RedisCommand("GET", keys.shardCount)).orThrow()
-                    if reply == .null { return keys }
-                    reply = Int64(reply.string ?? "").map(RedisReply.integer) ?? reply
-                    break
-                }
-                var proposed = 1
-                if let configured { proposed = configured } else { proposed = 4 * (try await redis.masters().count) }
-                reply = try await redis.run(QueueScripts.agreeOnShards, keys: [keys.shardCount], arguments: [Array(String(proposed).utf8)])
-                break
-            } catch {
-                guard error.isTransient, ContinuousClock.now + delay < deadline else { throw error }
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(2))
-            }
-        }
-        guard let stored = reply.int, (1...Int64(QueueKeys.maxShards)).contains(stored) else {
-            throw RedisError.unexpectedReply("\(keys.shardCount) holds \(reply), not a shard count from 1 to \(QueueKeys.maxShards)")
-        }
-        if let configured, configured != Int(stored) {
-            throw ConfigurationError.invalid(
-                key: "QUEUE_SHARDS", value: String(configured),
-                expected: "\(stored), the number this pipeline's queue already has in Redis (\(keys.shardCount)); to change it, stop ingest, let the workers drain the queue, and delete that key")
-        }
-        return keys.with(shardCount: Int(stored))
-    }
-}
-
-/// The shards pushes avoid for now (after a failed push), each until a deadline.
-final class ShardAvoidance: Sendable {
-    private let until = NIOLockedValueBox<[Int: NIODeadline]>([:])
-
-    /// Avoids shard `index` for `duration` from now.
-    func avoid(_ index: Int, for duration: Duration) {
-        until.withLockedValue { $0[index] = .now() + .nanoseconds(Int64(duration.totalNanoseconds)) }
-    }
-
-    /// The shards avoided now; expired entries are dropped.
-    func current() -> Set<Int> {
-        let now = NIODeadline.now()
-        return until.withLockedValue { until in
-            until = until.filter { $0.value > now }
-            return Set(until.keys)
-        }
-    }
 }
