@@ -135,9 +135,15 @@ enum QueueScripts {
 
     /// KEYS: home queue, the batch's move marker. ARGV: marker lifetime ms, then payloads.
     /// Pushes the payloads unless the marker says this batch was moved already; the marker and
-    /// the push are one step, so they survive (or are lost with a master) together.
+    /// the push are one step, so they survive (or are lost with a master) together. Writes in
+    /// either case, so that a `WAIT` after it confirms the push however many calls ago it ran.
     static let moveIn = RedisScript("""
-        if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return 0 end
+        if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then
+          -- Moved before: still write (the marker's lifetime), so that the WAIT after this call
+          -- also covers that earlier push, which no replica may have confirmed.
+          redis.call('PEXPIRE', KEYS[2], ARGV[1])
+          return 0
+        end
         for i = 2, #ARGV, 1000 do
           redis.call('LPUSH', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
         end

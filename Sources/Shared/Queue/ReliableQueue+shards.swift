@@ -3,25 +3,17 @@ import Crypto
 /// What spans shards: agreeing on how many there are, and moving a batch's throttle candidates to the home shard.
 extension ReliableQueue {
     /// Agrees on the number of queue shards with every other process of this pipeline: the
-    /// first to start records it in Redis (`configured`, else 4 per master on a cluster), the
-    /// others adopt it, and one configured otherwise refuses to start. On one Redis with no
-    /// `QUEUE_SHARDS`, the recorded count is adopted if there is one, else the single queue
-    /// of versions before shards is kept and nothing is recorded. A transiently unreachable
-    /// Redis is asked again for up to `patience`.
+    /// first to start records it in Redis (`configured`, else 4 per master on a cluster, else
+    /// 1), the others adopt it, and one configured otherwise refuses to start. A transiently
+    /// unreachable Redis is asked again for up to `patience`.
     public static func agreeOnShards(redis: RedisClient, keys: QueueKeys, configured: Int?, patience: Duration = .seconds(30)) async throws -> QueueKeys {
         let deadline = ContinuousClock.now + patience
         var delay = Duration.milliseconds(100)
         var reply: RedisReply
         while true {
             do throws(RedisError) {
-                if !redis.isCluster && configured == nil {
-                    reply = try await redis.send(RedisCommand("GET", keys.shardCount)).orThrow()
-                    if reply == .null { return keys }
-                    reply = Int64(reply.string ?? "").map(RedisReply.integer) ?? reply
-                    break
-                }
                 var proposed = 1
-                if let configured { proposed = configured } else { proposed = 4 * (try await redis.masters().count) }
+                if let configured { proposed = configured } else if redis.isCluster { proposed = 4 * (try await redis.masters().count) }
                 reply = try await redis.run(QueueScripts.agreeOnShards, keys: [keys.shardCount], arguments: [Array(String(proposed).utf8)])
                 break
             } catch {
@@ -42,13 +34,15 @@ extension ReliableQueue {
     }
 
     /// Moves `payloads` of `worker`'s batch in `shard` to the home shard's queue and leaves
-    /// `kept` in its processing list there. Idempotent: the push carries a marker named by the
-    /// batch's digest, so after a lost answer or a crash the same batch is not pushed twice;
-    /// the marker is dropped once the processing list no longer holds the moved events.
+    /// `kept` in its processing list there. The push carries a marker named by the digest of
+    /// the shard and the moved events, so the same events are not pushed twice while it lives
+    /// (a retry after a lost answer, the batch recovered by another worker); a batch topped up
+    /// since is pushed again, and its second copies are decided `duplicate`. The marker is
+    /// dropped once the processing list no longer holds the moved events.
     /// Throws `.command("NOTOWNER …")` when the batch was recovered by another worker.
     public func moveToHome(_ payloads: [[UInt8]], keeping kept: [[UInt8]], worker: String, from shard: QueueShardKeys) async throws(RedisError) {
         var digest = SHA256()
-        for part in [Array(worker.utf8), Array(String(shard.index).utf8)] + payloads {
+        for part in [Array(String(shard.index).utf8)] + payloads {
             digest.update(data: Array(String(part.count).utf8) + [0x3A] + part)
         }
         let marker = keys.moved(digest.finalize().lowercaseHex)

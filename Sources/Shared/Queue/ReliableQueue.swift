@@ -82,7 +82,12 @@ public struct ReliableQueue: Sendable {
         let shard = shard ?? keys.home
         let claimed = try await take(worker: worker, max: max, ttl: ttl, from: shard)
         if !claimed.isEmpty || wait <= .zero { return claimed }
-        // BLMOVE runs right after the claim script registered the worker (or found it registered).
+        return try await waitForFirst(worker: worker, max: max, wait: wait, ttl: ttl, in: shard)
+    }
+
+    /// Waits up to `wait` for an event in `shard`'s empty queue (BLMOVE, run right after the
+    /// claim script registered the worker or found it registered), then claims as `claim` does.
+    private func waitForFirst(worker: String, max: Int, wait: Duration, ttl: Duration, in shard: QueueShardKeys) async throws(RedisError) -> [[UInt8]] {
         let first = try await redis.send(
             RedisCommand("BLMOVE", shard.queue, shard.processing(worker), "RIGHT", "LEFT", String(wait.totalSeconds)),
             extraTimeout: wait
@@ -115,7 +120,8 @@ public struct ReliableQueue: Sendable {
             }
         }
         guard let shard = reachable else { throw failure ?? .unavailable("no shard answered") }
-        return (shard, try await claim(worker: worker, max: max, wait: wait, ttl: ttl, from: shard))
+        if wait <= .zero { return (shard, []) }
+        return (shard, try await waitForFirst(worker: worker, max: max, wait: wait, ttl: ttl, in: shard))
     }
 
     private func take(worker: String, max: Int, ttl: Duration, from shard: QueueShardKeys) async throws(RedisError) -> [[UInt8]] {

@@ -171,10 +171,9 @@ final class ClusterRouter: Sendable {
             return replies
         } catch {
             logger.debug("redis cluster node failed after the command was sent; not resending", metadata: ["node": "\(endpoint)", "error": "\(error)"])
-            state.withLockedValue { state in
-                state.nodes[endpoint]?.idle = []
-                state.refreshNeeded = true
-            }
+            // A node that times out (hung, or cut off) backs off like one that refuses connects:
+            // every request for its slots would otherwise wait a whole read timeout.
+            nodeFailed(endpoint, error)
             throw error
         }
     }
@@ -199,16 +198,23 @@ final class ClusterRouter: Sendable {
             }
             return connection
         } catch {
-            state.withLockedValue { state in
-                var node = state.nodes[endpoint] ?? Node()
-                node.failures += 1
-                node.nextAttempt = .now() + .milliseconds(min(50 << min(node.failures - 1, 6), 2000))
-                node.lastError = "\(error)"
-                state.nodes[endpoint] = node
-                state.refreshNeeded = true
-            }
+            nodeFailed(endpoint, error)
             logger.warning("redis cluster node connect failed", metadata: ["node": "\(endpoint)", "error": "\(error)"])
             throw error
+        }
+    }
+
+    /// Drops `endpoint`'s idle connections, backs its connects off (50 ms doubling to 2 s) and
+    /// asks for a new slot map.
+    private func nodeFailed(_ endpoint: RedisEndpoint, _ error: RedisError) {
+        state.withLockedValue { state in
+            var node = state.nodes[endpoint] ?? Node()
+            node.idle = []
+            node.failures += 1
+            node.nextAttempt = .now() + .milliseconds(min(50 << min(node.failures - 1, 6), 2000))
+            node.lastError = "\(error)"
+            state.nodes[endpoint] = node
+            state.refreshNeeded = true
         }
     }
 

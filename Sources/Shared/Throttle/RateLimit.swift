@@ -143,7 +143,9 @@ extension ReliableQueue {
     public func enqueue(
         admitting items: [QueueItem], now: Int64, highWater: Int = 0, maxKeys: Int = ReliableQueue.defaultMaxRateLimitKeys
     ) async throws(RedisError) -> (admissions: [Admission], depth: Int)? {
-        var arguments: [[UInt8]] = [Array(String(now).utf8), Array(String(highWater).utf8), Array(String(max(0, maxKeys)).utf8)]
+        // The home queue holds its part of the mark, as every shard does (`enqueue(_:highWater:)`).
+        let mark = highWater > 0 ? (highWater + keys.shards.count - 1) / keys.shards.count : 0
+        var arguments: [[UInt8]] = [Array(String(now).utf8), Array(String(mark).utf8), Array(String(max(0, maxKeys)).utf8)]
         arguments.reserveCapacity(3 + items.count * 10)
         // Every counter is named here and passed in KEYS, once however many events count against it.
         var scriptKeys = [keys.queue, keys.throttleStats, keys.rateLimitIndex]
