@@ -1,6 +1,7 @@
 // libFuzzer target `event`: request bodies through EventValidator (one event, a batch, and a
 // Plausible Events API body), then every accepted event through the queue payload writer,
-// JSONDecoder and `revalidate`.
+// JSONDecoder, the worker's `QueueEnvelope.decode` and `revalidate`; and `JSONReader`'s grammar
+// against JSONSerialization's.
 // Built and run by scripts/fuzz; crashes (a trap or a broken invariant) land in
 // .build/fuzz/artifacts/event/.
 import Foundation
@@ -12,6 +13,7 @@ private let validator = EventValidator()
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let body = UnsafeRawBufferPointer(start: start, count: count)
+    checkGrammar(body)
 
     var single: Event?
     do {
@@ -164,6 +166,13 @@ private func checkAccepted(_ event: Event, body: UnsafeRawBufferPointer) {
     } catch {
         fuzzFail("payload does not decode: \(error)\n  \(String(decoding: payload, as: UTF8.self).debugDescription)")
     }
+    // The worker reads it with JSONReader: the same event, unmarked.
+    do {
+        let (read, marks) = try QueueEnvelope.decode(payload)
+        fuzzCheck(read == event && marks == QueueMarks(), "QueueEnvelope reads another event:\n  \(read)\n  \(event)")
+    } catch {
+        fuzzFail("QueueEnvelope refuses the payload: \(error)\n  \(String(decoding: payload, as: UTF8.self).debugDescription)")
+    }
     // Payloads with extra members (retry attempts, throttle marks) still decode.
     let extended = event.queuePayload(adding: [("attempts", .int(3)), ("throttled", .bool(true))])
     fuzzCheck((try? JSONDecoder().decode(Event.self, from: Data(extended))) == event, "payload with extras differs")
@@ -174,6 +183,27 @@ private func checkAccepted(_ event: Event, body: UnsafeRawBufferPointer) {
         fuzzCheck(again == event, "revalidate changed the event:\n  \(again)\n  \(event)")
     } catch {
         fuzzFail("revalidate refused an accepted event: \(error)\n  \(event)")
+    }
+}
+
+/// `JSONReader` accepts exactly what JSONSerialization accepts, but for what RFC 8259 refuses
+/// and swift-foundation reads (a trailing comma, a byte-order mark, UTF-16 and UTF-32), numbers
+/// past `Double` (grammatical: the reader refuses them only when it reads them), and nesting
+/// past `JSONReader.maxDepth`.
+private func checkGrammar(_ body: UnsafeRawBufferPointer) {
+    let reader = (try? JSONReader.read(body) { reader throws(JSONReadError) in try reader.skipValue() }) != nil
+    let foundation = (try? JSONSerialization.jsonObject(with: Data(body), options: .fragmentsAllowed)) != nil
+    if reader == foundation { return }
+    let text = String(decoding: body, as: UTF8.self)
+    if reader {
+        // Only a number past Double's range, which JSONSerialization refuses and the reader skips.
+        fuzzCheck(text.contains("e") || text.contains("E") || text.utf8.count > 300, "JSONReader accepts what JSONSerialization refuses: \(text.debugDescription)")
+    } else {
+        let nonASCIIStart = body.first.map { $0 == 0 || $0 >= 0x80 } ?? false
+        let deep = body.reduce(0) { $0 + ($1 == UInt8(ascii: "[") || $1 == UInt8(ascii: "{") ? 1 : 0) } > JSONReader.maxDepth
+        let trailingComma = text.range(of: #",\s*[\]}]"#, options: .regularExpression) != nil
+        fuzzCheck(nonASCIIStart || deep || trailingComma || body.contains(0),
+                  "JSONReader refuses what JSONSerialization accepts: \(text.debugDescription)")
     }
 }
 

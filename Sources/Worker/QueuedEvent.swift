@@ -50,12 +50,11 @@ enum FailurePlan: Equatable {
 enum PayloadDecoder {
     /// Decodes each payload; the undecodable ones come back with the reason.
     static func decode(_ payloads: [[UInt8]]) -> (events: [QueuedEvent], undecodable: [(index: Int, reason: String)]) {
-        let decoder = JSONDecoder()
         var events: [QueuedEvent] = []
         var undecodable: [(Int, String)] = []
         for (index, payload) in payloads.enumerated() {
             do {
-                var (event, marks) = try QueueEnvelope.decode(payload, using: decoder)
+                var (event, marks) = try QueueEnvelope.decode(payload)
                 if let summaryID = marks.summaryID, marks.throttled { event.eventID = summaryID }
                 guard !event.eventID.isEmpty, !event.siteID.isEmpty, !event.eventType.isEmpty else {
                     undecodable.append((index, "event_id, site_id and event_type must not be empty"))

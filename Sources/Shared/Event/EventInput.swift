@@ -1,7 +1,7 @@
 /// An event as a client sent it, before the rules are applied: each field is what the JSON
 /// held, or the first type error found. Decoding never throws for a bad field, so a batch can
 /// report every element separately.
-struct EventInput: Decodable, FieldByFieldInput {
+struct EventInput: FieldByFieldInput {
     var siteID: String?
     var eventType: String?
     var path: String?
@@ -16,44 +16,79 @@ struct EventInput: Decodable, FieldByFieldInput {
     /// Empty input, for callers that fill the fields from another format.
     init() {}
 
-    init(from decoder: any Decoder) throws {
-        guard let container = object(decoder) else { return }
-        for key in container.allKeys {
-            let name = key.stringValue
-            switch name {
-            case "site_id": siteID = optionalString(container, key)
-            case "event_type": eventType = optionalString(container, key)
-            case "path": path = optionalString(container, key)
-            case "userid": userID = optionalString(container, key)
-            case "timestamp": timestamp = optionalString(container, key)
-            case "event_id": eventID = optionalString(container, key)
-            case "props": decodeProps(container, key)
-            default:
-                note(.field(EventValidator.printable(name), "is not a known field; allowed: site_id, event_type, path, userid, timestamp, event_id, props"))
-            }
+    /// Reads one event's object; a value of the wrong type is noted, read past, and reading
+    /// goes on. Throws only when the bytes are not JSON.
+    init(reading reader: inout JSONReader) throws(JSONReadError) {
+        guard try reader.peek() == .object else {
+            note(ValidationError(message: "an event must be a JSON object"))
+            try reader.skipValue()
+            return
         }
+        guard try reader.beginObject() else { return }
+        repeat {
+            let key = try reader.readKey()
+            switch key {
+            case "site_id": siteID = try optionalString(&reader, key)
+            case "event_type": eventType = try optionalString(&reader, key)
+            case "path": path = try optionalString(&reader, key)
+            case "userid": userID = try optionalString(&reader, key)
+            case "timestamp": timestamp = try optionalString(&reader, key)
+            case "event_id": eventID = try optionalString(&reader, key)
+            case "props": try readProps(&reader)
+            default:
+                note(.field(EventValidator.printable(key), "is not a known field; allowed: site_id, event_type, path, userid, timestamp, event_id, props"))
+                try reader.skipValue()
+            }
+        } while try reader.nextMember()
     }
 
-    private mutating func decodeProps(_ container: KeyedDecodingContainer<JSONKey>, _ key: JSONKey) {
-        if (try? container.decodeNil(forKey: key)) == true { return }
-        guard let nested = try? container.nestedContainer(keyedBy: JSONKey.self, forKey: key) else {
+    /// `props`: null, or a flat object of strings, numbers and booleans (a later key wins).
+    private mutating func readProps(_ reader: inout JSONReader) throws(JSONReadError) {
+        if try reader.readNull() {
+            props = nil
+            return
+        }
+        guard try reader.peek() == .object else {
             note(.field("props", "must be a flat object"))
+            try reader.skipValue()
             return
         }
         var result: [(key: String, value: PropValue)] = []
         var bytes = 2
-        for propKey in nested.allKeys {
-            do {
-                let value = try nested.decode(PropValue.self, forKey: propKey)
-                result.append((propKey.stringValue, value))
-                bytes += propKey.stringValue.utf8.count + 4 + value.approximateJSONBytes
-            } catch {
-                note(.field("props.\(EventValidator.printable(propKey.stringValue))", "must be a string, number or boolean"))
-                return
-            }
+        var broken = false
+        if try reader.beginObject() {
+            repeat {
+                let key = try reader.readKey()
+                guard !broken, let value = try PropValue(reading: &reader) else {
+                    if !broken { note(.field("props.\(EventValidator.printable(key))", "must be a string, number or boolean")) }
+                    broken = true
+                    try reader.skipValue()
+                    continue
+                }
+                result.append((key, value))
+                bytes += key.utf8.count + 4 + value.approximateJSONBytes
+            } while try reader.nextMember()
         }
+        guard !broken else { return }
         props = result
         propsJSONBytes = bytes
+    }
+}
+
+extension PropValue {
+    /// Reads a string, number or boolean; nil, reading nothing, for any other value.
+    init?(reading reader: inout JSONReader) throws(JSONReadError) {
+        switch try reader.peek() {
+        case .string: self = .string(try reader.readString() ?? "")
+        case .bool: self = .bool(try reader.readBool() ?? false)
+        case .number:
+            switch try reader.readNumber() {
+            case .int(let value): self = .int(value)
+            case .double(let value): self = .double(value)
+            case nil: return nil
+            }
+        case .object, .array, .null: return nil
+        }
     }
 }
 

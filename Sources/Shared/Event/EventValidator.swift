@@ -20,29 +20,50 @@ public struct EventValidator: Sendable {
     public func validateEvent(_ body: some Collection<UInt8>, now: Int64) throws(ValidationError) -> Event {
         let input: EventInput
         do {
-            input = try JSONDecoder().decode(EventInput.self, from: Data(body))
+            input = try JSONReader.read(body) { reader throws(JSONReadError) in try EventInput(reading: &reader) }
         } catch {
-            throw .invalidJSON(Self.describe(error))
+            throw .invalidJSON(error.description)
         }
         return try validate(input, now: now)
     }
 
     /// Validates a batch body: the array itself must be well-formed; each element succeeds or fails alone.
     public func validateBatch(_ body: some Collection<UInt8>, now: Int64) throws(ValidationError) -> [Result<Event, ValidationError>] {
-        let elements: [BatchElement]
+        let batch: (elements: [EventInput], count: Int)?
         do {
-            elements = try JSONDecoder().decode([BatchElement].self, from: Data(body))
-        } catch DecodingError.typeMismatch {
-            throw ValidationError(message: "a batch must be a JSON array of events")
+            batch = try JSONReader.read(body) { reader throws(JSONReadError) -> ([EventInput], Int)? in
+                guard try reader.peek() == .array else {
+                    try reader.skipValue()
+                    return nil
+                }
+                var elements: [EventInput] = []
+                var count = 0
+                if try reader.beginArray() {
+                    repeat {
+                        // Past the limit the rest is only checked to be JSON and counted for the answer.
+                        if count < Self.maxBatchCount {
+                            elements.append(try EventInput(reading: &reader))
+                        } else {
+                            try reader.skipValue()
+                        }
+                        count += 1
+                    } while try reader.nextElement()
+                }
+                return (elements, count)
+            }
         } catch {
-            throw .invalidJSON(Self.describe(error))
+            throw .invalidJSON(error.description)
         }
-        guard !elements.isEmpty else { throw ValidationError(message: "a batch must hold at least one event") }
-        guard elements.count <= Self.maxBatchCount else {
-            throw ValidationError(code: "PAYLOAD_TOO_LARGE", message: "a batch holds at most \(Self.maxBatchCount) events; got \(elements.count)")
+        guard let batch else { throw ValidationError(message: "a batch must be a JSON array of events") }
+        guard batch.count > 0 else { throw ValidationError(message: "a batch must hold at least one event") }
+        guard batch.count <= Self.maxBatchCount else {
+            throw ValidationError(code: "PAYLOAD_TOO_LARGE", message: "a batch holds at most \(Self.maxBatchCount) events; got \(batch.count)")
         }
-        return elements.map { element in
-            Result { () throws(ValidationError) -> Event in try validate(element.input, now: now) }
+        // One seed from the system per batch, not two getrandom calls per event id (they were 9%
+        // of a 1,000-event batch's CPU).
+        var ids = EventIDGenerator()
+        return batch.elements.map { input in
+            Result { () throws(ValidationError) -> Event in try validate(input, now: now, ids: &ids) }
         }
     }
 
@@ -66,11 +87,17 @@ public struct EventValidator: Sendable {
 
     /// Applies every rule to decoded input.
     func validate(_ input: EventInput, now: Int64) throws(ValidationError) -> Event {
+        var ids = SystemRandomNumberGenerator()
+        return try validate(input, now: now, ids: &ids)
+    }
+
+    /// Applies every rule to decoded input; an event sent without an id gets one from `ids`.
+    func validate(_ input: EventInput, now: Int64, ids: inout some RandomNumberGenerator) throws(ValidationError) -> Event {
         if let problem = input.problem { throw problem }
         let siteID = try required(input.siteID, "site_id")
-        try check(siteID, "site_id", maxLength: 64, allowed: Self.siteIDCharacters, description: "A-Z a-z 0-9 . _ -")
+        try check(siteID, "site_id", maxLength: 64, allowed: Self.siteIDMask, description: "A-Z a-z 0-9 . _ -")
         let eventType = try required(input.eventType, "event_type")
-        try check(eventType, "event_type", maxLength: 64, allowed: Self.eventTypeCharacters, description: "A-Z a-z 0-9 . _ : -")
+        try check(eventType, "event_type", maxLength: 64, allowed: Self.eventTypeMask, description: "A-Z a-z 0-9 . _ : -")
 
         if let path = input.path {
             guard path.utf8.first == UInt8(ascii: "/") else { throw .field("path", "must start with /") }
@@ -107,7 +134,7 @@ public struct EventValidator: Sendable {
             }
             eventID = given
         } else {
-            eventID = Self.randomEventID()
+            eventID = Self.randomEventID(using: &ids)
         }
 
         return Event(
@@ -137,18 +164,25 @@ public struct EventValidator: Sendable {
         return value
     }
 
-    private func check(_ value: String, _ field: String, maxLength: Int, allowed: Set<UInt8>, description: String) throws(ValidationError) {
+    private func check(_ value: String, _ field: String, maxLength: Int, allowed: ByteMask, description: String) throws(ValidationError) {
         guard (1...maxLength).contains(value.utf8.count) else { throw .field(field, "must be 1-\(maxLength) bytes") }
         guard value.utf8.allSatisfy(allowed.contains) else { throw .field(field, "may only contain \(description)") }
     }
 
     static let siteIDCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
     static let eventTypeCharacters = siteIDCharacters.union(":".utf8)
+    static let siteIDMask = ByteMask(siteIDCharacters)
+    static let eventTypeMask = ByteMask(eventTypeCharacters)
 
     /// A random (version 4) UUID in lowercase, for events sent without an `event_id`. Written
     /// by hand: `UUID().uuidString.lowercased()` cost 3.7 µs, a third of validating an event.
     static func randomEventID() -> String {
         var generator = SystemRandomNumberGenerator()
+        return randomEventID(using: &generator)
+    }
+
+    /// A random (version 4) UUID in lowercase from `generator`.
+    static func randomEventID(using generator: inout some RandomNumberGenerator) -> String {
         let high = (generator.next() as UInt64) & 0xFFFF_FFFF_FFFF_0FFF | 0x4000  // version 4
         let low = (generator.next() as UInt64) & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000  // RFC 4122 variant
         return String(unsafeUninitializedCapacity: 36) { buffer in
@@ -182,10 +216,60 @@ public struct EventValidator: Sendable {
     }
 }
 
-/// One element of a batch: its decoded input, never a decoding failure for the whole array.
-private struct BatchElement: Decodable {
-    var input: EventInput
-    init(from decoder: any Decoder) throws {
-        input = try EventInput(from: decoder)
+/// A set of bytes as a 256-bit mask: `contains` is a shift and a test, where `Set<UInt8>` hashes.
+struct ByteMask: Sendable {
+    private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+
+    init(_ bytes: Set<UInt8>) {
+        for byte in bytes {
+            let bit = UInt64(1) << UInt64(byte & 63)
+            switch byte >> 6 {
+            case 0: words.0 |= bit
+            case 1: words.1 |= bit
+            case 2: words.2 |= bit
+            default: words.3 |= bit
+            }
+        }
     }
+
+    /// Whether `byte` is in the set.
+    func contains(_ byte: UInt8) -> Bool {
+        let word: UInt64
+        switch byte >> 6 {
+        case 0: word = words.0
+        case 1: word = words.1
+        case 2: word = words.2
+        default: word = words.3
+        }
+        return word >> UInt64(byte & 63) & 1 == 1
+    }
+}
+
+/// Event ids for a batch: xoshiro256** seeded once from the system's generator. The ids are
+/// idempotency keys, not secrets: they need to be unique, which 122 random bits from a
+/// well-seeded generator give, not unpredictable.
+struct EventIDGenerator: RandomNumberGenerator {
+    private var state: (UInt64, UInt64, UInt64, UInt64)
+
+    init() {
+        var system = SystemRandomNumberGenerator()
+        state = (system.next(), system.next(), system.next(), system.next())
+        if state == (0, 0, 0, 0) { state.0 = 1 }  // the one state xoshiro never leaves
+    }
+
+    mutating func next() -> UInt64 {
+        let result = (state.1 &* 5).rotateLeft(7) &* 9
+        let t = state.1 << 17
+        state.2 ^= state.0
+        state.3 ^= state.1
+        state.1 ^= state.2
+        state.0 ^= state.3
+        state.2 ^= t
+        state.3 = state.3.rotateLeft(45)
+        return result
+    }
+}
+
+extension UInt64 {
+    fileprivate func rotateLeft(_ count: UInt64) -> UInt64 { self << count | self >> (64 - count) }
 }

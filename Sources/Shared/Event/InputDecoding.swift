@@ -34,4 +34,14 @@ extension FieldByFieldInput {
         if (try? container.decodeNil(forKey: key)) != true { note(.field(key.stringValue, "must be a string")) }
         return nil
     }
+
+    /// The string at the reader, nil for `null`; any other value is noted and read past.
+    mutating func optionalString(_ reader: inout JSONReader, _ key: String) throws(JSONReadError) -> String? {
+        if let string = try reader.readString() { return string }
+        if try !reader.readNull() {
+            note(.field(key, "must be a string"))
+            try reader.skipValue()
+        }
+        return nil
+    }
 }

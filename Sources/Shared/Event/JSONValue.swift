@@ -59,7 +59,7 @@ public indirect enum JSONValue: Sendable, Equatable {
     }
 
     /// A JSON string: runs of bytes that need no escape are copied whole; UTF-8 passes through.
-    private static func writeString(_ s: String, into out: inout [UInt8]) {
+    static func writeString(_ s: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var s = s
         s.withUTF8 { utf8 in
@@ -113,28 +113,82 @@ extension Event {
     /// (ingest writes one per request; the worker decodes it with `JSONDecoder`).
     public var queuePayload: [UInt8] { queuePayload(adding: []) }
 
-    /// The queue payload with `extra` members after the event's (retry attempts, throttle marks).
+    /// The queue payload with `extra` members after the event's (retry attempts, throttle marks),
+    /// written straight into bytes: ingest writes one per event, so no `JSONValue` tree is built.
     public func queuePayload(adding extra: [(String, JSONValue)]) -> [UInt8] {
-        var members: [(String, JSONValue)] = [
-            ("event_id", .string(eventID)), ("site_id", .string(siteID)), ("event_type", .string(eventType)),
-        ]
-        if let path { members.append(("path", .string(path))) }
-        if let userID { members.append(("userid", .string(userID))) }
-        members.append(("timestamp", .int(Int(timestamp))))
-        members.append(("received_at", .int(Int(receivedAt))))
+        var out: [UInt8] = []
+        out.reserveCapacity(160 + (path?.utf8.count ?? 0) + (client?.ua?.utf8.count ?? 0) + (client?.url?.utf8.count ?? 0))
+        var writer = MemberWriter(out: out)
+        writer.string("event_id", eventID)
+        writer.string("site_id", siteID)
+        writer.string("event_type", eventType)
+        if let path { writer.string("path", path) }
+        if let userID { writer.string("userid", userID) }
+        writer.int("timestamp", timestamp)
+        writer.int("received_at", receivedAt)
         if let props {
-            members.append(("props", .object(props.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })))
+            writer.key("props")
+            var inner = MemberWriter(out: writer.take())
+            for (key, value) in props.sorted(by: { $0.key < $1.key }) { inner.value(key, value.json) }
+            writer.out = inner.close()
         }
-        if let name { members.append(("name", .string(name))) }
+        if let name { writer.string("name", name) }
         if let client {
-            var context: [(String, JSONValue)] = []
-            if let ip = client.ip { context.append(("ip", .string(ip))) }
-            if let ua = client.ua { context.append(("ua", .string(ua))) }
-            if let url = client.url { context.append(("url", .string(url))) }
-            if let ref = client.ref { context.append(("ref", .string(ref))) }
-            members.append(("client", .object(context)))
+            writer.key("client")
+            var inner = MemberWriter(out: writer.take())
+            if let ip = client.ip { inner.string("ip", ip) }
+            if let ua = client.ua { inner.string("ua", ua) }
+            if let url = client.url { inner.string("url", url) }
+            if let ref = client.ref { inner.string("ref", ref) }
+            writer.out = inner.close()
         }
-        if let visit { members.append(("visit", .object(visit.members))) }
-        return JSONValue.object(members + extra).bytes
+        if let visit { writer.value("visit", .object(visit.members)) }
+        for (key, value) in extra { writer.value(key, value) }
+        return writer.close()
+    }
+}
+
+/// Writes one JSON object's members into bytes: `{`, then `"key":value` pairs, then `}`.
+private struct MemberWriter {
+    var out: [UInt8]
+    private var first = true
+
+    init(out: [UInt8]) {
+        self.out = out
+        self.out.append(UInt8(ascii: "{"))
+    }
+
+    mutating func key(_ key: String) {
+        if !first { out.append(UInt8(ascii: ",")) }
+        first = false
+        JSONValue.writeString(key, into: &out)
+        out.append(UInt8(ascii: ":"))
+    }
+
+    mutating func string(_ key: String, _ value: String) {
+        self.key(key)
+        JSONValue.writeString(value, into: &out)
+    }
+
+    mutating func int(_ key: String, _ value: Int64) {
+        self.key(key)
+        out.append(contentsOf: String(value).utf8)
+    }
+
+    mutating func value(_ key: String, _ value: JSONValue) {
+        self.key(key)
+        value.write(into: &out)
+    }
+
+    /// The bytes so far, handed to a nested writer (no copy: the buffer moves).
+    mutating func take() -> [UInt8] {
+        defer { out = [] }
+        return out
+    }
+
+    /// The bytes with the closing `}`.
+    mutating func close() -> [UInt8] {
+        out.append(UInt8(ascii: "}"))
+        return take()
     }
 }
