@@ -110,7 +110,7 @@ def wrk(port, script, duration, connections, path="/event", env=None):
         print(f"  warning: {errors} socket errors, {non2xx} non-2xx answers")
     requests = re.search(r"(\d+) requests in", out)
     return dict(rps=float(rps), p50=int(p50) / 1000, p99=int(p99) / 1000, p999=int(p999) / 1000,
-                requests=int(requests.group(1)) if requests else None)
+                requests=int(requests.group(1)) if requests else None, failed=int(errors) + int(non2xx))
 
 
 def spread(values, fmt="{:,.0f}"):
@@ -723,7 +723,7 @@ def replace_section(path, number, lines):
 def kept_sections(path, numbers):
     """The sections `### <n>.` (n in `numbers`) of the file at `path`, each up to the next `### ` heading:
     those a full run does not measure (8: `--only bounded-state`, 9: `--only enrichment`, 10: `--only stats-api`,
-    11: `--only cluster`), kept across it."""
+    11: `--only cluster`, 12: `--only hot-paths`), kept across it."""
     try:
         with open(path) as f:
             old = f.read().split("\n")
@@ -814,11 +814,12 @@ def main():
     parser.add_argument("--stats-events", help="comma-separated stored-event counts for scenario 5 (default 100000,1000000; quick 100000)")
     parser.add_argument("--stats-queries", type=int, help="queries per size in scenario 5, and of ours per query and size in scenario 10")
     parser.add_argument("--only", choices=["ingest", "rate", "batch", "drain", "stats", "throttle", "bounded-state", "enrichment", "stats-api",
-                                           "cluster"],
+                                           "cluster", "hot-paths"],
                         help="run one scenario (and write nothing); bounded-state runs only this way (minutes: 1M events through nx-27017); "
                              "so do enrichment and stats-api (up to 20 minutes), which rewrite their own section (9, 10) of the output and keep the rest")
     parser.add_argument("--before", default=os.environ.get("BENCH_BEFORE", "/tmp/before"),
-                        help="enrichment: a checkout of the code before visits, built with `swift build -c release` (default $BENCH_BEFORE or /tmp/before)")
+                        help="enrichment and hot-paths: a checkout of the code before the change measured (visits; issue 14), "
+                             "built with `swift build -c release` (default $BENCH_BEFORE or /tmp/before)")
     parser.add_argument("--sizes", help="comma-separated event counts for bounded-state and stats-api "
                                          "(default 100000,1000000; stats-api with --quick 20000,200000)")
     parser.add_argument("--raw-runs", type=int, action="append",
@@ -843,11 +844,12 @@ def main():
     report = {}
     try:
         sections = {}
+        from hot_paths import scenario_hot_paths
         scenarios = {"ingest": scenario_ingest, "rate": scenario_fixed_rate, "batch": scenario_batch, "drain": scenario_drain,
                      "stats": scenario_stats, "throttle": scenario_throttle, "enrichment": scenario_enrichment,
-                     "stats-api": scenario_stats_api, "cluster": scenario_cluster}
+                     "stats-api": scenario_stats_api, "cluster": scenario_cluster, "hot-paths": scenario_hot_paths}
         for name, scenario in scenarios.items():
-            if (args.only and name != args.only) or (not args.only and name in ("enrichment", "stats-api", "cluster")):  # a second build; minutes
+            if (args.only and name != args.only) or (not args.only and name in ("enrichment", "stats-api", "cluster", "hot-paths")):  # a second build; minutes
                 continue
             print(scenario.__doc__.strip())
             sections[name] = scenario(servers, args, report)
@@ -855,8 +857,8 @@ def main():
         servers.close()
     if args.only:
         print("\n".join(sections[args.only]))
-        if args.only in ("enrichment", "stats-api", "cluster"):
-            number = {"enrichment": "9", "stats-api": "10", "cluster": "11"}[args.only]
+        if args.only in ("enrichment", "stats-api", "cluster", "hot-paths"):
+            number = {"enrichment": "9", "stats-api": "10", "cluster": "11", "hot-paths": "12"}[args.only]
             replace_section(args.output, number, sections[args.only])
             print(f"wrote section {number} of {args.output}")
         return
@@ -872,7 +874,7 @@ def main():
     memory = ["### 6. Memory (peak RSS, VmHWM)", "", "| process | MiB |", "| --- | --- |",
               f"| IngestAPI during scenario 1 | {report.get('rss_api', float('nan')):.1f} |",
               f"| one Worker during scenario 4 | {spread(report.get('rss_worker', [float('nan')]), '{:.1f}')} |", ""]
-    kept = kept_sections(args.output, ("8", "9", "10", "11"))  # measured by --only runs, not by this one
+    kept = kept_sections(args.output, ("8", "9", "10", "11", "12"))  # measured by --only runs, not by this one
     with open(args.output, "w") as f:
         body = [line for name in ("ingest", "rate", "batch", "drain", "stats") for line in sections[name]]
         f.write("\n".join(header + body + memory + sections["throttle"] + kept))

@@ -178,4 +178,21 @@ struct EventValidatorTests {
             }
         }
     }
+
+    @Test func aRepeatedKeyKeepsItsFirstValueAsJSONDecoderDid() throws {
+        let event = try validate(#"{"site_id":"first","event_type":"click","site_id":5,"props":{"a":1,"a":"two"},"props":7}"#)
+        #expect(event.siteID == "first")
+        #expect(event.props == ["a": .int(1)])
+    }
+
+    @Test func aNumberPastDoubleFailsOnlyItsOwnBatchElement() throws {
+        let results = try validator.validateBatch(Array(#"[{"site_id":"s","event_type":"x","props":{"n":1e400}},{"site_id":"s","event_type":"y"}]"#.utf8), now: now)
+        #expect(throws: ValidationError.field("props.n", "must be a string, number or boolean")) { try results[0].get() }
+        #expect((try? results[1].get())?.eventType == "y")
+    }
+
+    @Test func aTrailingCommaIsNotJSON() {
+        // swift-foundation's JSONDecoder read it; RFC 8259 does not allow it, nor does Plausible's API.
+        #expect(rejection(#"{"site_id":"s","event_type":"click",}"#)?.code == "INVALID_JSON")
+    }
 }

@@ -20,8 +20,10 @@ struct LazyMetadataLogHandler: LogHandler {
     private var stream: StreamLogHandler
     /// The metadata set on this logger.
     var metadata: Logger.Metadata = [:]
+    /// Metadata added to every message, under the logger's own and over the message's.
+    var metadataProvider: Logger.MetadataProvider?
 
-    /// Wraps `stream`, which should carry no metadata of its own.
+    /// Wraps `stream`, which should carry no metadata and no provider of its own.
     init(_ stream: StreamLogHandler) {
         self.stream = stream
     }
@@ -31,18 +33,15 @@ struct LazyMetadataLogHandler: LogHandler {
         set { stream.logLevel = newValue }
     }
 
-    var metadataProvider: Logger.MetadataProvider? {
-        get { stream.metadataProvider }
-        set { stream.metadataProvider = newValue }
-    }
-
     subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
     func log(event: LogEvent) {
+        // StreamLogHandler's order: the logger's metadata, then the provider's, then the message's.
         var merged = metadata
+        if let provided = metadataProvider?.get() { merged.merge(provided) { _, new in new } }
         if let explicit = event.metadata { merged.merge(explicit) { _, new in new } }
         var event = event
         event.metadata = merged.isEmpty ? nil : merged

@@ -25,16 +25,26 @@ struct EventInput: FieldByFieldInput {
             return
         }
         guard try reader.beginObject() else { return }
+        // A repeated key keeps its first value, as JSONDecoder did: one bit per known key.
+        var seen: UInt8 = 0
+        func first(_ bit: UInt8) throws(JSONReadError) -> Bool {
+            guard seen & bit == 0 else {
+                try reader.skipValue()
+                return false
+            }
+            seen |= bit
+            return true
+        }
         repeat {
             let key = try reader.readKey()
             switch key {
-            case "site_id": siteID = try optionalString(&reader, key)
-            case "event_type": eventType = try optionalString(&reader, key)
-            case "path": path = try optionalString(&reader, key)
-            case "userid": userID = try optionalString(&reader, key)
-            case "timestamp": timestamp = try optionalString(&reader, key)
-            case "event_id": eventID = try optionalString(&reader, key)
-            case "props": try readProps(&reader)
+            case "site_id": if try first(1 << 0) { siteID = try optionalString(&reader, key) }
+            case "event_type": if try first(1 << 1) { eventType = try optionalString(&reader, key) }
+            case "path": if try first(1 << 2) { path = try optionalString(&reader, key) }
+            case "userid": if try first(1 << 3) { userID = try optionalString(&reader, key) }
+            case "timestamp": if try first(1 << 4) { timestamp = try optionalString(&reader, key) }
+            case "event_id": if try first(1 << 5) { eventID = try optionalString(&reader, key) }
+            case "props": if try first(1 << 6) { try readProps(&reader) }
             default:
                 note(.field(EventValidator.printable(key), "is not a known field; allowed: site_id, event_type, path, userid, timestamp, event_id, props"))
                 try reader.skipValue()
@@ -42,7 +52,8 @@ struct EventInput: FieldByFieldInput {
         } while try reader.nextMember()
     }
 
-    /// `props`: null, or a flat object of strings, numbers and booleans (a later key wins).
+    /// `props`: null, or a flat object of strings, numbers and booleans (a repeated key keeps its
+    /// first value, as JSONDecoder did); past 33 keys the rest is only read past, the count refused.
     private mutating func readProps(_ reader: inout JSONReader) throws(JSONReadError) {
         if try reader.readNull() {
             props = nil
@@ -59,10 +70,17 @@ struct EventInput: FieldByFieldInput {
         if try reader.beginObject() {
             repeat {
                 let key = try reader.readKey()
-                guard !broken, let value = try PropValue(reading: &reader) else {
-                    if !broken { note(.field("props.\(EventValidator.printable(key))", "must be a string, number or boolean")) }
-                    broken = true
+                if result.count > 32 || result.contains(where: { $0.key == key }) {
                     try reader.skipValue()
+                    continue
+                }
+                if broken {
+                    try reader.skipValue()
+                    continue
+                }
+                guard let value = try PropValue(reading: &reader) else {
+                    note(.field("props.\(EventValidator.printable(key))", "must be a string, number or boolean"))
+                    broken = true
                     continue
                 }
                 result.append((key, value))
@@ -76,7 +94,7 @@ struct EventInput: FieldByFieldInput {
 }
 
 extension PropValue {
-    /// Reads a string, number or boolean; nil, reading nothing, for any other value.
+    /// Reads a string, number or boolean; nil, the value read past, for anything else (and for a number past `Double`).
     init?(reading reader: inout JSONReader) throws(JSONReadError) {
         switch try reader.peek() {
         case .string: self = .string(try reader.readString() ?? "")
@@ -85,9 +103,11 @@ extension PropValue {
             switch try reader.readNumber() {
             case .int(let value): self = .int(value)
             case .double(let value): self = .double(value)
-            case nil: return nil
+            case .outOfRange, nil: return nil
             }
-        case .object, .array, .null: return nil
+        case .object, .array, .null:
+            try reader.skipValue()
+            return nil
         }
     }
 }

@@ -20,7 +20,18 @@
 public struct JSONReader: ~Copyable {
     /// What a value is, from its first byte.
     public enum Kind: Sendable, Equatable {
-        case object, array, string, number, bool, null
+        /// `{`
+        case object
+        /// `[`
+        case array
+        /// `"`
+        case string
+        /// `-` or a digit
+        case number
+        /// `true` or `false`
+        case bool
+        /// `null`
+        case null
     }
 
     /// Deepest nesting of objects and arrays read (JSONDecoder allows 512; an event needs 2).
@@ -99,17 +110,16 @@ public struct JSONReader: ~Copyable {
 
     /// Reads a number, as `JSONDecoder` reads one into `Int64` first and `Double` second:
     /// `.int` when it is an integer exactly (`3`, `3.0`, `3e0`), else `.double`; nil (nothing
-    /// read) when the next value is another kind; an error past `Double`'s range.
+    /// read) when the next value is another kind; `.outOfRange` past `Double`'s range.
     public mutating func readNumber() throws(JSONReadError) -> JSONNumber? {
         guard try peek() == .number else { return nil }
         let start = offset
         let integral = try scanNumber()
         let text = UnsafeBufferPointer(rebasing: bytes[start..<offset])
         if integral, let value = Self.integer(text) { return .int(value) }
-        guard let double = Double(String(decoding: text, as: UTF8.self)), double.isFinite else {
-            throw JSONReadError(message: "a number out of range", offset: start)
-        }
-        if double.rounded(.towardZero) == double, let exact = Int64(exactly: double) { return .int(exact) }
+        guard let double = Double(String(decoding: text, as: UTF8.self)), double.isFinite else { return .outOfRange }
+        // Past 2^53 a double no longer tells integers apart: an integer too long for Int64 stays a double.
+        if !integral, abs(double) < 9_007_199_254_740_992, double.rounded(.towardZero) == double { return .int(Int64(double)) }
         return .double(double)
     }
 
@@ -119,7 +129,7 @@ public struct JSONReader: ~Copyable {
         let start = offset
         switch try readNumber() {
         case .int(let value): return value
-        case .double: throw JSONReadError(message: "expected an integer", offset: start)
+        case .double, .outOfRange: throw JSONReadError(message: "expected an integer within 64 bits", offset: start)
         case nil: return nil
         }
     }
@@ -411,6 +421,8 @@ public enum JSONNumber: Sendable, Equatable {
     case int(Int64)
     /// Anything else, finite.
     case double(Double)
+    /// Grammatical, but past `Double`'s range (`1e400`).
+    case outOfRange
 }
 
 /// Why bytes are not the JSON a reader expected: what was wrong and where.

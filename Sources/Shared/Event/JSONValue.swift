@@ -110,7 +110,7 @@ extension StatsReport {
 
 extension Event {
     /// The event as the queue carries it: the `Codable` shape, written without `JSONEncoder`
-    /// (ingest writes one per request; the worker decodes it with `JSONDecoder`).
+    /// (ingest writes one per event; the worker reads it with `QueueEnvelope.decode`).
     public var queuePayload: [UInt8] { queuePayload(adding: []) }
 
     /// The queue payload with `extra` members after the event's (retry attempts, throttle marks),
@@ -118,7 +118,7 @@ extension Event {
     public func queuePayload(adding extra: [(String, JSONValue)]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(160 + (path?.utf8.count ?? 0) + (client?.ua?.utf8.count ?? 0) + (client?.url?.utf8.count ?? 0))
-        var writer = MemberWriter(out: out)
+        var writer = MemberWriter(out: consume out)
         writer.string("event_id", eventID)
         writer.string("site_id", siteID)
         writer.string("event_type", eventType)

@@ -44,7 +44,7 @@ extension Event {
     public func queuePayload(marks: QueueMarks) -> [UInt8] { queuePayload(adding: marks.members) }
 }
 
-/// Reads queued payloads: one pass over the bytes with `JSONReader`, no `JSONDecoder` (it was
+/// Reads queued payloads (which ingest writes without repeated keys): one pass over the bytes with `JSONReader`, no `JSONDecoder` (it was
 /// a third of the worker's CPU). Reads what `Event`'s `Codable` shape reads, and the marks;
 /// unknown members are skipped, as `Codable` skips them.
 public enum QueueEnvelope {
@@ -120,13 +120,16 @@ private struct EnvelopeFields {
         guard try reader.beginObject() else { return client }
         repeat {
             let key = try reader.readKey()
+            guard ["ip", "ua", "url", "ref"].contains(key) else {
+                try reader.skipValue()
+                continue
+            }
             let value = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
             switch key {
             case "ip": client.ip = value
             case "ua": client.ua = value
             case "url": client.url = value
-            case "ref": client.ref = value
-            default: break
+            default: client.ref = value
             }
         } while try reader.nextMember()
         return client
@@ -169,7 +172,7 @@ extension JSONReader {
     mutating func optional<T>(_ key: String, _ read: (inout JSONReader) throws(JSONReadError) -> T?) throws(JSONReadError) -> T? {
         if let value = try read(&self) { return value }
         if try readNull() { return nil }
-        throw mismatch(key, "another type")
+        throw mismatch(key, "of its type or null")
     }
 
     /// nil for `null`, else what `read` reads (an object reader: another kind is an error).

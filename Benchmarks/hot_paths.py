@@ -1,0 +1,106 @@
+"""Scenario 12 of scripts/bench: the hot paths of issue 14, the build before them next to this one.
+
+Same servers, same run, the two builds alternating: `POST /event` next to the bare Hummingbird
+handler (wrk -c64), `POST /events` with 1,000-event batches next to redis-benchmark's LPUSH
+ceiling, and one Worker's CPU per event while it drains a queue of page views that carry what
+ingest captures for enrichment (address, user agent, URL, referrer) into nx-27017.
+"""
+import os
+
+import bench
+from harness import free_port
+
+ACCEPTANCE = {"ratio": 0.8, "p99_ms": 5.0, "batch": 400_000, "worker_us": 5.0}
+
+
+def visit_payloads(count):
+    """Queued page views as ingest writes them for `/event` with a browser's headers."""
+    ua = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36"
+    return [f'{{"event_id":"h-{i}","site_id":"bench","event_type":"page_view","path":"/p{i % 50}","timestamp":1763916271123,'
+            f'"received_at":1763916271123,"client":{{"ip":"10.{i % 7}.{i % 200}.{i % 250}","ua":"{ua}",'
+            f'"url":"https://bench.example/p{i % 50}?utm_source=news","ref":"https://www.google.com/"}}}}' for i in range(count)]
+
+
+def checked(result, name):
+    """A wrk result in which every request was answered 2xx: a refusal is not throughput."""
+    if result["failed"]:
+        raise RuntimeError(f"hot-paths: {name}: {result['failed']} requests failed or were answered non-2xx")
+    return result
+
+
+def drain_cpu_us(servers, worker, prefix, database, count):
+    """One Worker drains `count` queued page views; its CPU (user + system) per event, in µs."""
+    bench.push_payloads(servers, visit_payloads(count), prefix)
+    proc = bench.start([worker], servers.env(database, prefix))
+    try:
+        bench.wait_drained(servers, prefix)
+        return bench.cpu_seconds(proc.pid) / count * 1e6
+    finally:
+        bench.stop(proc)
+        servers.mongo_drop(database)
+
+
+def scenario_hot_paths(servers, args, report):
+    """12. the hot paths (issue 14): the build before them next to this one, alternating."""
+    builds = {"before": os.path.join(args.before, ".build", "release"), "after": bench.BIN}
+    for side, path in builds.items():
+        for exe in ("IngestAPI", "Worker"):
+            if not os.access(os.path.join(path, exe), os.X_OK):
+                raise SystemExit(f"hot-paths: {os.path.join(path, exe)} missing: build it with `swift build -c release` "
+                                 f"in {os.path.dirname(os.path.dirname(path))} (--before, a checkout of the code before issue 14)")
+    ports = {"bare": free_port(), "before": free_port(), "after": free_port()}
+    procs = {"bare": bench.start([bench.BARE], dict(servers.env("hot_bare"), PORT=str(ports["bare"])), ports["bare"])}
+    for side, path in builds.items():
+        # No high-water mark: a 5 s batch run queues about 2M events, and 503s past QUEUE_MAX would count as throughput.
+        env = dict(servers.env(f"hot_{side}", f"h{side}:"), QUEUE_MAX="0")
+        procs[side] = bench.start([os.path.join(path, "IngestAPI"), "--port", str(ports[side])], env, ports[side])
+    single = {name: [] for name in ports}
+    batch = {"before": [], "after": []}
+    ceiling, cpu = [], {"before": [], "after": []}
+    try:
+        for run in range(args.runs):
+            order = ["before", "after"] if run % 2 == 0 else ["after", "before"]
+            for name in ["bare"] + order:
+                single[name].append(checked(bench.wrk(ports[name], "post_event.lua", args.duration, args.connections), name))
+            out = bench.subprocess.run(["redis-benchmark", "-p", str(servers.redis_port), "-t", "lpush", "-P", "16", "-q", "-n", "500000"],
+                                       capture_output=True, text=True, check=True).stdout
+            ceiling.append(float(bench.re.search(r"LPUSH: ([\d.]+) requests per second", out.replace("\r", "\n")).group(1)))
+            servers.redis("DEL", "mylist")
+            for side in order:
+                result = bench.wrk(ports[side], "post_batch.lua", args.duration, 16, path="/events", env=dict(os.environ, BATCH="1000"))
+                batch[side].append(checked(result, side)["rps"] * 1000)
+                servers.redis("DEL", f"h{side}:queue")
+            print(f"  hot paths run {run + 1}: /event bare {single['bare'][-1]['rps']:,.0f}, before {single['before'][-1]['rps']:,.0f}, "
+                  f"after {single['after'][-1]['rps']:,.0f} req/s; /events before {batch['before'][-1]:,.0f}, after {batch['after'][-1]:,.0f} ev/s")
+    finally:
+        for proc in procs.values():
+            bench.stop(proc)
+    for run in range(min(args.runs, 2)):
+        for side in (["before", "after"] if run % 2 == 0 else ["after", "before"]):
+            cpu[side].append(drain_cpu_us(servers, os.path.join(builds[side], "Worker"), f"w{run}{side}:", f"hot_drain_{side}", args.drain_events))
+        print(f"  hot paths drain {run + 1}: worker CPU before {cpu['before'][-1]:.1f}, after {cpu['after'][-1]:.1f} µs/event")
+
+    spread = bench.spread
+    to_bare = {side: [s["rps"] / b["rps"] for s, b in zip(single[side], single["bare"])] for side in ("before", "after")}
+    met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
+    after_ratio = sorted(to_bare["after"])[len(to_bare["after"]) // 2]
+    after_p99 = sorted(r["p99"] for r in single["after"])[len(single["after"]) // 2]
+    after_batch = sorted(batch["after"])[len(batch["after"]) // 2]
+    after_cpu = sorted(cpu["after"])[len(cpu["after"]) // 2]
+    lines = [f"### 12. Hot paths (issue 14): before next to after, same run ({args.runs} runs alternating; drains: {len(cpu['after'])})", "",
+             f"Before is `{bench.git_head(args.before)}`, after is this build. `/event`: wrk -t1 -c{args.connections} -d{args.duration}s "
+             f"with scenario 1's body; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; drain: one Worker, "
+             f"{args.drain_events:,} queued page views carrying address, user agent, URL and referrer (so the visit enrichment runs), "
+             "into nx-27017.", "",
+             "| what | before | after | baseline (same run) | acceptance |", "| --- | --- | --- | --- | --- |",
+             f"| `POST /event` req/s | {spread([r['rps'] for r in single['before']])} | {spread([r['rps'] for r in single['after']])} | "
+             f"bare handler {spread([r['rps'] for r in single['bare']])} | |",
+             f"| `POST /event` ratio to bare | {spread(to_bare['before'], '{:.2f}')} | {spread(to_bare['after'], '{:.2f}')} | 1.00 | "
+             f"≥ {ACCEPTANCE['ratio']}: {met(after_ratio >= ACCEPTANCE['ratio'])} |",
+             f"| `POST /event` p99 ms | {spread([r['p99'] for r in single['before']], '{:.2f}')} | {spread([r['p99'] for r in single['after']], '{:.2f}')} | "
+             f"bare {spread([r['p99'] for r in single['bare']], '{:.2f}')} | ≤ {ACCEPTANCE['p99_ms']}: {met(after_p99 <= ACCEPTANCE['p99_ms'])} |",
+             f"| `POST /events` ×1,000, events/s | {spread(batch['before'])} | {spread(batch['after'])} | "
+             f"LPUSH ceiling {spread(ceiling)} | ≥ 400,000: {met(after_batch >= ACCEPTANCE['batch'])} |",
+             f"| Worker CPU µs per event | {spread(cpu['before'], '{:.1f}')} | {spread(cpu['after'], '{:.1f}')} | | "
+             f"≤ {ACCEPTANCE['worker_us']}: {met(after_cpu <= ACCEPTANCE['worker_us'])} |", ""]
+    return lines
