@@ -12,15 +12,17 @@ extension EventWorker {
         var pending: [(position: Int, derived: DerivedVisit)] = []
         var requests: [SessionRequest] = []
         var received: [Int64] = []
-        var salts: [Int64: [UInt8]] = [:]  // per receive day, read once per batch
+        var hashers: [Int64: VisitorHasher] = [:]  // per receive day: its salt read, its key set up, once per batch
         let now = clock()
         for (position, item) in events.enumerated() where item.stored.event.visit == nil {
             let event = item.stored.event
             let day = Throttle.day(of: event.receivedAt)
-            for wanted in event.userID == nil ? [day, day - 1] : [day] where salts[wanted] == nil {
-                salts[wanted] = try await visits.salt(day: wanted, now: now)
+            if event.userID == nil {
+                for wanted in [day, day - 1] where hashers[wanted] == nil {
+                    hashers[wanted] = VisitorHasher(salt: try await visits.salt(day: wanted, now: now))
+                }
             }
-            let derived = DerivedVisit(event, today: salts[day] ?? [], yesterday: salts[day - 1], countries: countries)
+            let derived = DerivedVisit(event, today: hashers[day], yesterday: hashers[day - 1], countries: countries)
             pending.append((position, derived))
             requests.append(SessionRequest(
                 siteID: event.siteID, visitorID: derived.visitorID, previousVisitorID: derived.previousVisitorID, timestamp: event.timestamp,
@@ -55,18 +57,23 @@ struct DerivedVisit {
     var country: String?
 
     /// Parses the captured URL, referrer and user agent and looks the address up.
-    init(_ event: Event, today: [UInt8], yesterday: [UInt8]?, countries: CountryDatabase?) {
+    /// `today` and `yesterday` hash under the salts of the receive day and the day before;
+    /// a named user (`userid`) needs neither.
+    init(_ event: Event, today: VisitorHasher?, yesterday: VisitorHasher?, countries: CountryDatabase?) {
         let client = event.client ?? ClientContext()
         let page = client.url.flatMap { PageURL.parse($0) }
         hostname = page?.hostname
         attributes = VisitAttributes(TrafficSource.classify(page: page, referrer: client.ref))
         userAgent = UserAgentClassifier.classify(client.ua ?? "")
         country = client.ip.flatMap { countries?.country(of: $0) }
-        let visitor = { (salt: [UInt8]) in
-            VisitTracker.visitorID(salt: salt, siteID: event.siteID, address: client.ip ?? "", userAgent: client.ua ?? "", userID: event.userID)
+        if let userID = event.userID {
+            visitorID = VisitTracker.namedVisitorID(siteID: event.siteID, userID: userID)
+            previousVisitorID = nil
+        } else {
+            let visitor = { (hasher: VisitorHasher) in hasher.visitorID(siteID: event.siteID, address: client.ip ?? "", userAgent: client.ua ?? "") }
+            visitorID = visitor(today ?? VisitorHasher(salt: []))
+            previousVisitorID = yesterday.map(visitor)
         }
-        visitorID = visitor(today)
-        previousVisitorID = event.userID == nil ? yesterday.map(visitor) : nil
     }
 
     /// The stored fields once the visit is known: its id and its first event's source.

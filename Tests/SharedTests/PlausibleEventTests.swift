@@ -159,3 +159,28 @@ struct VisitIdentityTests {
         #expect(VisitTracker.bucket(of: timestamp) == bucket)
     }
 }
+
+/// Visitor and visit ids are kept in Redis and MongoDB across deployments: a worker of a new
+/// build must give the ids an older one gave, or open visits split in two. Expected values are
+/// from Python's `hmac` and `hashlib`, not from this code.
+struct VisitIdentityStabilityTests {
+    @Test func idsAreTheDocumentedHashesOfTheirInputs() {
+        let salt = Array("salt-of-the-day".utf8)
+        #expect(VisitTracker.visitorID(salt: salt, siteID: "site.example", address: "203.0.113.9", userAgent: "Mozilla/5.0 (X11)", userID: nil)
+            == 661_995_422_797_263_990)
+        #expect(VisitorHasher(salt: salt).visitorID(siteID: "site.example", address: "203.0.113.9", userAgent: "Mozilla/5.0 (X11)")
+            == 661_995_422_797_263_990)
+        #expect(VisitTracker.visitorID(salt: salt, siteID: "site.example", address: "x", userAgent: "y", userID: "alice") == 4_705_666_571_745_157_947)
+        #expect(VisitTracker.sessionID(visitorID: -1_234_567_890_123, seed: "evt-1") == 4_710_648_155_569_024_632)
+        #expect(VisitTracker.windowSessionID(visitorID: 42, timestamp: 981 * VisitTracker.sessionTimeoutMillis + 5) == -6_940_483_147_630_908_417)
+    }
+
+    @Test func oneHasherGivesEachMessageItsOwnHash() {
+        // The keyed state is copied per message: an earlier message must not leak into a later one.
+        let hasher = VisitorHasher(salt: Array("0123456789abcdef".utf8))
+        let first = hasher.visitorID(siteID: "s", address: "1.1.1.1", userAgent: "A")
+        _ = hasher.visitorID(siteID: "s", address: "2.2.2.2", userAgent: "B")
+        #expect(hasher.visitorID(siteID: "s", address: "1.1.1.1", userAgent: "A") == first)
+        #expect(first == VisitTracker.visitorID(salt: Array("0123456789abcdef".utf8), siteID: "s", address: "1.1.1.1", userAgent: "A", userID: nil))
+    }
+}

@@ -189,4 +189,12 @@ extension TrafficSourceTests {
     func decodesQueryValues(_ c: QueryCase) {
         #expect(PageURL(hostname: "h", query: c.query).queryValue(c.name) == c.value)
     }
+
+    @Test func readsSeveralNamesInOnePassAsEachAlone() {
+        // The first parameter of a name decides even when empty; decoded names match too.
+        let page = PageURL(hostname: "h", query: "a=&b=1&a=2&%63=3&c=4&d&utm+x=5")
+        let names = ["a", "b", "c", "d", "utm x", "missing"]
+        #expect(page.queryValues(names) == [nil, "1", "3", nil, "5", nil])
+        #expect(page.queryValues(names) == names.map { page.queryValue($0) })
+    }
 }

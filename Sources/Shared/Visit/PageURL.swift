@@ -77,16 +77,36 @@ public struct PageURL: Sendable, Equatable {
     ///
     /// Only the first parameter of that name counts: `?a=&a=x` gives nil. Names are form-decoded before comparing.
     public func queryValue(_ name: String) -> String? {
-        let bytes = query.utf8
-        guard !bytes.isEmpty, bytes.count <= Self.maxBytes else { return nil }
-        for pair in bytes.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
-            let equals = pair.firstIndex(of: UInt8(ascii: "="))
-            let key = pair[pair.startIndex..<(equals ?? pair.endIndex)]
-            guard Self.formDecode(key) == name else { continue }
-            let value = equals.map { Self.formDecode(pair[pair.index(after: $0)...]) } ?? ""
-            return value.isEmpty ? nil : value
+        queryValues([name]).first ?? nil
+    }
+
+    /// `queryValue` of each of `names`, in one pass over the query: a key is form-decoded
+    /// only when it holds `%` or `+`, and only the values asked for are decoded.
+    public func queryValues(_ names: [String]) -> [String?] {
+        var values = [String?](repeating: nil, count: names.count)
+        guard !query.isEmpty, query.utf8.count <= Self.maxBytes, !names.isEmpty else { return values }
+        var settled = [Bool](repeating: false, count: names.count)  // the first parameter of a name decides
+        var unsettled = names.count
+        var query = query
+        query.withUTF8 { bytes in
+            var pairStart = 0
+            while pairStart < bytes.count, unsettled > 0 {
+                let pairEnd = bytes[pairStart...].firstIndex(of: UInt8(ascii: "&")) ?? bytes.count
+                let pair = bytes[pairStart..<pairEnd]
+                pairStart = pairEnd + 1
+                guard !pair.isEmpty else { continue }
+                let equals = pair.firstIndex(of: UInt8(ascii: "="))
+                let rawKey = pair[pair.startIndex..<(equals ?? pair.endIndex)]
+                let key = rawKey.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") } ? Array(Self.formDecode(rawKey).utf8) : Array(rawKey)
+                for (position, name) in names.enumerated() where !settled[position] && key.elementsEqual(name.utf8) {
+                    settled[position] = true
+                    unsettled -= 1
+                    let value = equals.map { Self.formDecode(pair[($0 + 1)...]) } ?? ""
+                    values[position] = value.isEmpty ? nil : value
+                }
+            }
         }
-        return nil
+        return values
     }
 
     /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte, a bad escape stays as it is;

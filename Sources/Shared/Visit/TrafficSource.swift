@@ -22,17 +22,16 @@ public struct UTM: Sendable, Equatable {
 
     /// The UTM parameters of `page`, each form-decoded and cleaned by `TrafficSource.clean`.
     init(page: PageURL?) {
-        guard let page else {
-            self.init()
-            return
-        }
-        self.init(
-            medium: TrafficSource.clean(page.queryValue("utm_medium")),
-            source: TrafficSource.clean(page.queryValue("utm_source")),
-            campaign: TrafficSource.clean(page.queryValue("utm_campaign")),
-            content: TrafficSource.clean(page.queryValue("utm_content")),
-            term: TrafficSource.clean(page.queryValue("utm_term"))
-        )
+        self.init(values: page?.queryValues(UTM.names) ?? [])
+    }
+
+    /// The query parameters read for UTM, in `init(values:)`'s order.
+    static let names = ["utm_medium", "utm_source", "utm_campaign", "utm_content", "utm_term"]
+
+    /// From the values of `names` (missing ones nil), each cleaned by `TrafficSource.clean`.
+    init(values: [String?]) {
+        func value(_ position: Int) -> String? { position < values.count ? TrafficSource.clean(values[position]) : nil }
+        self.init(medium: value(0), source: value(1), campaign: value(2), content: value(3), term: value(4))
     }
 }
 
@@ -64,10 +63,12 @@ public struct TrafficSource: Sendable, Equatable {
     /// on the page's own host (ignoring "www." and a trailing dot) is internal and counts as none.
     /// A referrer that does not parse as a `PageURL` (including one over 2,000 bytes) counts as none.
     public static func classify(page: PageURL?, referrer: String?) -> TrafficSource {
-        let utm = UTM(page: page)
-        let named: String? = page.flatMap { page in
+        // One pass over the query for the UTM parameters and the `source` and `ref` fallbacks.
+        let values = page?.queryValues(UTM.names + ["source", "ref"]) ?? []
+        let utm = UTM(values: values)
+        let named: String? = page.flatMap { _ in
             if let source = utm.source { return source }
-            return clean(page.queryValue("source")) ?? clean(page.queryValue("ref"))
+            return values.dropFirst(UTM.names.count).lazy.compactMap { clean($0) }.first
         }
         guard let referrer, !referrer.isEmpty, let parsed = PageURL.parse(referrer) else {
             return TrafficSource(source: named ?? direct, referrer: nil, utm: utm)
@@ -84,6 +85,12 @@ public struct TrafficSource: Sendable, Equatable {
     /// `maxValueBytes` on a scalar boundary; nil when nothing is left.
     static func clean(_ value: String?) -> String? {
         guard let value, !value.isEmpty else { return nil }
+        // Printable ASCII with no space at either end is kept as it is (the common case).
+        let utf8 = value.utf8
+        if utf8.count <= maxValueBytes, utf8.first != UInt8(ascii: " "), utf8.last != UInt8(ascii: " "),
+           utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }) {
+            return value
+        }
         var scalars: [Unicode.Scalar] = []
         var bytes = 0
         for scalar in value.unicodeScalars where scalar.properties.generalCategory != .control {

@@ -165,27 +165,6 @@ public struct VisitTracker: Sendable {
         return salt
     }
 
-    /// The visitor: a keyed hash of the day's salt, the site, the address and the user agent,
-    /// or, when the client names its user, of the site and `userid` (the same on every day).
-    public static func visitorID(salt: [UInt8], siteID: String, address: String, userAgent: String, userID: String?) -> Int64 {
-        if let userID {
-            return firstWord(SHA256.hash(data: Array(("user\u{0}" + siteID + "\u{0}" + userID).utf8)))
-        }
-        let message = Array((siteID + "\u{0}" + address + "\u{0}" + userAgent).utf8)
-        return firstWord(HMAC<SHA256>.authenticationCode(for: message, using: SymmetricKey(data: salt)))
-    }
-
-    /// The id of a visit started by `eventID` of `visitorID`, or with `window` of a visit not tracked.
-    public static func sessionID(visitorID: Int64, seed: String) -> Int64 {
-        firstWord(SHA256.hash(data: Array((String(visitorID) + "\u{0}" + seed).utf8)))
-    }
-
-    private static func firstWord(_ digest: some Sequence<UInt8>) -> Int64 {
-        var value: UInt64 = 0
-        for byte in digest.prefix(8) { value = value << 8 | UInt64(byte) }
-        return Int64(bitPattern: value)
-    }
-
     /// Places each event in a visit, in order, in one atomic script: an event within 30 minutes
     /// of a visit of its visitor (either side, so late events join too) extends it, under
     /// today's visitor id or, across midnight, yesterday's; an event earlier than the visit's
@@ -193,16 +172,20 @@ public struct VisitTracker: Sendable {
     /// its `freshID`. Idempotent for a redelivered batch. Events not tracked (see
     /// `isTracked`) are placed without state by the caller's window.
     public func assign(_ requests: [SessionRequest], receivedAt: [Int64]) async throws(RedisError) -> [SessionAssignment] {
-        var answers = requests.map { request in
-            SessionAssignment(
-                sessionID: Self.sessionID(visitorID: request.visitorID, seed: "window:" + String(Self.bucket(of: request.timestamp))),
-                visitorID: request.visitorID, attributes: request.attributes, tracked: false)
+        // Untracked events (and those the full table turns away) are placed by their window.
+        var found = [SessionAssignment?](repeating: nil, count: requests.count)
+        func answers() -> [SessionAssignment] {
+            zip(requests, found).map { request, assignment in
+                assignment ?? SessionAssignment(
+                    sessionID: Self.windowSessionID(visitorID: request.visitorID, timestamp: request.timestamp),
+                    visitorID: request.visitorID, attributes: request.attributes, tracked: false)
+            }
         }
         // In event-time order (stable), so a batch holding a visit's events out of order still
         // chains them into one visit.
         let tracked = requests.indices.filter { Self.isTracked(timestamp: requests[$0].timestamp, receivedAt: receivedAt[$0]) }
             .sorted { (requests[$0].timestamp, $0) < (requests[$1].timestamp, $1) }
-        guard !tracked.isEmpty else { return answers }
+        guard !tracked.isEmpty else { return answers() }
         var scriptKeys: [String] = []
         var arguments: [[UInt8]] = [
             Array(String(Self.sessionTimeoutMillis).utf8), Array(String(maxPerBucket).utf8), Array(String(maxPerSite).utf8),
@@ -229,11 +212,11 @@ public struct VisitTracker: Sendable {
             let blob = items[position * 3 + 1].bytes ?? []
             let attributes = blob.isEmpty ? request.attributes : (VisitAttributes(packed: blob) ?? request.attributes)
             let continuesYesterday = items[position * 3 + 2].string == "1"
-            answers[index] = SessionAssignment(
+            found[index] = SessionAssignment(
                 sessionID: sessionID, visitorID: continuesYesterday ? (request.previousVisitorID ?? request.visitorID) : request.visitorID,
                 attributes: attributes, tracked: true)
         }
-        return answers
+        return answers()
     }
 
     /// The 30-minute bucket of event time `timestamp` falls in.
