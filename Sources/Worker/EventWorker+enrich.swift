@@ -7,8 +7,9 @@ extension EventWorker {
     /// country. One Redis script call per batch places the events in visits; the salt of each
     /// receive day is read once per process. The address and raw user agent are dropped here,
     /// so no retry payload, dead letter or document holds them. Events already enriched (a
-    /// retry, a summary, a replay) are left as they are.
-    func enrich(_ events: [QueuedEvent]) async throws(RedisError) -> [QueuedEvent] {
+    /// retry, a summary, a replay) are left as they are. When Redis fails, `events` are left
+    /// as they were.
+    func enrich(_ events: inout [QueuedEvent]) async throws(RedisError) {
         var pending: [(position: Int, derived: DerivedVisit)] = []
         var requests: [SessionRequest] = []
         var received: [Int64] = []
@@ -29,20 +30,18 @@ extension EventWorker {
                 freshID: VisitTracker.sessionID(visitorID: derived.visitorID, seed: event.eventID), attributes: derived.attributes))
             received.append(event.receivedAt)
         }
-        guard !requests.isEmpty else { return events }
+        guard !requests.isEmpty else { return }
         let assignments = try await visits.assign(requests, receivedAt: received)
-        var enriched = events
         var untracked = 0
         for ((position, derived), assignment) in zip(pending, assignments) {
             if !assignment.tracked { untracked += 1 }
-            enriched[position].stored.event.visit = derived.fields(in: assignment)
-            enriched[position].stored.event.client = nil
+            events[position].stored.event.visit = derived.fields(in: assignment)
+            events[position].stored.event.client = nil
         }
         if untracked > 0 {
             WorkerMetrics.visitUntracked(count: untracked)
             logger.debug("events placed in visits without state (table full, or back-dated)", metadata: ["events": "\(untracked)"])
         }
-        return enriched
     }
 }
 

@@ -12,7 +12,7 @@ extension EventWorker {
     func process(_ payloads: [[UInt8]], worker: String, shard: QueueShardKeys) async -> Bool {
         var decoded = PayloadDecoder.decode(payloads)
         do {
-            decoded.events = try await enrich(decoded.events)
+            try await enrich(&decoded.events)
         } catch {
             // Like a failed throttle decision: give the batch up and claim it again after a
             // backoff; salts and visits in Redis make the second pass give the same answer.

@@ -26,49 +26,57 @@ final class BSONDocument {
         bson_destroy(pointer)
     }
 
+    /// Runs `body` with the key as C characters and its length, without copying a native
+    /// string (passing a `String` where C wants a pointer copies it into a new array).
+    private func withKey(_ key: String, _ body: (UnsafePointer<CChar>, Int32) -> Void) {
+        key.withCString { body($0, Int32(key.utf8.count)) }
+    }
+
     /// Appends a UTF-8 string; the value is stored as data, whatever it contains.
     func append(_ key: String, _ value: String) {
         var value = value
         value.withUTF8 { bytes in
             let length = Int32(bytes.count)
             bytes.withMemoryRebound(to: CChar.self) { chars in
-                guard let base = chars.baseAddress else {
-                    _ = bson_append_utf8(pointer, key, Int32(key.utf8.count), "", 0)
-                    return
+                withKey(key) { key, keyLength in
+                    guard let base = chars.baseAddress else {
+                        _ = bson_append_utf8(pointer, key, keyLength, "", 0)
+                        return
+                    }
+                    _ = bson_append_utf8(pointer, key, keyLength, base, length)
                 }
-                _ = bson_append_utf8(pointer, key, Int32(key.utf8.count), base, length)
             }
         }
     }
 
     /// Appends a BSON date from Unix milliseconds.
     func appendDate(_ key: String, millis: Int64) {
-        bson_append_date_time(pointer, key, Int32(key.utf8.count), millis)
+        withKey(key) { key, length in _ = bson_append_date_time(pointer, key, length, millis) }
     }
 
     /// Appends a 64-bit integer.
     func append(_ key: String, _ value: Int64) {
-        bson_append_int64(pointer, key, Int32(key.utf8.count), value)
+        withKey(key) { key, length in _ = bson_append_int64(pointer, key, length, value) }
     }
 
     /// Appends a 32-bit integer.
     func append(_ key: String, _ value: Int32) {
-        bson_append_int32(pointer, key, Int32(key.utf8.count), value)
+        withKey(key) { key, length in _ = bson_append_int32(pointer, key, length, value) }
     }
 
     /// Appends a double.
     func append(_ key: String, _ value: Double) {
-        bson_append_double(pointer, key, Int32(key.utf8.count), value)
+        withKey(key) { key, length in _ = bson_append_double(pointer, key, length, value) }
     }
 
     /// Appends a boolean.
     func append(_ key: String, _ value: Bool) {
-        bson_append_bool(pointer, key, Int32(key.utf8.count), value)
+        withKey(key) { key, length in _ = bson_append_bool(pointer, key, length, value) }
     }
 
     /// Appends a nested document.
     func append(_ key: String, _ document: BSONDocument) {
-        bson_append_document(pointer, key, Int32(key.utf8.count), document.pointer)
+        withKey(key) { key, length in _ = bson_append_document(pointer, key, length, document.pointer) }
     }
 
     /// The document as relaxed extended JSON.

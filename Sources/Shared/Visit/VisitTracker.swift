@@ -191,15 +191,28 @@ public struct VisitTracker: Sendable {
             Array(String(Self.sessionTimeoutMillis).utf8), Array(String(maxPerBucket).utf8), Array(String(maxPerSite).utf8),
             Array(String(Self.bucketTTLMillis).utf8),
         ]
+        scriptKeys.reserveCapacity(tracked.count * 3)
+        arguments.reserveCapacity(arguments.count + tracked.count * 6)
+        var bucketKeys: [Int64: String] = [:]  // a batch's events fall in a few buckets: name each once
+        func bucketKey(_ bucket: Int64) -> String {
+            if let known = bucketKeys[bucket] { return known }
+            let key = keys.visits(bucket: bucket)
+            bucketKeys[bucket] = key
+            return key
+        }
+        func field(_ siteID: String, _ visitorID: Int64) -> [UInt8] {
+            var bytes = Array(siteID.utf8)
+            bytes.append(UInt8(ascii: "|"))
+            bytes += String(visitorID).utf8
+            return bytes
+        }
         for index in tracked {
             let request = requests[index]
             let bucket = Self.bucket(of: request.timestamp)
-            scriptKeys += [keys.visits(bucket: bucket - 1), keys.visits(bucket: bucket), keys.visits(bucket: bucket + 1)]
-            let blob = request.attributes.packed
+            scriptKeys += [bucketKey(bucket - 1), bucketKey(bucket), bucketKey(bucket + 1)]
             arguments += [
-                Array((request.siteID + "|" + String(request.visitorID)).utf8),
-                request.previousVisitorID.map { Array((request.siteID + "|" + String($0)).utf8) } ?? [],
-                Array(request.siteID.utf8), Array(String(request.timestamp).utf8), Array(String(request.freshID).utf8), blob,
+                field(request.siteID, request.visitorID), request.previousVisitorID.map { field(request.siteID, $0) } ?? [],
+                Array(request.siteID.utf8), Array(String(request.timestamp).utf8), Array(String(request.freshID).utf8), request.attributes.packed,
             ]
         }
         let reply = try await redis.run(Self.assignScript, keys: scriptKeys, arguments: arguments)
