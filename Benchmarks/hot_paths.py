@@ -28,10 +28,10 @@ def checked(result, name):
     return result
 
 
-def drain_cpu_us(servers, worker, prefix, database, count):
+def drain_cpu_us(servers, worker, prefix, database, count, extra_env=None):
     """One Worker drains `count` queued page views; its CPU (user + system) per event, in µs."""
     bench.push_payloads(servers, visit_payloads(count), prefix)
-    proc = bench.start([worker], servers.env(database, prefix))
+    proc = bench.start([worker], dict(servers.env(database, prefix), **(extra_env or {})))
     try:
         bench.wait_drained(servers, prefix)
         return bench.cpu_seconds(proc.pid) / count * 1e6
@@ -40,26 +40,42 @@ def drain_cpu_us(servers, worker, prefix, database, count):
         servers.mongo_drop(database)
 
 
+def jemalloc_path():
+    """Debian's libjemalloc.so.2 (scripts/setup installs libjemalloc2), as scripts/with-allocator finds it."""
+    out = bench.subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        if line.strip().startswith("libjemalloc.so.2 "):
+            return line.split("=>")[-1].strip()
+    raise SystemExit("hot-paths: libjemalloc.so.2 missing: run scripts/setup (it installs libjemalloc2)")
+
+
+def median(values):
+    return sorted(values)[len(values) // 2]
+
+
 def scenario_hot_paths(servers, args, report):
-    """12. the hot paths (issue 14): the build before them next to this one, alternating."""
-    builds = {"before": os.path.join(args.before, ".build", "release"), "after": bench.BIN}
+    """12. the hot paths (issue 14): the build before them next to this one, alternating; this build with jemalloc too."""
+    builds = {"before": os.path.join(args.before, ".build", "release"), "after": bench.BIN, "jemalloc": bench.BIN}
+    # `jemalloc` is this build under ALLOCATOR=jemalloc (scripts/with-allocator): the same binaries, malloc preloaded.
+    envs = {"before": {}, "after": {}, "jemalloc": {"LD_PRELOAD": jemalloc_path()}}
+    sides = list(builds)
     for side, path in builds.items():
         for exe in ("IngestAPI", "Worker"):
             if not os.access(os.path.join(path, exe), os.X_OK):
                 raise SystemExit(f"hot-paths: {os.path.join(path, exe)} missing: build it with `swift build -c release` "
                                  f"in {os.path.dirname(os.path.dirname(path))} (--before, a checkout of the code before issue 14)")
-    ports = {"bare": free_port(), "before": free_port(), "after": free_port()}
+    ports = {"bare": free_port(), **{side: free_port() for side in sides}}
     procs = {"bare": bench.start([bench.BARE], dict(servers.env("hot_bare"), PORT=str(ports["bare"])), ports["bare"])}
     for side, path in builds.items():
         # No high-water mark: a 5 s batch run queues about 2M events, and 503s past QUEUE_MAX would count as throughput.
-        env = dict(servers.env(f"hot_{side}", f"h{side}:"), QUEUE_MAX="0")
+        env = dict(servers.env(f"hot_{side}", f"h{side}:"), QUEUE_MAX="0", **envs[side])
         procs[side] = bench.start([os.path.join(path, "IngestAPI"), "--port", str(ports[side])], env, ports[side])
     single = {name: [] for name in ports}
-    batch = {"before": [], "after": []}
-    ceiling, cpu = [], {"before": [], "after": []}
+    batch = {side: [] for side in sides}
+    ceiling, cpu = [], {side: [] for side in sides}
     try:
         for run in range(args.runs):
-            order = ["before", "after"] if run % 2 == 0 else ["after", "before"]
+            order = sides if run % 2 == 0 else sides[::-1]
             for name in ["bare"] + order:
                 single[name].append(checked(bench.wrk(ports[name], "post_event.lua", args.duration, args.connections), name))
             out = bench.subprocess.run(["redis-benchmark", "-p", str(servers.redis_port), "-t", "lpush", "-P", "16", "-q", "-n", "500000"],
@@ -70,37 +86,43 @@ def scenario_hot_paths(servers, args, report):
                 result = bench.wrk(ports[side], "post_batch.lua", args.duration, 16, path="/events", env=dict(os.environ, BATCH="1000"))
                 batch[side].append(checked(result, side)["rps"] * 1000)
                 servers.redis("DEL", f"h{side}:queue")
-            print(f"  hot paths run {run + 1}: /event bare {single['bare'][-1]['rps']:,.0f}, before {single['before'][-1]['rps']:,.0f}, "
-                  f"after {single['after'][-1]['rps']:,.0f} req/s; /events before {batch['before'][-1]:,.0f}, after {batch['after'][-1]:,.0f} ev/s")
+            print(f"  hot paths run {run + 1}: /event bare {single['bare'][-1]['rps']:,.0f}, "
+                  + ", ".join(f"{side} {single[side][-1]['rps']:,.0f}" for side in sides) + " req/s; /events "
+                  + ", ".join(f"{side} {batch[side][-1]:,.0f}" for side in sides) + " ev/s")
     finally:
         for proc in procs.values():
             bench.stop(proc)
     for run in range(min(args.runs, 2)):
-        for side in (["before", "after"] if run % 2 == 0 else ["after", "before"]):
-            cpu[side].append(drain_cpu_us(servers, os.path.join(builds[side], "Worker"), f"w{run}{side}:", f"hot_drain_{side}", args.drain_events))
-        print(f"  hot paths drain {run + 1}: worker CPU before {cpu['before'][-1]:.1f}, after {cpu['after'][-1]:.1f} µs/event")
+        for side in (sides if run % 2 == 0 else sides[::-1]):
+            cpu[side].append(drain_cpu_us(servers, os.path.join(builds[side], "Worker"), f"w{run}{side}:", f"hot_drain_{side}",
+                                          args.drain_events, envs[side]))
+        print(f"  hot paths drain {run + 1}: worker CPU " + ", ".join(f"{side} {cpu[side][-1]:.1f}" for side in sides) + " µs/event")
 
     spread = bench.spread
-    to_bare = {side: [s["rps"] / b["rps"] for s, b in zip(single[side], single["bare"])] for side in ("before", "after")}
-    met = lambda ok: "met" if ok else "**not met**"  # noqa: E731
-    after_ratio = sorted(to_bare["after"])[len(to_bare["after"]) // 2]
-    after_p99 = sorted(r["p99"] for r in single["after"])[len(single["after"]) // 2]
-    after_batch = sorted(batch["after"])[len(batch["after"]) // 2]
-    after_cpu = sorted(cpu["after"])[len(cpu["after"]) // 2]
+    to_bare = {side: [s["rps"] / b["rps"] for s, b in zip(single[side], single["bare"])] for side in sides}
+
+    def verdict(values, ok):
+        """Acceptance on the median of this build, with the default allocator and with jemalloc."""
+        return " / ".join(f"{name}: {'met' if ok(median(values[side])) else '**not met**'}" for name, side in (("glibc", "after"), ("jemalloc", "jemalloc")))
+
+    def row(what, values, fmt, baseline, acceptance, ok):
+        cells = " | ".join(spread(values[side], fmt) for side in sides)
+        return f"| {what} | {cells} | {baseline} | {acceptance}: {verdict(values, ok)} |" if acceptance else f"| {what} | {cells} | {baseline} | |"
+
+    p99 = {side: [r["p99"] for r in single[side]] for side in sides}
     lines = [f"### 12. Hot paths (issue 14): before next to after, same run ({args.runs} runs alternating; drains: {len(cpu['after'])})", "",
-             f"Before is `{bench.git_head(args.before)}`, after is this build. `/event`: wrk -t1 -c{args.connections} -d{args.duration}s "
-             f"with scenario 1's body; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; drain: one Worker, "
-             f"{args.drain_events:,} queued page views carrying address, user agent, URL and referrer (so the visit enrichment runs), "
-             "into nx-27017.", "",
-             "| what | before | after | baseline (same run) | acceptance |", "| --- | --- | --- | --- | --- |",
-             f"| `POST /event` req/s | {spread([r['rps'] for r in single['before']])} | {spread([r['rps'] for r in single['after']])} | "
-             f"bare handler {spread([r['rps'] for r in single['bare']])} | |",
-             f"| `POST /event` ratio to bare | {spread(to_bare['before'], '{:.2f}')} | {spread(to_bare['after'], '{:.2f}')} | 1.00 | "
-             f"≥ {ACCEPTANCE['ratio']}: {met(after_ratio >= ACCEPTANCE['ratio'])} |",
-             f"| `POST /event` p99 ms | {spread([r['p99'] for r in single['before']], '{:.2f}')} | {spread([r['p99'] for r in single['after']], '{:.2f}')} | "
-             f"bare {spread([r['p99'] for r in single['bare']], '{:.2f}')} | ≤ {ACCEPTANCE['p99_ms']}: {met(after_p99 <= ACCEPTANCE['p99_ms'])} |",
-             f"| `POST /events` ×1,000, events/s | {spread(batch['before'])} | {spread(batch['after'])} | "
-             f"LPUSH ceiling {spread(ceiling)} | ≥ 400,000: {met(after_batch >= ACCEPTANCE['batch'])} |",
-             f"| Worker CPU µs per event | {spread(cpu['before'], '{:.1f}')} | {spread(cpu['after'], '{:.1f}')} | | "
-             f"≤ {ACCEPTANCE['worker_us']}: {met(after_cpu <= ACCEPTANCE['worker_us'])} |", ""]
+             f"Before is `{bench.git_head(args.before)}`, after is this build, and after with jemalloc is this build under "
+             f"`ALLOCATOR=jemalloc` (`scripts/with-allocator`: Debian's libjemalloc2 preloaded). `/event`: wrk -t1 -c{args.connections} "
+             f"-d{args.duration}s with scenario 1's body; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; "
+             f"drain: one Worker, {args.drain_events:,} queued page views carrying address, user agent, URL and referrer (so the visit "
+             "enrichment runs), into nx-27017.", "",
+             "| what | before | after | after, jemalloc | baseline (same run) | acceptance (median) |", "| --- | --- | --- | --- | --- | --- |",
+             row("`POST /event` req/s", {side: [r["rps"] for r in single[side]] for side in sides}, "{:,.0f}",
+                 f"bare handler {spread([r['rps'] for r in single['bare']])}", None, None),
+             row("`POST /event` ratio to bare", to_bare, "{:.2f}", "1.00", f"≥ {ACCEPTANCE['ratio']}", lambda v: v >= ACCEPTANCE["ratio"]),
+             row("`POST /event` p99 ms", p99, "{:.2f}", f"bare {spread([r['p99'] for r in single['bare']], '{:.2f}')}",
+                 f"≤ {ACCEPTANCE['p99_ms']}", lambda v: v <= ACCEPTANCE["p99_ms"]),
+             row("`POST /events` ×1,000, events/s", batch, "{:,.0f}", f"LPUSH ceiling {spread(ceiling)}", "≥ 400,000",
+                 lambda v: v >= ACCEPTANCE["batch"]),
+             row("Worker CPU µs per event", cpu, "{:.1f}", "", f"≤ {ACCEPTANCE['worker_us']}", lambda v: v <= ACCEPTANCE["worker_us"]), ""]
     return lines
