@@ -1,6 +1,6 @@
 """Scenario 12 of scripts/bench: the hot paths of issue 14, the build before them next to this one.
 
-Same servers, same run, the two builds alternating: `POST /event` next to the bare Hummingbird
+Same servers, same run, the two builds and this build with jemalloc preloaded (`ALLOCATOR=jemalloc`), in rotating order: `POST /event` next to the bare Hummingbird
 handler (wrk -c64), `POST /events` with 1,000-event batches next to redis-benchmark's LPUSH
 ceiling, and one Worker's CPU per event while it drains a queue of page views that carry what
 ingest captures for enrichment (address, user agent, URL, referrer) into nx-27017.
@@ -40,24 +40,25 @@ def drain_cpu_us(servers, worker, prefix, database, count, extra_env=None):
         servers.mongo_drop(database)
 
 
-def jemalloc_path():
-    """Debian's libjemalloc.so.2 (scripts/setup installs libjemalloc2), as scripts/with-allocator finds it."""
+def jemalloc_preload():
+    """LD_PRELOAD for jemalloc as scripts/with-allocator sets it (the bare soname); exits when libjemalloc2 is missing."""
     out = bench.subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
-    for line in out.splitlines():
-        if line.strip().startswith("libjemalloc.so.2 "):
-            return line.split("=>")[-1].strip()
-    raise SystemExit("hot-paths: libjemalloc.so.2 missing: run scripts/setup (it installs libjemalloc2)")
+    if not any(line.split()[:1] == ["libjemalloc.so.2"] for line in out.splitlines()):
+        raise SystemExit("hot-paths: libjemalloc.so.2 missing: run scripts/setup (it installs libjemalloc2)")
+    return "libjemalloc.so.2"
 
 
-def median(values):
-    return sorted(values)[len(values) // 2]
+def middle(values, higher_is_better):
+    """The median; of an even count, the less flattering of the two middle values."""
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2] if higher_is_better else ordered[len(ordered) // 2]
 
 
 def scenario_hot_paths(servers, args, report):
     """12. the hot paths (issue 14): the build before them next to this one, alternating; this build with jemalloc too."""
     builds = {"before": os.path.join(args.before, ".build", "release"), "after": bench.BIN, "jemalloc": bench.BIN}
     # `jemalloc` is this build under ALLOCATOR=jemalloc (scripts/with-allocator): the same binaries, malloc preloaded.
-    envs = {"before": {}, "after": {}, "jemalloc": {"LD_PRELOAD": jemalloc_path()}}
+    envs = {"before": {}, "after": {}, "jemalloc": {"LD_PRELOAD": jemalloc_preload()}}
     sides = list(builds)
     for side, path in builds.items():
         for exe in ("IngestAPI", "Worker"):
@@ -75,7 +76,7 @@ def scenario_hot_paths(servers, args, report):
     ceiling, cpu = [], {side: [] for side in sides}
     try:
         for run in range(args.runs):
-            order = sides if run % 2 == 0 else sides[::-1]
+            order = sides[run % 3:] + sides[:run % 3]  # rotated: each side runs first, middle and last in turn
             for name in ["bare"] + order:
                 single[name].append(checked(bench.wrk(ports[name], "post_event.lua", args.duration, args.connections), name))
             out = bench.subprocess.run(["redis-benchmark", "-p", str(servers.redis_port), "-t", "lpush", "-P", "16", "-q", "-n", "500000"],
@@ -93,7 +94,7 @@ def scenario_hot_paths(servers, args, report):
         for proc in procs.values():
             bench.stop(proc)
     for run in range(min(args.runs, 2)):
-        for side in (sides if run % 2 == 0 else sides[::-1]):
+        for side in sides[run % 3:] + sides[:run % 3]:
             cpu[side].append(drain_cpu_us(servers, os.path.join(builds[side], "Worker"), f"w{run}{side}:", f"hot_drain_{side}",
                                           args.drain_events, envs[side]))
         print(f"  hot paths drain {run + 1}: worker CPU " + ", ".join(f"{side} {cpu[side][-1]:.1f}" for side in sides) + " µs/event")
@@ -101,22 +102,25 @@ def scenario_hot_paths(servers, args, report):
     spread = bench.spread
     to_bare = {side: [s["rps"] / b["rps"] for s, b in zip(single[side], single["bare"])] for side in sides}
 
-    def verdict(values, ok):
-        """Acceptance on the median of this build, with the default allocator and with jemalloc."""
-        return " / ".join(f"{name}: {'met' if ok(median(values[side])) else '**not met**'}" for name, side in (("glibc", "after"), ("jemalloc", "jemalloc")))
+    def verdict(values, ok, higher_is_better):
+        """Acceptance on this build's median, with the default allocator and with jemalloc."""
+        return " / ".join(f"{name}: {'met' if ok(middle(values[side], higher_is_better)) else '**not met**'}"
+                          for name, side in (("glibc", "after"), ("jemalloc", "jemalloc")))
 
     def row(what, values, fmt, baseline, acceptance, ok):
+        """A table row: the three sides' spreads, the baseline, and the verdict when there is an acceptance."""
         cells = " | ".join(spread(values[side], fmt) for side in sides)
-        return f"| {what} | {cells} | {baseline} | {acceptance}: {verdict(values, ok)} |" if acceptance else f"| {what} | {cells} | {baseline} | |"
+        return f"| {what} | {cells} | {baseline} | {acceptance}: {verdict(values, ok, acceptance.startswith('≥'))} |" if acceptance else f"| {what} | {cells} | {baseline} | |"
 
     p99 = {side: [r["p99"] for r in single[side]] for side in sides}
-    lines = [f"### 12. Hot paths (issue 14): before next to after, same run ({args.runs} runs alternating; drains: {len(cpu['after'])})", "",
+    lines = [f"### 12. Hot paths (issue 14): before, after, and after with jemalloc, same run ({args.runs} runs, the order rotated; "
+             f"drains: {len(cpu['after'])})", "",
              f"Before is `{bench.git_head(args.before)}`, after is this build, and after with jemalloc is this build under "
              f"`ALLOCATOR=jemalloc` (`scripts/with-allocator`: Debian's libjemalloc2 preloaded). `/event`: wrk -t1 -c{args.connections} "
              f"-d{args.duration}s with scenario 1's body; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; "
              f"drain: one Worker, {args.drain_events:,} queued page views carrying address, user agent, URL and referrer (so the visit "
              "enrichment runs), into nx-27017.", "",
-             "| what | before | after | after, jemalloc | baseline (same run) | acceptance (median) |", "| --- | --- | --- | --- | --- | --- |",
+             "| what | before | after | after, jemalloc | baseline (same run) | acceptance (on the median; of an even count, the worse middle value) |", "| --- | --- | --- | --- | --- | --- |",
              row("`POST /event` req/s", {side: [r["rps"] for r in single[side]] for side in sides}, "{:,.0f}",
                  f"bare handler {spread([r['rps'] for r in single['bare']])}", None, None),
              row("`POST /event` ratio to bare", to_bare, "{:.2f}", "1.00", f"≥ {ACCEPTANCE['ratio']}", lambda v: v >= ACCEPTANCE["ratio"]),

@@ -7,23 +7,29 @@ extension EventWorker {
     /// country. One Redis script call per batch places the events in visits; the salt of each
     /// receive day is read once per process. The address and raw user agent are dropped here,
     /// so no retry payload, dead letter or document holds them. Events already enriched (a
-    /// retry, a summary, a replay) are left as they are. When Redis fails, `events` are left
-    /// as they were.
+    /// retry, a summary, a replay) are left as they are.
     func enrich(_ events: inout [QueuedEvent]) async throws(RedisError) {
         var pending: [(position: Int, derived: DerivedVisit)] = []
         var requests: [SessionRequest] = []
         var received: [Int64] = []
         var hashers: [Int64: VisitorHasher] = [:]  // per receive day: its salt read, its key set up, once per batch
         let now = clock()
+        func hasher(_ day: Int64) async throws(RedisError) -> VisitorHasher {
+            if let known = hashers[day] { return known }
+            let made = VisitorHasher(salt: try await visits.salt(day: day, now: now))
+            hashers[day] = made
+            return made
+        }
         for (position, item) in events.enumerated() where item.stored.event.visit == nil {
             let event = item.stored.event
             let day = Throttle.day(of: event.receivedAt)
-            if event.userID == nil {
-                for wanted in [day, day - 1] where hashers[wanted] == nil {
-                    hashers[wanted] = VisitorHasher(salt: try await visits.salt(day: wanted, now: now))
-                }
+            let identity: VisitorIdentity
+            if let userID = event.userID {
+                identity = .named(userID: userID)
+            } else {
+                identity = .anonymous(today: try await hasher(day), yesterday: try await hasher(day - 1))
             }
-            let derived = DerivedVisit(event, today: hashers[day], yesterday: hashers[day - 1], countries: countries)
+            let derived = DerivedVisit(event, identity: identity, countries: countries)
             pending.append((position, derived))
             requests.append(SessionRequest(
                 siteID: event.siteID, visitorID: derived.visitorID, previousVisitorID: derived.previousVisitorID, timestamp: event.timestamp,
@@ -45,6 +51,14 @@ extension EventWorker {
     }
 }
 
+/// How an event's visitor is told apart.
+enum VisitorIdentity {
+    /// The client named its user (`userid`): the same visitor every day, no salt.
+    case named(userID: String)
+    /// Anonymous: hashed under the salts of the receive day and of the day before.
+    case anonymous(today: VisitorHasher, yesterday: VisitorHasher)
+}
+
 /// What one event says about its visit before the visit is known.
 struct DerivedVisit {
     var visitorID: Int64
@@ -56,22 +70,21 @@ struct DerivedVisit {
     var country: String?
 
     /// Parses the captured URL, referrer and user agent and looks the address up.
-    /// `today` and `yesterday` hash under the salts of the receive day and the day before;
-    /// a named user (`userid`) needs neither.
-    init(_ event: Event, today: VisitorHasher?, yesterday: VisitorHasher?, countries: CountryDatabase?) {
+    init(_ event: Event, identity: VisitorIdentity, countries: CountryDatabase?) {
         let client = event.client ?? ClientContext()
         let page = client.url.flatMap { PageURL.parse($0) }
         hostname = page?.hostname
         attributes = VisitAttributes(TrafficSource.classify(page: page, referrer: client.ref))
         userAgent = UserAgentClassifier.classify(client.ua ?? "")
         country = client.ip.flatMap { countries?.country(of: $0) }
-        if let userID = event.userID {
+        switch identity {
+        case .named(let userID):
             visitorID = VisitTracker.namedVisitorID(siteID: event.siteID, userID: userID)
             previousVisitorID = nil
-        } else {
+        case .anonymous(let today, let yesterday):
             let visitor = { (hasher: VisitorHasher) in hasher.visitorID(siteID: event.siteID, address: client.ip ?? "", userAgent: client.ua ?? "") }
-            visitorID = visitor(today ?? VisitorHasher(salt: []))
-            previousVisitorID = yesterday.map(visitor)
+            visitorID = visitor(today)
+            previousVisitorID = visitor(yesterday)
         }
     }
 

@@ -173,6 +173,12 @@ struct VisitIdentityStabilityTests {
         #expect(VisitTracker.visitorID(salt: salt, siteID: "site.example", address: "x", userAgent: "y", userID: "alice") == 4_705_666_571_745_157_947)
         #expect(VisitTracker.sessionID(visitorID: -1_234_567_890_123, seed: "evt-1") == 4_710_648_155_569_024_632)
         #expect(VisitTracker.windowSessionID(visitorID: 42, timestamp: 981 * VisitTracker.sessionTimeoutMillis + 5) == -6_940_483_147_630_908_417)
+        // A salt as the worker makes one (64 hex characters: exactly one SHA-256 block), non-ASCII text.
+        let daily = Array(String(repeating: "0123456789abcdef", count: 4).utf8)
+        #expect(VisitorHasher(salt: daily).visitorID(siteID: "site.example", address: "203.0.113.9", userAgent: "Mozilla/5.0 (Linux; U; Android 9; 日本語)")
+            == -6_329_032_938_139_321_691)
+        #expect(VisitTracker.namedVisitorID(siteID: "site.example", userID: "José") == -695_646_955_865_102_946)
+        #expect(VisitTracker.sessionID(visitorID: 0, seed: "") == -1_948_355_449_391_156_269)
     }
 
     @Test func oneHasherGivesEachMessageItsOwnHash() {

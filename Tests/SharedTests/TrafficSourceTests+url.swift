@@ -193,8 +193,30 @@ extension TrafficSourceTests {
     @Test func readsSeveralNamesInOnePassAsEachAlone() {
         // The first parameter of a name decides even when empty; decoded names match too.
         let page = PageURL(hostname: "h", query: "a=&b=1&a=2&%63=3&c=4&d&utm+x=5")
-        let names = ["a", "b", "c", "d", "utm x", "missing"]
-        #expect(page.queryValues(names) == [nil, "1", "3", nil, "5", nil])
-        #expect(page.queryValues(names) == names.map { page.queryValue($0) })
+        #expect(page.queryValues(["a", "b", "c", "d", "utm x", "missing"]) == [nil, "1", "3", nil, "5", nil])
+    }
+
+    /// The reading before the one-pass scanner: split on `&`, form-decode each name, compare as
+    /// `String`s. The scanner must agree with it on every query and name.
+    static func referenceValue(_ query: String, _ name: String) -> String? {
+        for pair in query.utf8.split(separator: UInt8(ascii: "&"), omittingEmptySubsequences: true) {
+            let equals = pair.firstIndex(of: UInt8(ascii: "="))
+            guard PageURL.formDecode(pair[pair.startIndex..<(equals ?? pair.endIndex)]) == name else { continue }
+            let value = equals.map { PageURL.formDecode(pair[pair.index(after: $0)...]) } ?? ""
+            return value.isEmpty ? nil : value
+        }
+        return nil
+    }
+
+    @Test func theOnePassScannerAgreesWithSplittingAndDecoding() {
+        let queries = [
+            "", "&", "&&", "=", "=&=", "&a=1", "a=1&", "&&a=1&&", "a", "a=", "=1&a=2", "a=1&a=2", "%61=1", "a+b=1&a b=2", "a%2Bb=1",
+            "%=1&%=2", "%6=1", "a=%ZZ", "e%CC%81=1", "%C3%A9=2", "\u{212A}=3", "K=4", "%E2%84%AA=5", "%FF=6", "utm_source=x&source=y&ref=z",
+        ]
+        let names = ["a", "", "a b", "a+b", "%", "é", "e\u{301}", "K", "\u{212A}", "\u{FFFD}", "utm_source", "source", "ref"]
+        for query in queries {
+            let page = PageURL(hostname: "h", query: query)
+            #expect(page.queryValues(names) == names.map { Self.referenceValue(query, $0) }, "query \(query)")
+        }
     }
 }

@@ -247,6 +247,11 @@ struct TrafficSourceTests {
         CleanCase("x" + String(repeating: "é", count: 200), "x" + String(repeating: "é", count: 127)),
         CleanCase(String(repeating: "x", count: 255) + " y", String(repeating: "x", count: 255)),
         CleanCase(String(repeating: "😀", count: 100), String(repeating: "😀", count: 64)),
+        // At the edges of the printable-ASCII fast path.
+        CleanCase(String(repeating: "x", count: 256), String(repeating: "x", count: 256)),
+        CleanCase(String(repeating: "x", count: 257), String(repeating: "x", count: 256)),
+        CleanCase("a ", "a"), CleanCase(" a", "a"), CleanCase("a b", "a b"), CleanCase("~", "~"), CleanCase(" ", nil),
+        CleanCase("a\u{7F}", "a"), CleanCase("a\u{1F}b", "ab"),
     ]
 
     @Test(arguments: cleanCases)

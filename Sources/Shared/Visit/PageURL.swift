@@ -87,6 +87,9 @@ public struct PageURL: Sendable, Equatable {
         guard !query.isEmpty, query.utf8.count <= Self.maxBytes, !names.isEmpty else { return values }
         var settled = [Bool](repeating: false, count: names.count)  // the first parameter of a name decides
         var unsettled = names.count
+        // ASCII names match ASCII keys byte for byte; anything else compares as `String`s do
+        // (canonical equivalence: `e%CC%81` is the name "é"), as `queryValue` always has.
+        let asciiNames = names.map { $0.utf8.allSatisfy { $0 < 0x80 } }
         var query = query
         query.withUTF8 { bytes in
             var pairStart = 0
@@ -98,7 +101,12 @@ public struct PageURL: Sendable, Equatable {
                 let equals = pair.firstIndex(of: UInt8(ascii: "="))
                 let rawKey = pair[pair.startIndex..<(equals ?? pair.endIndex)]
                 let key = rawKey.contains { $0 == UInt8(ascii: "%") || $0 == UInt8(ascii: "+") } ? Array(Self.formDecode(rawKey).utf8) : Array(rawKey)
-                for (position, name) in names.enumerated() where !settled[position] && key.elementsEqual(name.utf8) {
+                let keyText = key.allSatisfy { $0 < 0x80 } ? nil : String(decoding: key, as: UTF8.self)
+                func matches(_ position: Int, _ name: String) -> Bool {
+                    if let keyText { return keyText == name }
+                    return asciiNames[position] ? key.elementsEqual(name.utf8) : String(decoding: key, as: UTF8.self) == name
+                }
+                for (position, name) in names.enumerated() where !settled[position] && matches(position, name) {
                     settled[position] = true
                     unsettled -= 1
                     let value = equals.map { Self.formDecode(pair[($0 + 1)...]) } ?? ""

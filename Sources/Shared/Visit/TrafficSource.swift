@@ -21,10 +21,6 @@ public struct UTM: Sendable, Equatable {
     }
 
     /// The UTM parameters of `page`, each form-decoded and cleaned by `TrafficSource.clean`.
-    init(page: PageURL?) {
-        self.init(values: page?.queryValues(UTM.names) ?? [])
-    }
-
     /// The query parameters read for UTM, in `init(values:)`'s order.
     static let names = ["utm_medium", "utm_source", "utm_campaign", "utm_content", "utm_term"]
 
