@@ -10,6 +10,7 @@ import os
 import bench
 from harness import free_port
 
+WITH_ALLOCATOR = os.path.join(bench.ROOT, "scripts", "with-allocator")
 ACCEPTANCE = {"ratio": 0.8, "p99_ms": 5.0, "batch": 400_000, "worker_us": 5.0}
 
 
@@ -28,24 +29,16 @@ def checked(result, name):
     return result
 
 
-def drain_cpu_us(servers, worker, prefix, database, count, extra_env=None):
+def drain_cpu_us(servers, worker, prefix, database, count, allocator):
     """One Worker drains `count` queued page views; its CPU (user + system) per event, in µs."""
     bench.push_payloads(servers, visit_payloads(count), prefix)
-    proc = bench.start([worker], dict(servers.env(database, prefix), **(extra_env or {})))
+    proc = bench.start([WITH_ALLOCATOR, worker], dict(servers.env(database, prefix), ALLOCATOR=allocator))
     try:
         bench.wait_drained(servers, prefix)
         return bench.cpu_seconds(proc.pid) / count * 1e6
     finally:
         bench.stop(proc)
         servers.mongo_drop(database)
-
-
-def jemalloc_preload():
-    """LD_PRELOAD for jemalloc as scripts/with-allocator sets it (the bare soname); exits when libjemalloc2 is missing."""
-    out = bench.subprocess.run(["/sbin/ldconfig", "-p"], capture_output=True, text=True, check=True).stdout
-    if not any(line.split()[:1] == ["libjemalloc.so.2"] for line in out.splitlines()):
-        raise SystemExit("hot-paths: libjemalloc.so.2 missing: run scripts/setup (it installs libjemalloc2)")
-    return "libjemalloc.so.2"
 
 
 def middle(values, higher_is_better):
@@ -58,7 +51,9 @@ def scenario_hot_paths(servers, args, report):
     """12. the hot paths (issue 14): the build before them next to this one, alternating; this build with jemalloc too."""
     builds = {"before": os.path.join(args.before, ".build", "release"), "after": bench.BIN, "jemalloc": bench.BIN}
     # `jemalloc` is this build under ALLOCATOR=jemalloc (scripts/with-allocator): the same binaries, malloc preloaded.
-    envs = {"before": {}, "after": {}, "jemalloc": {"LD_PRELOAD": jemalloc_preload()}}
+    # Every process starts as the Procfile starts it, through scripts/with-allocator (which execs,
+    # so the pid measured is the executable's); it stops the run if jemalloc is missing.
+    allocators = {"before": "system", "after": "system", "jemalloc": "jemalloc"}
     sides = list(builds)
     for side, path in builds.items():
         for exe in ("IngestAPI", "Worker"):
@@ -69,8 +64,8 @@ def scenario_hot_paths(servers, args, report):
     procs = {"bare": bench.start([bench.BARE], dict(servers.env("hot_bare"), PORT=str(ports["bare"])), ports["bare"])}
     for side, path in builds.items():
         # No high-water mark: a 5 s batch run queues about 2M events, and 503s past QUEUE_MAX would count as throughput.
-        env = dict(servers.env(f"hot_{side}", f"h{side}:"), QUEUE_MAX="0", **envs[side])
-        procs[side] = bench.start([os.path.join(path, "IngestAPI"), "--port", str(ports[side])], env, ports[side])
+        env = dict(servers.env(f"hot_{side}", f"h{side}:"), QUEUE_MAX="0", ALLOCATOR=allocators[side])
+        procs[side] = bench.start([WITH_ALLOCATOR, os.path.join(path, "IngestAPI"), "--port", str(ports[side])], env, ports[side])
     single = {name: [] for name in ports}
     batch = {side: [] for side in sides}
     ceiling, cpu = [], {side: [] for side in sides}
@@ -96,7 +91,7 @@ def scenario_hot_paths(servers, args, report):
     for run in range(min(args.runs, 2)):
         for side in sides[run % 3:] + sides[:run % 3]:
             cpu[side].append(drain_cpu_us(servers, os.path.join(builds[side], "Worker"), f"w{run}{side}:", f"hot_drain_{side}",
-                                          args.drain_events, envs[side]))
+                                          args.drain_events, allocators[side]))
         print(f"  hot paths drain {run + 1}: worker CPU " + ", ".join(f"{side} {cpu[side][-1]:.1f}" for side in sides) + " µs/event")
 
     spread = bench.spread

@@ -131,7 +131,7 @@ private func checkPlausible(_ result: PlausibleEvent, body: UnsafeRawBufferPoint
 
 /// Everything the rules promise about an accepted event, and that its queue payload reads back.
 private func checkAccepted(_ event: Event, body: UnsafeRawBufferPointer) {
-    func within(_ text: String, _ allowed: Set<UInt8>, _ max: Int) -> Bool {
+    func within(_ text: String, _ allowed: ByteMask, _ max: Int) -> Bool {
         (1...max).contains(text.utf8.count) && text.utf8.allSatisfy(allowed.contains)
     }
     fuzzCheck(within(event.siteID, EventValidator.siteIDCharacters, 64), "site_id \(event.siteID.debugDescription)")

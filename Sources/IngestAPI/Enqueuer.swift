@@ -117,17 +117,20 @@ final class Enqueuer: Sendable {
     /// One push for all of `items`: a plain bounded `LPUSH` when no rate limit applies, else the
     /// script that checks the limits and pushes; the decisions in order.
     private static func push(_ items: [QueueItem], to queue: ReliableQueue, highWater: Int, maxRateLimitKeys: Int) async -> Result<[Admission], EnqueueError> {
+        // With shards, a push sees one shard's length: the health check records the total.
+        func record(_ depth: Int) {
+            if queue.keys.shards.count == 1 { IngestMetrics.queueDepth.record(depth) }
+        }
         do {
             if items.allSatisfy(\.limits.isEmpty) {
                 guard let depth = try await queue.enqueue(items.map(\.payload), highWater: highWater) else { return .failure(.queueFull) }
-                // With shards, a push sees one shard's length: the health check records the total.
-                if queue.keys.shards.count == 1 { IngestMetrics.queueDepth.record(depth) }
+                record(depth)
                 return .success(Array(repeating: .unlimited, count: items.count))
             }
             guard let (admissions, depth) = try await queue.enqueue(admitting: items, now: Timestamp.nowMillis(), highWater: highWater, maxKeys: maxRateLimitKeys) else {
                 return .failure(.queueFull)
             }
-            if queue.keys.shards.count == 1 { IngestMetrics.queueDepth.record(depth) }
+            record(depth)
             return .success(admissions)
         } catch {
             return .failure(.redis(error))

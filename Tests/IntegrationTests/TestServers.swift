@@ -152,7 +152,6 @@ struct TestServers {
         return (object["n"] as? NSNumber)?.intValue ?? 0
     }
 
-    /// The length of a Redis list.
     /// Events waiting in the queue, over every shard.
     func queued() async throws -> Int { try await queue.depth() }
 
@@ -194,6 +193,7 @@ struct TestServers {
         return fences
     }
 
+    /// The length of a Redis list.
     func length(_ key: String) async throws -> Int {
         Int(try await redis.send(RedisCommand("LLEN", key)).orThrow().int ?? -1)
     }

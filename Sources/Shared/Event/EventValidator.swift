@@ -95,9 +95,9 @@ public struct EventValidator: Sendable {
     func validate(_ input: EventInput, now: Int64, ids: inout some RandomNumberGenerator) throws(ValidationError) -> Event {
         if let problem = input.problem { throw problem }
         let siteID = try required(input.siteID, "site_id")
-        try check(siteID, "site_id", maxLength: 64, allowed: Self.siteIDMask, description: "A-Z a-z 0-9 . _ -")
+        try check(siteID, "site_id", maxLength: 64, allowed: Self.siteIDCharacters, description: "A-Z a-z 0-9 . _ -")
         let eventType = try required(input.eventType, "event_type")
-        try check(eventType, "event_type", maxLength: 64, allowed: Self.eventTypeMask, description: "A-Z a-z 0-9 . _ : -")
+        try check(eventType, "event_type", maxLength: 64, allowed: Self.eventTypeCharacters, description: "A-Z a-z 0-9 . _ : -")
 
         if let path = input.path {
             guard path.utf8.first == UInt8(ascii: "/") else { throw .field("path", "must start with /") }
@@ -169,10 +169,8 @@ public struct EventValidator: Sendable {
         guard value.utf8.allSatisfy(allowed.contains) else { throw .field(field, "may only contain \(description)") }
     }
 
-    static let siteIDCharacters = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
-    static let eventTypeCharacters = siteIDCharacters.union(":".utf8)
-    static let siteIDMask = ByteMask(siteIDCharacters)
-    static let eventTypeMask = ByteMask(eventTypeCharacters)
+    static let siteIDCharacters = ByteMask("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-".utf8)
+    static let eventTypeCharacters = ByteMask("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-:".utf8)
 
     /// A random (version 4) UUID in lowercase, for events sent without an `event_id`. Written
     /// by hand: `UUID().uuidString.lowercased()` cost 3.7 µs, a third of validating an event.
@@ -220,7 +218,7 @@ public struct EventValidator: Sendable {
 struct ByteMask: Sendable {
     private var words: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
-    init(_ bytes: Set<UInt8>) {
+    init(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
             let bit = UInt64(1) << UInt64(byte & 63)
             switch byte >> 6 {

@@ -24,8 +24,8 @@ extension FieldByFieldInput {
     }
 
     /// Keeps `error` unless a problem was already found.
-    mutating func note(_ error: ValidationError) {
-        if problem == nil { problem = error }
+    mutating func note(_ error: @autoclosure () -> ValidationError) {
+        if problem == nil { problem = error() }
     }
 
     /// The string at `key`, nil for `null`; a string is tried first, as nearly every field is one.

@@ -47,14 +47,9 @@ public indirect enum JSONValue: Sendable, Equatable {
             }
             out.append(UInt8(ascii: "]"))
         case .object(let members):
-            out.append(UInt8(ascii: "{"))
-            for (i, (key, value)) in members.enumerated() {
-                if i > 0 { out.append(UInt8(ascii: ",")) }
-                Self.writeString(key, into: &out)
-                out.append(UInt8(ascii: ":"))
-                value.write(into: &out)
-            }
-            out.append(UInt8(ascii: "}"))
+            var writer = MemberWriter(out: consume out)
+            for (key, value) in members { writer.value(key, value) }
+            out = writer.close()
         }
     }
 

@@ -72,23 +72,23 @@ private struct EnvelopeFields {
         repeat {
             let key = try reader.readKey()
             switch key {
-            case "event_id": eventID = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
-            case "site_id": siteID = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
-            case "event_type": eventType = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
-            case "path": path = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
-            case "userid": userID = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
-            case "name": name = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
-            case "timestamp": timestamp = try reader.optional(key) { reader throws(JSONReadError) in try reader.readInt64() }
-            case "received_at": receivedAt = try reader.optional(key) { reader throws(JSONReadError) in try reader.readInt64() }
+            case "event_id": eventID = try reader.string(orNull: key)
+            case "site_id": siteID = try reader.string(orNull: key)
+            case "event_type": eventType = try reader.string(orNull: key)
+            case "path": path = try reader.string(orNull: key)
+            case "userid": userID = try reader.string(orNull: key)
+            case "name": name = try reader.string(orNull: key)
+            case "timestamp": timestamp = try reader.int64(orNull: key)
+            case "received_at": receivedAt = try reader.int64(orNull: key)
             case "props": props = try reader.nullable { reader throws(JSONReadError) in try Self.readProps(&reader) }
             case "client": client = try reader.nullable { reader throws(JSONReadError) in try Self.readClient(&reader) }
             case "visit": visit = try reader.nullable { reader throws(JSONReadError) in try Self.readVisit(&reader) }
-            case "count": marks.count = try reader.optional(key) { reader throws(JSONReadError) in try reader.readInt64() }.map { Int(clamping: $0) } ?? 1
-            case "throttled": marks.throttled = try reader.optional(key) { reader throws(JSONReadError) in try reader.readBool() } == true
-            case "checked": marks.checked = try reader.optional(key) { reader throws(JSONReadError) in try reader.readBool() } == true
-            case "attempts": marks.attempts = try reader.optional(key) { reader throws(JSONReadError) in try reader.readInt64() }.map { Int(clamping: $0) } ?? 0
-            case "first_failed_at": marks.firstFailedAt = try reader.optional(key) { reader throws(JSONReadError) in try reader.readInt64() }
-            case "summary_id": marks.summaryID = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
+            case "count": marks.count = try reader.int64(orNull: key).map { Int(clamping: $0) } ?? 1
+            case "throttled": marks.throttled = try reader.bool(orNull: key) == true
+            case "checked": marks.checked = try reader.bool(orNull: key) == true
+            case "attempts": marks.attempts = try reader.int64(orNull: key).map { Int(clamping: $0) } ?? 0
+            case "first_failed_at": marks.firstFailedAt = try reader.int64(orNull: key)
+            case "summary_id": marks.summaryID = try reader.string(orNull: key)
             default: try reader.skipValue()
             }
         } while try reader.nextMember()
@@ -120,50 +120,48 @@ private struct EnvelopeFields {
         guard try reader.beginObject() else { return client }
         repeat {
             let key = try reader.readKey()
-            guard ["ip", "ua", "url", "ref"].contains(key) else {
-                try reader.skipValue()
-                continue
-            }
-            let value = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
             switch key {
-            case "ip": client.ip = value
-            case "ua": client.ua = value
-            case "url": client.url = value
-            default: client.ref = value
+            case "ip": client.ip = try reader.string(orNull: key)
+            case "ua": client.ua = try reader.string(orNull: key)
+            case "url": client.url = try reader.string(orNull: key)
+            case "ref": client.ref = try reader.string(orNull: key)
+            default: try reader.skipValue()
             }
         } while try reader.nextMember()
         return client
     }
 
+    /// `visit`, its member names from `VisitFields.CodingKeys` (the names it is written under).
     static func readVisit(_ reader: inout JSONReader) throws(JSONReadError) -> VisitFields {
-        var ints: [String: Int64] = [:]
-        var strings: [String: String] = [:]
+        typealias Key = VisitFields.CodingKeys
+        var ids: [Key: Int64] = [:]
+        var strings: [Key: String] = [:]
         if try reader.beginObject() {
             repeat {
-                let key = try reader.readKey()
+                let name = try reader.readKey()
+                guard let key = Key(rawValue: name) else {
+                    try reader.skipValue()
+                    continue
+                }
                 switch key {
-                case "visitor_id", "session_id":
-                    ints[key] = try reader.optional(key) { reader throws(JSONReadError) in try reader.readInt64() }
-                case "hostname", "referrer", "source", "utm_medium", "utm_source", "utm_campaign", "utm_content", "utm_term",
-                     "browser", "browser_version", "os", "os_version", "device", "country":
-                    strings[key] = try reader.optional(key) { reader throws(JSONReadError) in try reader.readString() }
-                default: try reader.skipValue()
+                case .visitorID, .sessionID: ids[key] = try reader.int64(orNull: name)
+                default: strings[key] = try reader.string(orNull: name)
                 }
             } while try reader.nextMember()
         }
-        func required(_ key: String) throws(JSONReadError) -> String {
-            guard let value = strings[key] else { throw JSONReadError(message: "visit.\(key) is missing", offset: 0) }
+        func required(_ key: Key) throws(JSONReadError) -> String {
+            guard let value = strings[key] else { throw JSONReadError(message: "visit.\(key.rawValue) is missing", offset: 0) }
             return value
         }
-        guard let visitor = ints["visitor_id"], let session = ints["session_id"] else {
+        guard let visitor = ids[.visitorID], let session = ids[.sessionID] else {
             throw JSONReadError(message: "visit.visitor_id and visit.session_id are required", offset: 0)
         }
         return VisitFields(
-            visitorID: visitor, sessionID: session, hostname: strings["hostname"], referrer: strings["referrer"],
-            source: try required("source"), utmMedium: strings["utm_medium"], utmSource: strings["utm_source"],
-            utmCampaign: strings["utm_campaign"], utmContent: strings["utm_content"], utmTerm: strings["utm_term"],
-            browser: try required("browser"), browserVersion: try required("browser_version"), os: try required("os"),
-            osVersion: try required("os_version"), device: try required("device"), country: strings["country"])
+            visitorID: visitor, sessionID: session, hostname: strings[.hostname], referrer: strings[.referrer],
+            source: try required(.source), utmMedium: strings[.utmMedium], utmSource: strings[.utmSource],
+            utmCampaign: strings[.utmCampaign], utmContent: strings[.utmContent], utmTerm: strings[.utmTerm],
+            browser: try required(.browser), browserVersion: try required(.browserVersion), os: try required(.os),
+            osVersion: try required(.osVersion), device: try required(.device), country: strings[.country])
     }
 }
 
@@ -173,6 +171,21 @@ extension JSONReader {
         if let value = try read(&self) { return value }
         if try readNull() { return nil }
         throw mismatch(key, "of its type or null")
+    }
+
+    /// A string, nil for `null`; any other kind is an error naming `key`.
+    mutating func string(orNull key: String) throws(JSONReadError) -> String? {
+        try optional(key) { reader throws(JSONReadError) in try reader.readString() }
+    }
+
+    /// An integer that fits `Int64`, nil for `null`; any other value is an error naming `key`.
+    mutating func int64(orNull key: String) throws(JSONReadError) -> Int64? {
+        try optional(key) { reader throws(JSONReadError) in try reader.readInt64() }
+    }
+
+    /// A boolean, nil for `null`; any other kind is an error naming `key`.
+    mutating func bool(orNull key: String) throws(JSONReadError) -> Bool? {
+        try optional(key) { reader throws(JSONReadError) in try reader.readBool() }
     }
 
     /// nil for `null`, else what `read` reads (an object reader: another kind is an error).

@@ -1,7 +1,7 @@
 import Foundation
 
-/// A JSON value of a v2 query body, read with `JSONDecoder` (the project's one reader) and
-/// a bounded depth: a client's nesting never turns into deep recursion here.
+/// A JSON value of a v2 query body, read with `JSONDecoder` (the hot paths, `/event`, `/events`
+/// and queued payloads, use `JSONReader`) and a bounded depth: a client's nesting never turns into deep recursion here.
 public indirect enum StatsQueryJSON: Sendable, Equatable, Decodable {
     /// null.
     case null

@@ -25,13 +25,6 @@ public struct VisitorHasher {
         mac.update(data: message)
         return VisitTracker.firstWord(mac.finalize())
     }
-
-    /// The visitor: the anonymous one (`visitorID(siteID:address:userAgent:)`), or, when the
-    /// client names its user, a hash of the site and `userid` alone (the same on every day).
-    public func visitorID(siteID: String, address: String, userAgent: String, userID: String?) -> Int64 {
-        guard let userID else { return visitorID(siteID: siteID, address: address, userAgent: userAgent) }
-        return VisitTracker.namedVisitorID(siteID: siteID, userID: userID)
-    }
 }
 
 extension VisitTracker {
