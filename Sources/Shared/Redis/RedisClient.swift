@@ -22,6 +22,10 @@ import NIOPosix
 ///
 /// With a cluster (`configuration.cluster`), `ClusterRouter` sends each request to the master of
 /// its keys' slot, with a pool of connections per node.
+///
+/// With one Redis (neither Sentinel nor a cluster), commands that do not block go through
+/// `RedisMultiplexer` instead: one pipelined connection on a SwiftNIO event loop, no thread hop.
+/// Blocking commands (`BLMOVE`, `WAIT`: those sent with an `extraTimeout`) keep the pool.
 public final class RedisClient: Sendable {
     /// The configuration connections are made with.
     public let configuration: RedisConfiguration
@@ -30,6 +34,7 @@ public final class RedisClient: Sendable {
     private let logger: Logger
     private let sentinels: SentinelResolver?
     private let cluster: ClusterRouter?
+    private let multiplexer: RedisMultiplexer?
 
     private struct State {
         var idle: [RedisConnection] = []
@@ -60,6 +65,8 @@ public final class RedisClient: Sendable {
             SentinelResolver($0, connectTimeout: configuration.connectTimeout, readTimeout: configuration.readTimeout)
         }
         cluster = configuration.cluster.map { ClusterRouter($0, configuration: configuration, logger: logger) }
+        let single = configuration.sentinel == nil && configuration.cluster == nil
+        multiplexer = single ? RedisMultiplexer(configuration: configuration, logger: logger) : nil
         threads.start()
     }
 
@@ -70,6 +77,7 @@ public final class RedisClient: Sendable {
             state.idle = []
         }
         cluster?.shutdown()
+        await multiplexer?.shutdown()
         try? await threads.shutdownGracefully()
     }
 
@@ -106,6 +114,7 @@ public final class RedisClient: Sendable {
     /// Sends the commands in one round trip and returns their replies in order.
     public func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
+        if let multiplexer, extraTimeout == .zero { return try await multiplexer.pipeline(commands) }
         return try await onThread { [self] () throws(RedisError) in try self.runBlocking(commands, extraTimeout: extraTimeout) }
     }
 

@@ -16,6 +16,13 @@ final class RedisConnection: @unchecked Sendable {
     /// Connects to `configuration`'s server, or to `endpoint` (the master a sentinel named),
     /// authenticates and selects the database.
     convenience init(configuration: RedisConfiguration, endpoint: RedisEndpoint? = nil) throws(RedisError) {
+        try self.init(
+            endpoint: endpoint ?? RedisEndpoint(host: configuration.host, port: configuration.port),
+            connectTimeout: configuration.connectTimeout, readTimeout: configuration.readTimeout, setup: Self.setupCommands(configuration))
+    }
+
+    /// What a new connection to `configuration`'s server runs first: AUTH, SELECT.
+    static func setupCommands(_ configuration: RedisConfiguration) -> [RedisCommand] {
         var setup: [RedisCommand] = []
         if let password = configuration.password {
             setup.append(configuration.username.map { RedisCommand("AUTH", $0, password) } ?? RedisCommand("AUTH", password))
@@ -23,9 +30,7 @@ final class RedisConnection: @unchecked Sendable {
         if configuration.database != 0 {
             setup.append(RedisCommand("SELECT", String(configuration.database)))
         }
-        try self.init(
-            endpoint: endpoint ?? RedisEndpoint(host: configuration.host, port: configuration.port),
-            connectTimeout: configuration.connectTimeout, readTimeout: configuration.readTimeout, setup: setup)
+        return setup
     }
 
     /// Connects to `endpoint` and runs `setup` (AUTH, SELECT); an error reply to it fails the connect.
@@ -94,7 +99,7 @@ final class RedisConnection: @unchecked Sendable {
                 if context.pointee.err == REDIS_ERR_EOF { throw .closed(Self.errorString(context)) }
                 throw .io(Self.errorString(context))
             }
-            replies.append(Self.copy(raw.assumingMemoryBound(to: redisReply.self)))
+            replies.append(RedisReply(copying: raw.assumingMemoryBound(to: redisReply.self)))
             freeReplyObject(raw)
         }
         return replies
@@ -124,34 +129,6 @@ final class RedisConnection: @unchecked Sendable {
         guard status == REDIS_OK else { throw .io(Self.errorString(context)) }
     }
 
-    private static func copy(_ reply: UnsafeMutablePointer<redisReply>) -> RedisReply {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            return .bulk(bytes(r.str, r.len))
-        case REDIS_REPLY_STATUS:
-            return .status(String(decoding: bytes(r.str, r.len), as: UTF8.self))
-        case REDIS_REPLY_ERROR:
-            return .error(String(decoding: bytes(r.str, r.len), as: UTF8.self))
-        case REDIS_REPLY_INTEGER:
-            return .integer(Int64(r.integer))
-        case REDIS_REPLY_ARRAY:
-            var elements: [RedisReply] = []
-            elements.reserveCapacity(Int(r.elements))
-            for i in 0..<Int(r.elements) {
-                if let element = r.element[i] { elements.append(copy(element)) } else { elements.append(.null) }
-            }
-            return .array(elements)
-        default:
-            return .null
-        }
-    }
-
-    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
-        guard let pointer, length > 0 else { return [] }
-        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
-    }
-
     private static func errorString(_ context: UnsafeMutablePointer<redisContext>) -> String {
         withUnsafeBytes(of: context.pointee.errstr) { raw in
             let text = String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
@@ -163,4 +140,36 @@ final class RedisConnection: @unchecked Sendable {
         let (seconds, attoseconds) = duration.components
         return Foundation.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
     }
+}
+
+extension RedisReply {
+    /// A copy of hiredis's reply object, so no C memory outlives the call that read it.
+    init(copying reply: UnsafeMutablePointer<redisReply>) {
+        let r = reply.pointee
+        switch r.type {
+        case REDIS_REPLY_STRING:
+            self = .bulk(Self.bytes(r.str, r.len))
+        case REDIS_REPLY_STATUS:
+            self = .status(String(decoding: Self.bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_ERROR:
+            self = .error(String(decoding: Self.bytes(r.str, r.len), as: UTF8.self))
+        case REDIS_REPLY_INTEGER:
+            self = .integer(Int64(r.integer))
+        case REDIS_REPLY_ARRAY:
+            var elements: [RedisReply] = []
+            elements.reserveCapacity(Int(r.elements))
+            for i in 0..<Int(r.elements) {
+                if let element = r.element[i] { elements.append(RedisReply(copying: element)) } else { elements.append(.null) }
+            }
+            self = .array(elements)
+        default:
+            self = .null
+        }
+    }
+
+    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
+        guard let pointer, length > 0 else { return [] }
+        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
+    }
+
 }

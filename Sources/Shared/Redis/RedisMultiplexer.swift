@@ -1,0 +1,212 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+
+/// Non-blocking commands to one Redis over a single pipelined connection on a SwiftNIO event
+/// loop: a caller's commands are written from the loop and its replies parsed there (by
+/// hiredis's `redisReader`), so a command costs no thread hop and no blocked thread. Concurrent
+/// callers share the connection; Redis answers them in the order they were written.
+///
+/// The connection is made on first use and again after it ends. A command written before the
+/// end fails as one that may have run (`.closed`, `.io`); one not yet written when it ended is
+/// sent once on a new connection. While Redis cannot be reached, connects back off as
+/// `RedisClient`'s do (50 ms doubling to 2 s) and calls fail fast with `.unavailable`.
+final class RedisMultiplexer: Sendable {
+    private typealias Handler = NIOLoopBound<RedisPipelineHandler>
+
+    private let configuration: RedisConfiguration
+    private let eventLoop: any EventLoop
+    private let logger: Logger
+    private let state = NIOLockedValueBox(State())
+
+    private struct Connection {
+        let generation: Int
+        let ready: EventLoopFuture<Handler>
+    }
+
+    private struct State {
+        var connection: Connection?
+        var channels: [Int: any Channel] = [:]
+        var generation = 0
+        var consecutiveFailures = 0
+        var nextAttempt = NIODeadline.uptimeNanoseconds(0)
+        var lastError = ""
+        var isShutdown = false
+    }
+
+    /// A multiplexer for `configuration`'s server (its AUTH and SELECT run on each new connection).
+    init(configuration: RedisConfiguration, eventLoop: any EventLoop = MultiThreadedEventLoopGroup.singleton.next(), logger: Logger) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+    }
+
+    /// Sends the commands in one write and returns their replies in order.
+    func pipeline(_ commands: [RedisCommand]) async throws(RedisError) -> [RedisReply] {
+        var attempts = 0
+        while true {
+            attempts += 1
+            let handler = try await connection()
+            do {
+                return try await send(commands, on: handler)
+            } catch is RedisPipelineHandler.NotSent where attempts < 2 {
+                continue  // the connection ended before anything was written: a new one is safe
+            } catch is RedisPipelineHandler.NotSent {
+                throw .unavailable("the connection to redis ended before the command was sent")
+            } catch let error as RedisError {
+                throw error
+            } catch {
+                throw .io("\(error)")
+            }
+        }
+    }
+
+    /// Closes the connection; later calls throw `.shutdown`.
+    func shutdown() async {
+        let channels = state.withLockedValue { state in
+            state.isShutdown = true
+            state.connection = nil
+            return Array(state.channels.values)
+        }
+        for channel in channels {
+            try? await channel.close()
+        }
+    }
+
+    private func send(_ commands: [RedisCommand], on handler: Handler) async throws -> [RedisReply] {
+        let loop = handler.eventLoop
+        let promise = loop.makePromise(of: [RedisReply].self)
+        if loop.inEventLoop {
+            handler.value.send(commands, promise: promise)
+        } else {
+            loop.execute { handler.value.send(commands, promise: promise) }
+        }
+        return try await promise.futureResult.get()
+    }
+
+    private enum Next {
+        case use(EventLoopFuture<Handler>)
+        case connect(EventLoopPromise<Handler>, generation: Int)
+    }
+
+    /// The open connection, the one being made, or a new one; fails fast while connects back off.
+    private func connection() async throws(RedisError) -> Handler {
+        let now = NIODeadline.now()
+        let next: Result<Next, RedisError> = state.withLockedValue { state in
+            if state.isShutdown { return .failure(.shutdown) }
+            if let connection = state.connection { return .success(.use(connection.ready)) }
+            if now < state.nextAttempt { return .failure(.unavailable(state.lastError)) }
+            state.generation += 1
+            let promise = eventLoop.makePromise(of: Handler.self)
+            state.connection = Connection(generation: state.generation, ready: promise.futureResult)
+            return .success(.connect(promise, generation: state.generation))
+        }
+        let ready: EventLoopFuture<Handler>
+        switch try next.get() {
+        case .use(let future):
+            ready = future
+        case .connect(let promise, let generation):
+            connect(generation: generation, promise: promise)
+            ready = promise.futureResult
+        }
+        do {
+            return try await ready.get()
+        } catch let error as RedisError {
+            throw error
+        } catch {
+            throw .connectFailed("\(configuration.host):\(configuration.port): \(error)")
+        }
+    }
+
+    /// Connects, runs AUTH and SELECT, and completes `promise` with the connection's handler.
+    private func connect(generation: Int, promise: EventLoopPromise<Handler>) {
+        let endpoint = RedisEndpoint(host: configuration.host, port: configuration.port)
+        let timeout = TimeAmount.nanoseconds(Int64(configuration.readTimeout.totalNanoseconds))
+        let setup = RedisConnection.setupCommands(configuration)
+        ClientBootstrap(group: eventLoop)
+            .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.totalNanoseconds)))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    guard let reader = RedisReplyReader() else { throw RedisError.connectFailed("out of memory") }
+                    try channel.pipeline.syncOperations.addHandler(RedisPipelineHandler(timeout: timeout, reader: reader))
+                }
+            }
+            .connect(host: endpoint.host, port: endpoint.port)
+            .flatMap { channel -> EventLoopFuture<Handler> in
+                channel.closeFuture.whenComplete { _ in self.ended(generation) }
+                let registered = self.state.withLockedValue { state in
+                    guard !state.isShutdown else { return false }
+                    state.channels[generation] = channel
+                    return true
+                }
+                guard registered else {
+                    channel.close(promise: nil)
+                    return channel.eventLoop.makeFailedFuture(RedisError.shutdown)
+                }
+                let handler: Handler
+                do {
+                    handler = Handler(try channel.pipeline.syncOperations.handler(type: RedisPipelineHandler.self), eventLoop: channel.eventLoop)
+                } catch {
+                    return channel.eventLoop.makeFailedFuture(error)
+                }
+                guard !setup.isEmpty else { return channel.eventLoop.makeSucceededFuture(handler) }
+                let replies = channel.eventLoop.makePromise(of: [RedisReply].self)
+                handler.value.send(setup, promise: replies)
+                return replies.futureResult.flatMapThrowing { replies in
+                    for case .error(let message) in replies { throw RedisError.connectFailed("\(endpoint) setup: \(message)") }
+                    return handler
+                }
+                .flatMapErrorThrowing { error in
+                    channel.close(promise: nil)
+                    throw error
+                }
+            }
+            .whenComplete { result in
+                switch result {
+                case .success(let handler):
+                    self.connected()
+                    promise.succeed(handler)
+                case .failure(let error):
+                    let failure = (error as? RedisError) ?? .connectFailed("\(endpoint): \(Self.describe(error))")
+                    self.connectFailed(failure, generation: generation)
+                    promise.fail(failure)
+                }
+            }
+    }
+
+    /// A connect error as the socket reported it (NIO wraps each attempt's error in a list).
+    private static func describe(_ error: any Error) -> String {
+        if let connect = error as? NIOConnectionError, let first = connect.connectionErrors.first { return "\(first.error)" }
+        return "\(error)"
+    }
+
+    private func connected() {
+        let recovered = state.withLockedValue { state in
+            defer { state.consecutiveFailures = 0 }
+            return state.consecutiveFailures > 0
+        }
+        if recovered { logger.info("redis reconnected", metadata: ["redis": "\(configuration.displayName)"]) }
+    }
+
+    /// Forgets the connection of `generation` and backs the next connect off.
+    private func connectFailed(_ error: RedisError, generation: Int) {
+        state.withLockedValue { state in
+            if state.connection?.generation == generation { state.connection = nil }
+            state.consecutiveFailures += 1
+            let exponent = min(state.consecutiveFailures - 1, 6)
+            state.nextAttempt = .now() + .milliseconds(Int64(min(50 << exponent, 2000)))
+            state.lastError = "\(error)"
+        }
+        logger.warning("redis connect failed", metadata: ["redis": "\(configuration.displayName)", "error": "\(error)"])
+    }
+
+    /// Forgets the connection of `generation` once its channel closed: the next call makes a new one.
+    private func ended(_ generation: Int) {
+        state.withLockedValue { state in
+            state.channels[generation] = nil
+            if state.connection?.generation == generation { state.connection = nil }
+        }
+    }
+}
