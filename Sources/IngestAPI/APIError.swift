@@ -135,8 +135,27 @@ enum RateLimitHeaders {
 enum JSONBody {
     /// A JSON response with `status`.
     static func response(_ status: HTTPResponse.Status, _ value: JSONValue, headers: HTTPFields = [:]) -> Response {
+        Response(status: status, headers: fields(adding: headers), body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
+    }
+
+    /// `202 {"success":true,"event_id":"…"}`, the answer to each accepted `POST /event`, written
+    /// straight to bytes (the same bytes `response` writes for that object).
+    static func accepted(eventID: String, headers: HTTPFields) -> Response {
+        var body = ByteBuffer()
+        body.reserveCapacity(48 + eventID.utf8.count)
+        body.writeStaticString(#"{"success":true,"event_id":"#)
+        body.writeBytes(JSONValue.string(eventID).bytes)
+        body.writeStaticString("}")
+        return Response(status: .accepted, headers: fields(adding: headers), body: .init(byteBuffer: body))
+    }
+
+    /// The content type every JSON answer carries, checked once rather than per answer.
+    private static let contentType: HTTPFields = [.contentType: "application/json; charset=utf-8"]
+
+    private static func fields(adding headers: HTTPFields) -> HTTPFields {
+        guard !headers.isEmpty else { return contentType }
         var fields = headers
         fields[.contentType] = "application/json; charset=utf-8"
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: value.bytes)))
+        return fields
     }
 }

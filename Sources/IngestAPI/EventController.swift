@@ -44,9 +44,7 @@ struct EventController: Sendable {
             throw APIError.unavailable("the queue gave no decision for the event; retry later")
         }
         guard admission.allowed else { throw APIError.rateLimited(admission) }
-        return JSONBody.response(
-            .accepted, .object([("success", .bool(true)), ("event_id", .string(event.eventID))]),
-            headers: RateLimitHeaders.fields(for: admission))
+        return JSONBody.accepted(eventID: event.eventID, headers: RateLimitHeaders.fields(for: admission))
     }
 
     /// A batch: each valid event is queued unless a rate limit refuses it; the refused and the
