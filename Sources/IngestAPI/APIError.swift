@@ -149,9 +149,10 @@ enum JSONBody {
         return Response(status: .accepted, headers: fields(adding: headers), body: .init(byteBuffer: body))
     }
 
-    /// The content type every JSON answer carries, checked once rather than per answer.
+    /// The content type every JSON answer carries, built (and its value validated) once rather than per answer.
     private static let contentType: HTTPFields = [.contentType: "application/json; charset=utf-8"]
 
+    /// `headers` with the JSON content type.
     private static func fields(adding headers: HTTPFields) -> HTTPFields {
         guard !headers.isEmpty else { return contentType }
         var fields = headers

@@ -26,7 +26,7 @@ final class RequestReadTimeout: ChannelInboundHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         switch unwrapInboundIn(data) {
         case .head:
-            let now = NIODeadline.now()
+            let now = context.eventLoop.now
             started = now
             if timer == nil { arm(context, at: now + timeout) }
         case .end:
@@ -39,15 +39,14 @@ final class RequestReadTimeout: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Checks at `deadline` whether the request then in progress has had its `timeout`.
     private func arm(_ context: ChannelHandlerContext, at deadline: NIODeadline) {
-        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
             timer = nil
             guard let started else { return }  // idle: the next head arms it again
             let due = started + timeout
-            if due <= .now() {
-                loopBound.value.close(promise: nil)
+            if due <= context.eventLoop.now {
+                context.close(promise: nil)
             } else {
-                arm(loopBound.value, at: due)
+                arm(context, at: due)
             }
         }
     }
@@ -61,6 +60,7 @@ final class RequestReadTimeout: ChannelInboundHandler, RemovableChannelHandler {
         stop()
     }
 
+    /// Cancels the timer: the connection is gone.
     private func stop() {
         timer?.cancel()
         timer = nil

@@ -86,4 +86,31 @@ struct RedisClientTests {
         await client.shutdown()
         await admin.shutdown()
     }
+
+    /// A connection whose AUTH is refused is a failed connect: the caller hears that nothing of
+    /// its was sent (ingest answers 503 SERVICE_UNAVAILABLE, not OUTCOME_UNKNOWN), then and on
+    /// the calls that follow (backing off or connecting again).
+    @Test func aRefusedHandshakeFailsCallsAsNeverSent() async throws {
+        let servers = try TestServers()
+        var configuration = servers.configuration.redis
+        configuration.password = "not-the-password"
+        let client = RedisClient(configuration: configuration, maxConnections: 1, logger: servers.logger)
+        let key = servers.configuration.keys.prefix + "refused"
+        await #expect {
+            _ = try await client.send(RedisCommand("LPUSH", key, "x"))
+        } throws: { error in
+            guard case .connectFailed(let message) = error as? RedisError else { return false }
+            return message.contains("setup")
+        }
+        for _ in 0..<3 {
+            await #expect {
+                _ = try await client.send(RedisCommand("LPUSH", key, "x"))
+            } throws: { error in
+                (error as? RedisError)?.mayHaveRun == false
+            }
+        }
+        #expect(try await servers.length(key) == 0)
+        await client.shutdown()
+        await servers.shutdown()
+    }
 }

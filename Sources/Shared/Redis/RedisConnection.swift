@@ -141,35 +141,3 @@ final class RedisConnection: @unchecked Sendable {
         return Foundation.timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
     }
 }
-
-extension RedisReply {
-    /// A copy of hiredis's reply object, so no C memory outlives the call that read it.
-    init(copying reply: UnsafeMutablePointer<redisReply>) {
-        let r = reply.pointee
-        switch r.type {
-        case REDIS_REPLY_STRING:
-            self = .bulk(Self.bytes(r.str, r.len))
-        case REDIS_REPLY_STATUS:
-            self = .status(String(decoding: Self.bytes(r.str, r.len), as: UTF8.self))
-        case REDIS_REPLY_ERROR:
-            self = .error(String(decoding: Self.bytes(r.str, r.len), as: UTF8.self))
-        case REDIS_REPLY_INTEGER:
-            self = .integer(Int64(r.integer))
-        case REDIS_REPLY_ARRAY:
-            var elements: [RedisReply] = []
-            elements.reserveCapacity(Int(r.elements))
-            for i in 0..<Int(r.elements) {
-                if let element = r.element[i] { elements.append(RedisReply(copying: element)) } else { elements.append(.null) }
-            }
-            self = .array(elements)
-        default:
-            self = .null
-        }
-    }
-
-    private static func bytes(_ pointer: UnsafeMutablePointer<CChar>?, _ length: Int) -> [UInt8] {
-        guard let pointer, length > 0 else { return [] }
-        return Array(UnsafeRawBufferPointer(start: pointer, count: length))
-    }
-
-}

@@ -10,7 +10,9 @@ import NIOPosix
 ///
 /// The connection is made on first use and again after it ends. A command written before the
 /// end fails as one that may have run (`.closed`, `.io`); one not yet written when it ended is
-/// sent once on a new connection. While Redis cannot be reached, connects back off as
+/// sent once on a new connection (a connection Redis closed an instant before the write, its
+/// end not yet read, still fails that one write as `.closed`). A new connection runs AUTH and
+/// SELECT as configured, then PING: it is used only once Redis answered. While Redis cannot be reached, connects back off as
 /// `RedisClient`'s do (50 ms doubling to 2 s) and calls fail fast with `.unavailable`.
 final class RedisMultiplexer: Sendable {
     private typealias Handler = NIOLoopBound<RedisPipelineHandler>
@@ -20,11 +22,14 @@ final class RedisMultiplexer: Sendable {
     private let logger: Logger
     private let state = NIOLockedValueBox(State())
 
+    /// The connection in use or being made; `handler` once it answered its handshake.
     private struct Connection {
         let generation: Int
         let ready: EventLoopFuture<Handler>
+        var handler: Handler?
     }
 
+    /// The connection, the channels to close at shutdown, and the connect backoff.
     private struct State {
         var connection: Connection?
         var channels: [Int: any Channel] = [:]
@@ -74,6 +79,7 @@ final class RedisMultiplexer: Sendable {
         }
     }
 
+    /// Hands `commands` to the handler on its event loop and awaits their replies.
     private func send(_ commands: [RedisCommand], on handler: Handler) async throws -> [RedisReply] {
         let loop = handler.eventLoop
         let promise = loop.makePromise(of: [RedisReply].self)
@@ -85,7 +91,9 @@ final class RedisMultiplexer: Sendable {
         return try await promise.futureResult.get()
     }
 
+    /// What `connection()` found: a connection to use, one to wait for, or one to make.
     private enum Next {
+        case ready(Handler)
         case use(EventLoopFuture<Handler>)
         case connect(EventLoopPromise<Handler>, generation: Int)
     }
@@ -95,7 +103,7 @@ final class RedisMultiplexer: Sendable {
         let now = NIODeadline.now()
         let next: Result<Next, RedisError> = state.withLockedValue { state in
             if state.isShutdown { return .failure(.shutdown) }
-            if let connection = state.connection { return .success(.use(connection.ready)) }
+            if let connection = state.connection { return .success(connection.handler.map { .ready($0) } ?? .use(connection.ready)) }
             if now < state.nextAttempt { return .failure(.unavailable(state.lastError)) }
             state.generation += 1
             let promise = eventLoop.makePromise(of: Handler.self)
@@ -104,6 +112,8 @@ final class RedisMultiplexer: Sendable {
         }
         let ready: EventLoopFuture<Handler>
         switch try next.get() {
+        case .ready(let handler):
+            return handler
         case .use(let future):
             ready = future
         case .connect(let promise, let generation):
@@ -112,18 +122,16 @@ final class RedisMultiplexer: Sendable {
         }
         do {
             return try await ready.get()
-        } catch let error as RedisError {
-            throw error
         } catch {
-            throw .connectFailed("\(configuration.host):\(configuration.port): \(error)")
+            throw (error as? RedisError) ?? .connectFailed("\(configuration.host):\(configuration.port): \(error)")
         }
     }
 
-    /// Connects, runs AUTH and SELECT, and completes `promise` with the connection's handler.
+    /// Connects, runs AUTH, SELECT and PING, and completes `promise` with the connection's handler.
     private func connect(generation: Int, promise: EventLoopPromise<Handler>) {
         let endpoint = RedisEndpoint(host: configuration.host, port: configuration.port)
         let timeout = TimeAmount.nanoseconds(Int64(configuration.readTimeout.totalNanoseconds))
-        let setup = RedisConnection.setupCommands(configuration)
+        let setup = RedisConnection.setupCommands(configuration) + [RedisCommand("PING")]
         ClientBootstrap(group: eventLoop)
             .connectTimeout(.nanoseconds(Int64(configuration.connectTimeout.totalNanoseconds)))
             .channelOption(.socketOption(.so_keepalive), value: 1)
@@ -135,27 +143,29 @@ final class RedisMultiplexer: Sendable {
             }
             .connect(host: endpoint.host, port: endpoint.port)
             .flatMap { channel -> EventLoopFuture<Handler> in
-                channel.closeFuture.whenComplete { _ in self.ended(generation) }
                 let registered = self.state.withLockedValue { state in
                     guard !state.isShutdown else { return false }
                     state.channels[generation] = channel
                     return true
                 }
+                channel.closeFuture.whenComplete { _ in self.ended(generation) }
                 guard registered else {
                     channel.close(promise: nil)
                     return channel.eventLoop.makeFailedFuture(RedisError.shutdown)
                 }
                 let handler: Handler
                 do {
-                    handler = Handler(try channel.pipeline.syncOperations.handler(type: RedisPipelineHandler.self), eventLoop: channel.eventLoop)
+                    let pipelined = try channel.pipeline.syncOperations.handler(type: RedisPipelineHandler.self)
+                    pipelined.onEnd = { self.ended(generation) }
+                    handler = Handler(pipelined, eventLoop: channel.eventLoop)
                 } catch {
                     return channel.eventLoop.makeFailedFuture(error)
                 }
-                guard !setup.isEmpty else { return channel.eventLoop.makeSucceededFuture(handler) }
                 let replies = channel.eventLoop.makePromise(of: [RedisReply].self)
                 handler.value.send(setup, promise: replies)
                 return replies.futureResult.flatMapThrowing { replies in
                     for case .error(let message) in replies { throw RedisError.connectFailed("\(endpoint) setup: \(message)") }
+                    guard replies.last == .status("PONG") else { throw RedisError.connectFailed("\(endpoint) answered PING with \(replies.last ?? .null)") }
                     return handler
                 }
                 .flatMapErrorThrowing { error in
@@ -166,10 +176,19 @@ final class RedisMultiplexer: Sendable {
             .whenComplete { result in
                 switch result {
                 case .success(let handler):
-                    self.connected()
+                    self.connected(handler, generation: generation)
                     promise.succeed(handler)
+                case .failure(RedisError.shutdown):
+                    promise.fail(RedisError.shutdown)
                 case .failure(let error):
-                    let failure = (error as? RedisError) ?? .connectFailed("\(endpoint): \(Self.describe(error))")
+                    // Nothing of any caller's was written before the handshake finished: whatever
+                    // ended it (a close, a timeout), the connect failed.
+                    let failure: RedisError
+                    if case .connectFailed(let message)? = error as? RedisError {
+                        failure = .connectFailed(message)
+                    } else {
+                        failure = .connectFailed("\(endpoint): \(Self.describe(error))")
+                    }
                     self.connectFailed(failure, generation: generation)
                     promise.fail(failure)
                 }
@@ -182,8 +201,10 @@ final class RedisMultiplexer: Sendable {
         return "\(error)"
     }
 
-    private func connected() {
+    /// Keeps `handler` as the connection of `generation` (unless it ended meanwhile) and ends the backoff.
+    private func connected(_ handler: Handler, generation: Int) {
         let recovered = state.withLockedValue { state in
+            if state.connection?.generation == generation { state.connection?.handler = handler }
             defer { state.consecutiveFailures = 0 }
             return state.consecutiveFailures > 0
         }

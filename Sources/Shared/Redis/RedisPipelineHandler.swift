@@ -1,66 +1,17 @@
-import CHiredis
 import NIOCore
 
-/// hiredis's reply parser (`redisReader`), owned: fed the bytes a connection reads, it hands out
-/// whole replies, copied into `RedisReply`s. Used on one event loop only.
-final class RedisReplyReader {
-    private let reader: UnsafeMutablePointer<redisReader>
-
-    /// A new parser; nil when hiredis could not allocate one.
-    init?() {
-        guard let reader = redisReaderCreate() else { return nil }
-        self.reader = reader
-    }
-
-    deinit {
-        redisReaderFree(reader)
-    }
-
-    /// Hands `bytes` to the parser, which keeps them until they make whole replies.
-    func feed(_ bytes: ByteBuffer) throws(RedisError) {
-        let status = bytes.withUnsafeReadableBytes { raw in
-            redisReaderFeed(reader, raw.baseAddress?.assumingMemoryBound(to: CChar.self), raw.count)
-        }
-        guard status == REDIS_OK else { throw .io("redis protocol error: \(errorText)") }
-    }
-
-    /// The next whole reply, or nil until more bytes arrive.
-    func next() throws(RedisError) -> RedisReply? {
-        var raw: UnsafeMutableRawPointer?
-        guard redisReaderGetReply(reader, &raw) == REDIS_OK else { throw .io("redis protocol error: \(errorText)") }
-        guard let raw else { return nil }
-        defer { freeReplyObject(raw) }
-        return RedisReply(copying: raw.assumingMemoryBound(to: redisReply.self))
-    }
-
-    private var errorText: String {
-        withUnsafeBytes(of: reader.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-    }
-}
-
-extension ByteBuffer {
-    /// Writes `command` in the Redis protocol (RESP), byte for byte as hiredis's
-    /// `redisFormatCommandArgv` formats it, straight into this buffer: no C allocation, no copy.
-    mutating func writeRedisCommand(_ command: RedisCommand) {
-        writeInteger(UInt8(ascii: "*"))
-        writeString(String(command.arguments.count))
-        writeStaticString("\r\n")
-        for argument in command.arguments {
-            writeInteger(UInt8(ascii: "$"))
-            writeString(String(argument.count))
-            writeStaticString("\r\n")
-            writeBytes(argument)
-            writeStaticString("\r\n")
-        }
-    }
-}
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Pipelines commands on one Redis connection: each `send` writes its commands at once and
 /// its promise is completed with their replies, in the order Redis answers (the order sent).
 ///
-/// When the connection ends (closed by Redis, a broken socket, a reply later than `timeout`,
-/// bytes that are not RESP), every command awaiting a reply fails with an error that says it
-/// may have run, and later sends fail with `notSent`, which the caller may safely send elsewhere.
+/// When the connection ends (closed by either side, a broken socket, a reply later than
+/// `timeout`, bytes that are not RESP), every command awaiting a reply fails with an error that
+/// says it may have run, `onEnd` runs, and later sends fail with `NotSent`, which the caller may
+/// safely send elsewhere. Writability is not watched: what is in flight is bounded by the
+/// callers (the ingest group commit's `maxInFlight`) and by `timeout`.
 /// Lives on its channel's event loop; `RedisMultiplexer` reaches it through `NIOLoopBound`.
 final class RedisPipelineHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
@@ -69,6 +20,7 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// Thrown for a command never written because its connection had ended: safe to resend.
     struct NotSent: Error {}
 
+    /// A `send` awaiting its replies.
     private struct Pending {
         let promise: EventLoopPromise<[RedisReply]>
         let expected: Int
@@ -84,6 +36,8 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// Armed while replies are awaited, for the oldest one's deadline: one timer per `timeout`
     /// under steady load, not one per command.
     private var timer: Scheduled<Void>?
+    /// Runs once, when the connection ends: the multiplexer forgets it before anyone retries.
+    var onEnd: (() -> Void)?
 
     /// A handler failing the connection when a reply takes longer than `timeout`.
     init(timeout: TimeAmount, reader: RedisReplyReader) {
@@ -101,7 +55,7 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        end(.closed("redis closed the connection"))
+        end(.closed("the connection to redis closed"))
         context.fireChannelInactive()
     }
 
@@ -113,13 +67,18 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// Writes `commands` in one go and completes `promise` with their replies; fails it at once
     /// with `NotSent` when the connection has ended. Call on the channel's event loop.
     func send(_ commands: [RedisCommand], promise: EventLoopPromise<[RedisReply]>) {
-        guard !ended, let context, context.channel.isActive else {
-            promise.fail(NotSent())
-            return
+        guard !commands.isEmpty else { return promise.succeed([]) }
+        guard !ended, let context, context.channel.isActive else { return promise.fail(NotSent()) }
+        if Self.peerHasClosed(context.channel) {
+            // Redis closed its end (a restart, CLIENT KILL, its idle timeout) and the loop has not
+            // read that yet: writing now would make this command's outcome unknown for nothing.
+            end(.closed("redis closed the connection"))
+            context.close(promise: nil)
+            return promise.fail(NotSent())
         }
         var buffer = context.channel.allocator.buffer(capacity: commands.reduce(0) { $0 + 16 + $1.arguments.reduce(0) { $0 + $1.count + 16 } })
         for command in commands { buffer.writeRedisCommand(command) }
-        pending.append(Pending(promise: promise, expected: commands.count, deadline: .now() + timeout))
+        pending.append(Pending(promise: promise, expected: commands.count, deadline: context.eventLoop.now + timeout))
         context.writeAndFlush(wrapOutboundOut(buffer), promise: nil)
         armTimer()
     }
@@ -142,6 +101,19 @@ final class RedisPipelineHandler: ChannelInboundHandler {
         }
     }
 
+    /// True when the socket has taken Redis's FIN or reset, read or not (`TCP_INFO`'s state is
+    /// past established): one `getsockopt` on the loop, answered at once.
+    private static func peerHasClosed(_ channel: any Channel) -> Bool {
+        #if os(Linux)
+        guard let provider = channel as? any SocketOptionProvider else { return false }
+        var closed = false
+        provider.getTCPInfo().assumeIsolated().whenSuccess { info in closed = info.tcpi_state != UInt8(TCP_ESTABLISHED) }
+        return closed
+        #else
+        return false
+        #endif
+    }
+
     /// Fails every command awaiting a reply with `error`; later sends fail with `NotSent`.
     private func end(_ error: RedisError) {
         ended = true
@@ -150,16 +122,23 @@ final class RedisPipelineHandler: ChannelInboundHandler {
         while let waiting = pending.popFirst() {
             waiting.promise.fail(error)
         }
+        let ended = onEnd
+        onEnd = nil
+        ended?()
     }
 
+    /// Schedules the check of the oldest awaited reply's deadline, unless one is scheduled.
     private func armTimer() {
         guard timer == nil, let oldest = pending.first, let context else { return }
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: oldest.deadline) { [self] in
             timer = nil
             guard let oldest = pending.first else { return }
-            guard oldest.deadline <= .now() else { return armTimer() }
+            guard oldest.deadline <= context.eventLoop.now else { return armTimer() }
             end(.io("redis sent no reply within \(timeout.nanoseconds / 1_000_000) ms"))
-            self.context?.close(promise: nil)
+            context.close(promise: nil)
         }
     }
 }
+
+@available(*, unavailable)
+extension RedisPipelineHandler: Sendable {}
