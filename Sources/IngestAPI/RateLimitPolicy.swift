@@ -41,7 +41,7 @@ final class RateLimitPolicy: Sendable {
     }
 
     /// The queue items for `events` from `address`, each with the limits of its site.
-    func items(for events: [Event], address: String?) -> [QueueItem] {
+    func items(for events: some Collection<Event>, address: String?) -> [QueueItem] {
         let (overrides, refresh) = state.withLockedValue { state -> ([String: RateLimits], Bool) in
             let stale = state.loadedAt.map { ContinuousClock.now - $0 > .seconds(1) } ?? true
             let refresh = stale && !state.loading
@@ -50,7 +50,7 @@ final class RateLimitPolicy: Sendable {
         }
         if refresh { Task { await self.reload() } }
         return events.map { event in
-            let limits = overrides[event.siteID].map(defaults.overridden(by:)) ?? defaults
+            let limits = overrides.isEmpty ? defaults : overrides[event.siteID].map(defaults.overridden(by:)) ?? defaults
             var entries: [(scope: RateLimitScope, key: String, limit: RateLimit)] = []
             if let limit = limits.site { entries.append((.site, event.siteID, limit)) }
             if let limit = limits.user, let user = event.userID { entries.append((.user, event.siteID + "|" + user, limit)) }

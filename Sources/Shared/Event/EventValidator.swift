@@ -37,6 +37,8 @@ public struct EventValidator: Sendable {
                     return nil
                 }
                 var elements: [EventInput] = []
+                // About one element per 64 bytes at most: growing the array a dozen times copied each input again.
+                elements.reserveCapacity(min(Self.maxBatchCount, body.count / 64 + 1))
                 var count = 0
                 if try reader.beginArray() {
                     repeat {
