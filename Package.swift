@@ -89,7 +89,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SharedTests",
-            dependencies: ["Shared"]
+            dependencies: ["Shared", .product(name: "NIOEmbedded", package: "swift-nio")]
         ),
         .testTarget(
             name: "IntegrationTests",

@@ -133,4 +133,17 @@ struct HTTPTests {
             }
         }
     }
+
+    /// The accepted answer written straight to bytes is the JSON the object writer makes.
+    @Test func theAcceptedAnswerIsTheObjectItStandsFor() async throws {
+        let id = #"quote"and\slash-é"#
+        let body = ByteBuffer(bytes: JSONValue.object([("site_id", .string("s")), ("event_type", .string("click")), ("event_id", .string(id))]).bytes)
+        try await withClient { client, _ in
+            try await client.execute(uri: "/event", method: .post, body: body) { response in
+                #expect(response.status == .accepted)
+                #expect(response.headers[.contentType] == "application/json; charset=utf-8")
+                #expect(Array(response.body.readableBytesView) == JSONValue.object([("success", .bool(true)), ("event_id", .string(id))]).bytes)
+            }
+        }
+    }
 }

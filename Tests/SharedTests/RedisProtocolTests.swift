@@ -45,7 +45,7 @@ struct RedisProtocolTests {
     }
 
     /// Bytes that are not the Redis protocol are an error, never a reply.
-    @Test func bytesThatAreNotRESPFailTheConnection() throws {
+    @Test func bytesThatAreNotRESPAreAnError() throws {
         let reader = try #require(RedisReplyReader())
         #expect(throws: RedisError.self) {
             try reader.feed(ByteBuffer(string: "HTTP/1.1 400 Bad Request\r\n"))

@@ -6,7 +6,7 @@ import NIOPosix
 /// A small pool of hiredis connections whose blocking I/O runs on threads of its own,
 /// never on a SwiftNIO event loop or the Swift concurrency pool.
 ///
-/// At most `maxConnections` commands run at once, one per thread, so a thread never waits
+/// At most `maxConnections` commands run at once on the pool, one per thread, so a thread never waits
 /// for a connection. A dropped connection is discarded and replaced on next use; while
 /// Redis is unreachable, new connects back off exponentially (50 ms doubling to 2 s) and
 /// calls fail fast with `RedisError.unavailable` instead of each waiting for a TCP timeout.
@@ -25,7 +25,8 @@ import NIOPosix
 ///
 /// With one Redis (neither Sentinel nor a cluster), commands that do not block go through
 /// `RedisMultiplexer` instead: one pipelined connection on a SwiftNIO event loop, no thread hop.
-/// Blocking commands (`BLMOVE`, `WAIT`: those sent with an `extraTimeout`) keep the pool.
+/// Blocking commands (`BLMOVE`, `WAIT`: those sent with an `extraTimeout`) and commands that
+/// change their connection (`RedisMultiplexer.canShare`) keep the pool.
 public final class RedisClient: Sendable {
     /// The configuration connections are made with.
     public let configuration: RedisConfiguration
@@ -55,7 +56,7 @@ public final class RedisClient: Sendable {
         var askingSentinels = false
     }
 
-    /// Creates a client; `maxConnections` bounds both threads and connections.
+    /// Creates a client; `maxConnections` bounds both the pool's threads and its connections.
     public init(configuration: RedisConfiguration, maxConnections: Int = 4, logger: Logger) {
         self.configuration = configuration
         self.threads = NIOThreadPool(numberOfThreads: max(1, maxConnections))
@@ -114,7 +115,7 @@ public final class RedisClient: Sendable {
     /// Sends the commands in one round trip and returns their replies in order.
     public func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
-        if let multiplexer, extraTimeout == .zero { return try await multiplexer.pipeline(commands) }
+        if let multiplexer, extraTimeout == .zero, RedisMultiplexer.canShare(commands) { return try await multiplexer.pipeline(commands) }
         return try await onThread { [self] () throws(RedisError) in try self.runBlocking(commands, extraTimeout: extraTimeout) }
     }
 

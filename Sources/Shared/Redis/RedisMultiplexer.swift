@@ -10,11 +10,15 @@ import NIOPosix
 ///
 /// The connection is made on first use and again after it ends. A command written before the
 /// end fails as one that may have run (`.closed`, `.io`); one not yet written when it ended is
-/// sent once on a new connection (a connection Redis closed an instant before the write, its
-/// end not yet read, still fails that one write as `.closed`). A new connection runs AUTH and
-/// SELECT as configured, then PING: it is used only once Redis answered. While Redis cannot be reached, connects back off as
-/// `RedisClient`'s do (50 ms doubling to 2 s) and calls fail fast with `.unavailable`.
+/// sent once on a new connection. A new connection runs AUTH and SELECT as configured, then
+/// PING: it is used only once Redis answered. While Redis cannot be reached, connects back off
+/// as `RedisClient`'s do (50 ms doubling to 2 s) and calls fail fast with `.unavailable`.
+///
+/// Commands that change the connection for whoever comes next (`SELECT`, `MULTI`, `WATCH`,
+/// `SUBSCRIBE`, `CLIENT REPLY`, …) cannot share it: `canShare` tells `RedisClient` to send
+/// those through its pool.
 final class RedisMultiplexer: Sendable {
+    /// The connection's handler, reached on its event loop.
     private typealias Handler = NIOLoopBound<RedisPipelineHandler>
 
     private let configuration: RedisConfiguration
@@ -67,7 +71,27 @@ final class RedisMultiplexer: Sendable {
         }
     }
 
-    /// Closes the connection; later calls throw `.shutdown`.
+    /// True when every one of `commands` leaves the connection as it found it, so other callers'
+    /// commands may share it: not empty, and none of the commands that change a connection's
+    /// database, transaction, subscriptions, protocol or replies.
+    static func canShare(_ commands: [RedisCommand]) -> Bool {
+        commands.allSatisfy { command in
+            guard let name = command.arguments.first, !name.isEmpty, name.count <= 12 else { return false }
+            let upper = String(decoding: name, as: UTF8.self).uppercased()
+            if upper == "CLIENT" {
+                return command.arguments.dropFirst().first.map { String(decoding: $0, as: UTF8.self).uppercased() != "REPLY" } ?? true
+            }
+            return !connectionChanging.contains(upper)
+        }
+    }
+
+    private static let connectionChanging: Set<String> = [
+        "SELECT", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
+        "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "HELLO", "RESET", "QUIT", "AUTH", "SYNC", "PSYNC",
+    ]
+
+    /// Refuses new calls and closes each connection once the replies it awaits have arrived
+    /// (or its read timeout failed them); later calls throw `.shutdown`.
     func shutdown() async {
         let channels = state.withLockedValue { state in
             state.isShutdown = true
@@ -75,7 +99,16 @@ final class RedisMultiplexer: Sendable {
             return Array(state.channels.values)
         }
         for channel in channels {
-            try? await channel.close()
+            channel.eventLoop.execute {
+                if let handler = try? channel.pipeline.syncOperations.handler(type: RedisPipelineHandler.self) {
+                    handler.closeWhenIdle()
+                } else {
+                    channel.close(promise: nil)
+                }
+            }
+        }
+        for channel in channels {
+            try? await channel.closeFuture.get()
         }
     }
 
@@ -178,8 +211,8 @@ final class RedisMultiplexer: Sendable {
                 case .success(let handler):
                     self.connected(handler, generation: generation)
                     promise.succeed(handler)
-                case .failure(RedisError.shutdown):
-                    promise.fail(RedisError.shutdown)
+                case .failure where self.state.withLockedValue({ $0.isShutdown }):
+                    promise.fail(RedisError.shutdown)  // cut short by shutdown: neither logged nor backed off
                 case .failure(let error):
                     // Nothing of any caller's was written before the handshake finished: whatever
                     // ended it (a close, a timeout), the connect failed.

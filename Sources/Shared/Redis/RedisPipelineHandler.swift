@@ -1,6 +1,6 @@
 import NIOCore
 
-#if canImport(Glibc)
+#if os(Linux)
 import Glibc
 #endif
 
@@ -30,9 +30,13 @@ final class RedisPipelineHandler: ChannelInboundHandler {
 
     private let timeout: TimeAmount
     private let reader: RedisReplyReader
+    /// Sends awaiting replies, oldest first: the order Redis answers in.
     private var pending = CircularBuffer<Pending>()
     private var context: ChannelHandlerContext?
-    private var ended = false
+    /// True once no more sends are taken (the connection ended, is ending, or is to close when idle).
+    private var refusing = false
+    /// Set by `closeWhenIdle`: the channel closes once the last awaited reply arrived.
+    private var closingWhenIdle = false
     /// Armed while replies are awaited, for the oldest one's deadline: one timer per `timeout`
     /// under steady load, not one per command.
     private var timer: Scheduled<Void>?
@@ -45,20 +49,24 @@ final class RedisPipelineHandler: ChannelInboundHandler {
         self.reader = reader
     }
 
+    /// Keeps the context: sends write through it.
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
     }
 
+    /// Fails what still awaits a reply: the pipeline is going away.
     func handlerRemoved(context: ChannelHandlerContext) {
         end(.closed("the connection to redis was closed"))
         self.context = nil
     }
 
+    /// Fails what still awaits a reply: the connection closed, from either side.
     func channelInactive(context: ChannelHandlerContext) {
         end(.closed("the connection to redis closed"))
         context.fireChannelInactive()
     }
 
+    /// Fails what awaits a reply and closes: a socket error leaves the stream in an unknown state.
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         end(.io("\(error)"))
         context.close(promise: nil)
@@ -68,12 +76,11 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// with `NotSent` when the connection has ended. Call on the channel's event loop.
     func send(_ commands: [RedisCommand], promise: EventLoopPromise<[RedisReply]>) {
         guard !commands.isEmpty else { return promise.succeed([]) }
-        guard !ended, let context, context.channel.isActive else { return promise.fail(NotSent()) }
-        if Self.peerHasClosed(context.channel) {
-            // Redis closed its end (a restart, CLIENT KILL, its idle timeout) and the loop has not
-            // read that yet: writing now would make this command's outcome unknown for nothing.
-            end(.closed("redis closed the connection"))
-            context.close(promise: nil)
+        guard !refusing, let context, context.channel.isActive, !Self.peerHasClosed(context.channel) else {
+            // Ended, or Redis closed its end (a restart, CLIENT KILL, its idle timeout) and the loop
+            // has not read that yet: writing now would make this command's outcome unknown for
+            // nothing. Replies already on their way are still read; the end fails what is left.
+            refuseSends()
             return promise.fail(NotSent())
         }
         var buffer = context.channel.allocator.buffer(capacity: commands.reduce(0) { $0 + 16 + $1.arguments.reduce(0) { $0 + $1.count + 16 } })
@@ -88,43 +95,67 @@ final class RedisPipelineHandler: ChannelInboundHandler {
             try reader.feed(unwrapInboundIn(data))
             while let reply = try reader.next() {
                 guard !pending.isEmpty else { throw .unexpectedReply("redis sent a reply nobody asked for") }
-                let head = pending.startIndex
-                pending[head].replies.append(reply)
-                if pending[head].replies.count == pending[head].expected {
+                let complete = pending.modify(pending.startIndex) { waiting in
+                    waiting.replies.append(reply)
+                    return waiting.replies.count == waiting.expected
+                }
+                if complete {
                     let done = pending.removeFirst()
                     done.promise.succeed(done.replies)
                 }
             }
+            if closingWhenIdle, pending.isEmpty { context.close(promise: nil) }
         } catch {
             end(error)
             context.close(promise: nil)
         }
     }
 
+    /// Takes no more sends and closes the channel once the replies awaited have arrived (or the
+    /// read timeout fails them): a shutdown that lets commands in flight finish.
+    func closeWhenIdle() {
+        refuseSends()
+        closingWhenIdle = true
+        if pending.isEmpty { context?.close(promise: nil) }
+    }
+
     /// True when the socket has taken Redis's FIN or reset, read or not (`TCP_INFO`'s state is
-    /// past established): one `getsockopt` on the loop, answered at once.
+    /// past established): one `getsockopt`, which a socket channel answers at once on its loop.
+    /// Elsewhere than Linux it is always false, and a command written just after Redis closed an
+    /// idle connection fails as one that may have run.
     private static func peerHasClosed(_ channel: any Channel) -> Bool {
         #if os(Linux)
         guard let provider = channel as? any SocketOptionProvider else { return false }
+        var answered = false
         var closed = false
-        provider.getTCPInfo().assumeIsolated().whenSuccess { info in closed = info.tcpi_state != UInt8(TCP_ESTABLISHED) }
+        provider.getTCPInfo().assumeIsolated().whenComplete { result in
+            answered = true
+            if case .success(let info) = result { closed = info.tcpi_state != UInt8(TCP_ESTABLISHED) }
+        }
+        assert(answered, "TCP_INFO is read synchronously on the channel's loop")
         return closed
         #else
         return false
         #endif
     }
 
+    /// Takes no more sends (they fail with `NotSent`) and tells the multiplexer, once, to forget
+    /// this connection, so a caller's resend goes to a new one.
+    private func refuseSends() {
+        refusing = true
+        let forget = onEnd
+        onEnd = nil
+        forget?()
+    }
+
     /// Fails every command awaiting a reply with `error`; later sends fail with `NotSent`.
     private func end(_ error: RedisError) {
-        ended = true
+        refuseSends()
         timer?.cancel()
         timer = nil
         while let waiting = pending.popFirst() {
             waiting.promise.fail(error)
         }
-        let ended = onEnd
-        onEnd = nil
-        ended?()
     }
 
     /// Schedules the check of the oldest awaited reply's deadline, unless one is scheduled.
