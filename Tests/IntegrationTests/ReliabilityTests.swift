@@ -314,7 +314,8 @@ import Testing
                 // Stored first, then nothing left: two lengths read one after the other can both be
                 // 0 while the second batch moves from the queue to the processing list between them.
                 try await eventually("everything is stored once MongoDB is back") {
-                    try await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#).count == 20
+                    // Until the client reconnects, reads fail as transient: not yet.
+                    (try? await store.aggregate(pipelineJSON: #"[{"$match": {"site_id": "outage"}}]"#).count) == 20
                 }
                 try await eventually("nothing is left claimed or queued") {
                     guard try await servers.length(processing) == 0 else { return false }
