@@ -1,3 +1,4 @@
+import NIOCore
 import Testing
 
 @testable import Shared
@@ -66,5 +67,25 @@ struct DecorrelatedJitterTests {
         #expect(schedule.attempt == 0)
         #expect(backoff.ceiling(forAttempt: 2) == .milliseconds(900))
         #expect(backoff.ceiling(forAttempt: 10) == .seconds(10))
+    }
+}
+
+/// Reconnects after failed connects: 50 ms, doubling per failure, never more than 2 s; calls
+/// meanwhile are refused with the last error.
+struct ConnectBackoffTests {
+    @Test func reconnectsBackOffFrom50MillisecondsTo2Seconds() {
+        var backoff = ConnectBackoff()
+        #expect(backoff.refusal(at: .now()) == nil, "nothing failed: connect")
+        backoff.failed(.connectFailed("refused"))
+        #expect(backoff.refusal(at: .now()) == RedisError.connectFailed("refused").description)
+        #expect(backoff.refusal(at: .now() + .milliseconds(60)) == nil)
+        for _ in 0..<9 { backoff.failed(.connectFailed("refused")) }
+        #expect(backoff.refusal(at: .now() + .milliseconds(1_900)) != nil)
+        #expect(backoff.refusal(at: .now() + .milliseconds(2_100)) == nil, "capped at 2 s")
+        let ended = backoff.succeeded()
+        #expect(ended, "a connect after failures is worth a log line")
+        let again = backoff.succeeded()
+        #expect(!again)
+        #expect(backoff.failures == 0)
     }
 }

@@ -39,9 +39,7 @@ public final class RedisClient: Sendable {
 
     private struct State {
         var idle: [RedisConnection] = []
-        var consecutiveConnectFailures = 0
-        var nextConnectAttempt = NIODeadline.uptimeNanoseconds(0)
-        var lastConnectError = ""
+        var backoff = ConnectBackoff()
         var isShutdown = false
         /// The master new connections go to (Sentinel only); nil: ask the sentinels first.
         var master: RedisEndpoint?
@@ -171,7 +169,7 @@ public final class RedisClient: Sendable {
         let now = NIODeadline.now()
         let due: (current: RedisEndpoint?, lastKnown: RedisEndpoint?, epoch: Int, ask: Bool, backingOff: String?) = state.withLockedValue { state in
             // While connects back off, the sentinels are not asked either: they would name the same server.
-            let backingOff = now < state.nextConnectAttempt ? state.lastConnectError : nil
+            let backingOff = state.backoff.refusal(at: now)
             let ask = backingOff == nil && !state.askingSentinels && (state.master == nil || now >= state.nextMasterCheck)
             if ask {
                 state.askingSentinels = true
@@ -232,7 +230,7 @@ public final class RedisClient: Sendable {
         }
         let now = NIODeadline.now()
         let decision: Result<Void, RedisError> = state.withLockedValue { state in
-            now < state.nextConnectAttempt ? .failure(.unavailable(state.lastConnectError)) : .success(())
+            state.backoff.refusal(at: now).map { .failure(.unavailable($0)) } ?? .success(())
         }
         try decision.get()
         do throws(RedisError) {
@@ -246,11 +244,8 @@ public final class RedisClient: Sendable {
                     throw error
                 }
             }
-            state.withLockedValue { state in
-                if state.consecutiveConnectFailures > 0 {
-                    logger.info("redis reconnected", metadata: ["redis": "\(configuration.displayName)"])
-                }
-                state.consecutiveConnectFailures = 0
+            if state.withLockedValue({ $0.backoff.succeeded() }) {
+                logger.info("redis reconnected", metadata: ["redis": "\(configuration.displayName)"])
             }
             return connection
         } catch {
@@ -264,10 +259,7 @@ public final class RedisClient: Sendable {
     private func connectFailed(_ error: RedisError) {
         state.withLockedValue { state in
             if sentinels != nil { state.master = nil }
-            state.consecutiveConnectFailures += 1
-            let exponent = min(state.consecutiveConnectFailures - 1, 6)
-            state.nextConnectAttempt = .now() + .milliseconds(min(50 << exponent, 2000))
-            state.lastConnectError = "\(error)"
+            state.backoff.failed(error)
         }
         logger.warning("redis connect failed", metadata: ["redis": "\(configuration.displayName)", "error": "\(error)"])
     }

@@ -20,9 +20,7 @@ final class ClusterRouter: Sendable {
     /// One node's idle connections and connect backoff: a dead master backs off alone.
     private struct Node {
         var idle: [RedisConnection] = []
-        var failures = 0
-        var nextAttempt = NIODeadline.uptimeNanoseconds(0)
-        var lastError = ""
+        var backoff = ConnectBackoff()
     }
 
     private struct State {
@@ -184,7 +182,7 @@ final class ClusterRouter: Sendable {
             let idle: Result<RedisConnection?, RedisError> = state.withLockedValue { state in
                 if state.isShutdown { return .failure(.shutdown) }
                 if let connection = state.nodes[endpoint]?.idle.popLast() { return .success(connection) }
-                if let node = state.nodes[endpoint], now < node.nextAttempt { return .failure(.unavailable("\(endpoint): \(node.lastError)")) }
+                if let refusal = state.nodes[endpoint]?.backoff.refusal(at: now) { return .failure(.unavailable("\(endpoint): \(refusal)")) }
                 return .success(nil)
             }
             guard let connection = try idle.get() else { break }
@@ -192,9 +190,8 @@ final class ClusterRouter: Sendable {
         }
         do throws(RedisError) {
             let connection = try RedisConnection(configuration: configuration, endpoint: endpoint)
-            state.withLockedValue { state in
-                if (state.nodes[endpoint]?.failures ?? 0) > 0 { logger.info("redis cluster node reconnected", metadata: ["node": "\(endpoint)"]) }
-                state.nodes[endpoint, default: Node()].failures = 0
+            if state.withLockedValue({ $0.nodes[endpoint, default: Node()].backoff.succeeded() }) {
+                logger.info("redis cluster node reconnected", metadata: ["node": "\(endpoint)"])
             }
             return connection
         } catch {
@@ -210,9 +207,7 @@ final class ClusterRouter: Sendable {
         state.withLockedValue { state in
             var node = state.nodes[endpoint] ?? Node()
             node.idle = []
-            node.failures += 1
-            node.nextAttempt = .now() + .milliseconds(min(50 << min(node.failures - 1, 6), 2000))
-            node.lastError = "\(error)"
+            node.backoff.failed(error)
             state.nodes[endpoint] = node
             state.refreshNeeded = true
         }
@@ -239,7 +234,7 @@ final class ClusterRouter: Sendable {
             // Known masters first (they answer fastest), then the configured seeds; nodes whose
             // connects fail lately last, so a dead master does not cost every fetch a timeout.
             let all = state.masters + seeds.filter { !state.masters.contains($0) }
-            let failing = Set(state.nodes.filter { $0.value.failures > 0 }.keys)
+            let failing = Set(state.nodes.filter { $0.value.backoff.failures > 0 }.keys)
             return (true, all.filter { !failing.contains($0) } + all.filter { failing.contains($0) }, haveMap)
         }
         guard plan.ask else {

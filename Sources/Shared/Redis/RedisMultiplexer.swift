@@ -38,9 +38,7 @@ final class RedisMultiplexer: Sendable {
         var connection: Connection?
         var channels: [Int: any Channel] = [:]
         var generation = 0
-        var consecutiveFailures = 0
-        var nextAttempt = NIODeadline.uptimeNanoseconds(0)
-        var lastError = ""
+        var backoff = ConnectBackoff()
         var isShutdown = false
     }
 
@@ -137,7 +135,7 @@ final class RedisMultiplexer: Sendable {
         let next: Result<Next, RedisError> = state.withLockedValue { state in
             if state.isShutdown { return .failure(.shutdown) }
             if let connection = state.connection { return .success(connection.handler.map { .ready($0) } ?? .use(connection.ready)) }
-            if now < state.nextAttempt { return .failure(.unavailable(state.lastError)) }
+            if let refusal = state.backoff.refusal(at: now) { return .failure(.unavailable(refusal)) }
             state.generation += 1
             let promise = eventLoop.makePromise(of: Handler.self)
             state.connection = Connection(generation: state.generation, ready: promise.futureResult)
@@ -238,8 +236,7 @@ final class RedisMultiplexer: Sendable {
     private func connected(_ handler: Handler, generation: Int) {
         let recovered = state.withLockedValue { state in
             if state.connection?.generation == generation { state.connection?.handler = handler }
-            defer { state.consecutiveFailures = 0 }
-            return state.consecutiveFailures > 0
+            return state.backoff.succeeded()
         }
         if recovered { logger.info("redis reconnected", metadata: ["redis": "\(configuration.displayName)"]) }
     }
@@ -248,10 +245,7 @@ final class RedisMultiplexer: Sendable {
     private func connectFailed(_ error: RedisError, generation: Int) {
         state.withLockedValue { state in
             if state.connection?.generation == generation { state.connection = nil }
-            state.consecutiveFailures += 1
-            let exponent = min(state.consecutiveFailures - 1, 6)
-            state.nextAttempt = .now() + .milliseconds(Int64(min(50 << exponent, 2000)))
-            state.lastError = "\(error)"
+            state.backoff.failed(error)
         }
         logger.warning("redis connect failed", metadata: ["redis": "\(configuration.displayName)", "error": "\(error)"])
     }
