@@ -71,27 +71,35 @@ private struct EnvelopeFields {
         guard try reader.beginObject() else { return }
         repeat {
             let key = try reader.readKey()
-            switch key {
-            case "event_id": eventID = try reader.string(orNull: key)
-            case "site_id": siteID = try reader.string(orNull: key)
-            case "event_type": eventType = try reader.string(orNull: key)
-            case "path": path = try reader.string(orNull: key)
-            case "userid": userID = try reader.string(orNull: key)
-            case "name": name = try reader.string(orNull: key)
-            case "timestamp": timestamp = try reader.int64(orNull: key)
-            case "received_at": receivedAt = try reader.int64(orNull: key)
-            case "props": props = try reader.nullable { reader throws(JSONReadError) in try Self.readProps(&reader) }
-            case "client": client = try reader.nullable { reader throws(JSONReadError) in try Self.readClient(&reader) }
-            case "visit": visit = try reader.nullable { reader throws(JSONReadError) in try Self.readVisit(&reader) }
-            case "count": marks.count = try reader.int64(orNull: key).map { Int(clamping: $0) } ?? 1
-            case "throttled": marks.throttled = try reader.bool(orNull: key) == true
-            case "checked": marks.checked = try reader.bool(orNull: key) == true
-            case "attempts": marks.attempts = try reader.int64(orNull: key).map { Int(clamping: $0) } ?? 0
-            case "first_failed_at": marks.firstFailedAt = try reader.int64(orNull: key)
-            case "summary_id": marks.summaryID = try reader.string(orNull: key)
-            default: try reader.skipValue()
+            // The event's members by the names `Event` is written under; the queue's marks after.
+            switch Event.CodingKeys(rawValue: key) {
+            case .eventID: eventID = try reader.string(orNull: key)
+            case .siteID: siteID = try reader.string(orNull: key)
+            case .eventType: eventType = try reader.string(orNull: key)
+            case .path: path = try reader.string(orNull: key)
+            case .userID: userID = try reader.string(orNull: key)
+            case .name: name = try reader.string(orNull: key)
+            case .timestamp: timestamp = try reader.int64(orNull: key)
+            case .receivedAt: receivedAt = try reader.int64(orNull: key)
+            case .props: props = try reader.nullable { reader throws(JSONReadError) in try Self.readProps(&reader) }
+            case .client: client = try reader.nullable { reader throws(JSONReadError) in try Self.readClient(&reader) }
+            case .visit: visit = try reader.nullable { reader throws(JSONReadError) in try Self.readVisit(&reader) }
+            case nil: try readMark(key, &reader)
             }
         } while try reader.nextMember()
+    }
+
+    /// A queue mark (`count`, `throttled`, …), or a member nobody reads, skipped.
+    private mutating func readMark(_ key: String, _ reader: inout JSONReader) throws(JSONReadError) {
+        switch key {
+        case "count": marks.count = try reader.int64(orNull: key).map { Int(clamping: $0) } ?? 1
+        case "throttled": marks.throttled = try reader.bool(orNull: key) == true
+        case "checked": marks.checked = try reader.bool(orNull: key) == true
+        case "attempts": marks.attempts = try reader.int64(orNull: key).map { Int(clamping: $0) } ?? 0
+        case "first_failed_at": marks.firstFailedAt = try reader.int64(orNull: key)
+        case "summary_id": marks.summaryID = try reader.string(orNull: key)
+        default: try reader.skipValue()
+        }
     }
 
     func result() throws(JSONReadError) -> (event: Event, marks: QueueMarks) {

@@ -1,6 +1,7 @@
 import NIOCore
 
-/// Backoff of reconnects after failed connects (50 ms, doubling per failure, up to 2 s), with
+/// Backoff of reconnects after failed connects (50 ms, doubling per failure, up to 2 s: the
+/// ceilings of `FullJitterBackoff`, without the jitter), with
 /// the last error, which calls refused meanwhile report. A value kept under its owner's lock:
 /// the pool, each cluster node and the pipelined connection each keep one.
 struct ConnectBackoff: Sendable {
@@ -18,9 +19,11 @@ struct ConnectBackoff: Sendable {
     /// Records a failed connect: the next one waits 50 ms, doubling per failure up to 2 s.
     mutating func failed(_ error: RedisError) {
         failures += 1
-        nextAttempt = .now() + .milliseconds(Int64(min(50 << min(failures - 1, 6), 2000)))
+        nextAttempt = .now() + TimeAmount(Self.schedule.ceiling(forAttempt: failures - 1))
         lastError = "\(error)"
     }
+
+    private static let schedule = FullJitterBackoff(base: .milliseconds(50), cap: .seconds(2))
 
     /// Records a connect that worked; true when it ended a run of failures (worth a log line).
     mutating func succeeded() -> Bool {

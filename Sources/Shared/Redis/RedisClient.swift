@@ -26,7 +26,7 @@ import NIOPosix
 /// With one Redis (neither Sentinel nor a cluster), commands that do not block go through
 /// `RedisMultiplexer` instead: one pipelined connection on a SwiftNIO event loop, no thread hop.
 /// Blocking commands (`BLMOVE`, `WAIT`: those sent with an `extraTimeout`) and commands that
-/// change their connection (`RedisMultiplexer.canShare`) keep the pool.
+/// change their connection (`RedisCommand.canShareConnection`) keep the pool.
 public final class RedisClient: Sendable {
     /// The configuration connections are made with.
     public let configuration: RedisConfiguration
@@ -113,7 +113,7 @@ public final class RedisClient: Sendable {
     /// Sends the commands in one round trip and returns their replies in order.
     public func pipeline(_ commands: [RedisCommand], extraTimeout: Duration = .zero) async throws(RedisError) -> [RedisReply] {
         guard !commands.isEmpty else { return [] }
-        if let multiplexer, extraTimeout == .zero, RedisMultiplexer.canShare(commands) { return try await multiplexer.pipeline(commands) }
+        if let multiplexer, extraTimeout == .zero, commands.allSatisfy(\.canShareConnection) { return try await multiplexer.pipeline(commands) }
         return try await onThread { [self] () throws(RedisError) in try self.runBlocking(commands, extraTimeout: extraTimeout) }
     }
 

@@ -18,3 +18,27 @@ public struct RedisCommand: Sendable, Equatable {
         self.arguments = [Array(name.utf8)] + arguments.map { Array($0.utf8) } + values
     }
 }
+
+extension RedisCommand {
+    /// The command's name in capitals (`""` for an empty command): what the tables below hold.
+    var name: String {
+        arguments.first.map { String(decoding: $0, as: UTF8.self).uppercased() } ?? ""
+    }
+
+    /// True when the command leaves its connection as it found it, promptly: it may share a
+    /// pipelined connection with other callers' commands. Not empty; not blocking (it would
+    /// hold every caller behind it); not one that changes the connection's database,
+    /// transaction, subscriptions, protocol or replies for whoever comes next.
+    var canShareConnection: Bool {
+        let name = name
+        if name == "CLIENT" { return arguments.dropFirst().first.map { String(decoding: $0, as: UTF8.self).uppercased() != "REPLY" } ?? true }
+        return !name.isEmpty && !Self.unshareable.contains(name)
+    }
+
+    /// Commands that block or change their connection.
+    static let unshareable: Set<String> = [
+        "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF", "XREAD", "XREADGROUP",
+        "SELECT", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
+        "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "HELLO", "RESET", "QUIT", "AUTH", "SYNC", "PSYNC",
+    ]
+}

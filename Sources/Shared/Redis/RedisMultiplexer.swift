@@ -14,9 +14,11 @@ import NIOPosix
 /// PING: it is used only once Redis answered. While Redis cannot be reached, connects back off
 /// as `RedisClient`'s do (50 ms doubling to 2 s) and calls fail fast with `.unavailable`.
 ///
-/// Commands that change the connection for whoever comes next (`SELECT`, `MULTI`, `WATCH`,
-/// `SUBSCRIBE`, `CLIENT REPLY`, …) cannot share it: `canShare` tells `RedisClient` to send
-/// those through its pool.
+/// Commands that block or change the connection for whoever comes next (`BLPOP`, `SELECT`,
+/// `MULTI`, `SUBSCRIBE`, `CLIENT REPLY`, …) cannot share it (`RedisCommand.canShareConnection`):
+/// `RedisClient` sends those through its pool. The read timeout is shared too: a command that
+/// runs longer than it (a slow script) fails every command awaiting a reply on the connection,
+/// each as one that may have run.
 final class RedisMultiplexer: Sendable {
     /// The connection's handler, reached on its event loop.
     private typealias Handler = NIOLoopBound<RedisPipelineHandler>
@@ -68,25 +70,6 @@ final class RedisMultiplexer: Sendable {
             }
         }
     }
-
-    /// True when every one of `commands` leaves the connection as it found it, so other callers'
-    /// commands may share it: not empty, and none of the commands that change a connection's
-    /// database, transaction, subscriptions, protocol or replies.
-    static func canShare(_ commands: [RedisCommand]) -> Bool {
-        commands.allSatisfy { command in
-            guard let name = command.arguments.first, !name.isEmpty, name.count <= 12 else { return false }
-            let upper = String(decoding: name, as: UTF8.self).uppercased()
-            if upper == "CLIENT" {
-                return command.arguments.dropFirst().first.map { String(decoding: $0, as: UTF8.self).uppercased() != "REPLY" } ?? true
-            }
-            return !connectionChanging.contains(upper)
-        }
-    }
-
-    private static let connectionChanging: Set<String> = [
-        "SELECT", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
-        "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "HELLO", "RESET", "QUIT", "AUTH", "SYNC", "PSYNC",
-    ]
 
     /// Refuses new calls and closes each connection once the replies it awaits have arrived
     /// (or its read timeout failed them); later calls throw `.shutdown`.

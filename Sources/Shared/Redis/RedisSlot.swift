@@ -48,8 +48,8 @@ extension RedisCommand {
     /// The keys this command names, by Redis's key positions for the commands this product
     /// sends (a script's keys come after its key count); empty for a keyless command.
     var keys: ArraySlice<[UInt8]> {
-        guard let first = arguments.first else { return [] }
-        let name = String(decoding: first, as: UTF8.self).uppercased()
+        let name = name
+        guard !name.isEmpty else { return [] }
         if Self.keyless.contains(name) { return [] }
         if name.hasPrefix("EVAL") || name.hasPrefix("FCALL") {
             guard arguments.count > 2, let count = Int(String(decoding: arguments[2], as: UTF8.self)), count > 0,

@@ -52,6 +52,9 @@ public struct TrafficSource: Sendable, Equatable {
         self.utm = utm
     }
 
+    /// The query parameters that name a source: the UTM ones, then the `source` and `ref` fallbacks.
+    private static let sourceParameters = UTM.names + ["source", "ref"]
+
     /// The traffic source of a page view at `page` whose document referrer is `referrer` (raw, untrusted; may be empty, garbage, or not a URL).
     ///
     /// Source: the page's `utm_source`, `source` or `ref` (first non-empty after cleaning); else the referrer
@@ -60,7 +63,7 @@ public struct TrafficSource: Sendable, Equatable {
     /// A referrer that does not parse as a `PageURL` (including one over 2,000 bytes) counts as none.
     public static func classify(page: PageURL?, referrer: String?) -> TrafficSource {
         // One pass over the query for the UTM parameters and the `source` and `ref` fallbacks.
-        let values = page?.queryValues(UTM.names + ["source", "ref"]) ?? []
+        let values = page?.queryValues(sourceParameters) ?? []
         let utm = UTM(values: values)
         let named: String? = page.flatMap { _ in
             if let source = utm.source { return source }
