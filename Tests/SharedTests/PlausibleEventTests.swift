@@ -98,6 +98,55 @@ struct PlausibleEventTests {
         #expect(throws: ValidationError.self) { try validate(#"{"n":"pageview","u":"https://s.example/","r":"\#(long)","d":"s.example"}"#) }
     }
 
+    @Test func aFieldNamedTwiceKeepsItsFirstValueUnderEitherName() throws {
+        let event = try #require(try validate(#"{"n":"signup","name":"pageview","u":"https://s.example/a","url":"https://s.example/b","d":"s.example"}"#).events.first)
+        #expect(event.name == "signup")
+        #expect(event.path == "/a")
+    }
+
+    @Test func hashModeTakesIntegralNumbersAndBooleans() throws {
+        for flag in ["1", "1.0", "true", "7"] {
+            let event = try #require(try validate(#"{"n":"pageview","u":"https://s.example/app#/x","d":"s.example","h":\#(flag)}"#).events.first)
+            #expect(event.path == "/app#/x", "h: \(flag)")
+        }
+        for flag in ["0", "0.0", "false", "null"] {
+            let event = try #require(try validate(#"{"n":"pageview","u":"https://s.example/app#/x","d":"s.example","h":\#(flag)}"#).events.first)
+            #expect(event.path == "/app", "h: \(flag)")
+        }
+        #expect(throws: ValidationError.field("h", "must be 0, 1 or a boolean")) {
+            try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example","h":0.5}"#)
+        }
+    }
+
+    @Test func domainsAreTrimmedOfTabsAndUnicodeSpaces() throws {
+        let parsed = try validate("{\"n\":\"pageview\",\"u\":\"https://s.example/\",\"d\":\"\\t\u{00A0}www.A.example\u{3000},b.example \"}")
+        #expect(parsed.events.map(\.siteID) == ["a.example", "b.example"])
+    }
+
+    @Test func propsPastThirtyTwoKeysAreRefusedWithoutReadingThemAll() throws {
+        let members = (0..<5000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
+        #expect(throws: ValidationError.field("props", "must have at most 32 keys")) {
+            try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example","p":{\#(members)}}"#)
+        }
+        let event = try #require(try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example","p":{"a":1,"a":2}}"#).events.first)
+        #expect(event.props == ["a": .int(1)], "a repeated key keeps its first value")
+    }
+
+    @Test func aBodyThatIsNotJSONSaysWhereItBroke() {
+        #expect(throws: ValidationError.self) { try validate(#"{"n":"pageview","u":"https://s.example/",}"#) }
+        do {
+            _ = try validate(#"{"n":"pageview" "u":"https://s.example/"}"#)
+        } catch let error as ValidationError {
+            #expect(error.code == "INVALID_JSON")
+            #expect(error.message.contains("at byte 16"), "\(error.message)")
+        } catch {
+            Issue.record("unexpected \(error)")
+        }
+        #expect(throws: ValidationError.field("m", "must be an object, or a string holding a JSON object of at most 4 KiB")) {
+            try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example","m":"[1]"}"#)
+        }
+    }
+
     @Test func anEnrichedEventRoundTripsThroughTheQueuePayload() throws {
         var event = try #require(try validate(#"{"n":"Signup","u":"https://s.example/","d":"s.example","p":{"plan":"pro"}}"#).events.first)
         event.client = ClientContext(ip: "203.0.113.9", ua: String(repeating: "é", count: 400), url: "https://s.example/", ref: nil)

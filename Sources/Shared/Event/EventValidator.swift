@@ -206,14 +206,6 @@ public struct EventValidator: Sendable {
     public static func printable(_ name: String) -> String {
         name.count > 64 ? String(name.prefix(64)) + "…" : name
     }
-
-    /// A decoding failure in words, without Swift's type dump.
-    static func describe(_ error: any Error) -> String {
-        if case DecodingError.dataCorrupted(let context) = error {
-            return context.underlyingError.map { "\($0)" } ?? context.debugDescription
-        }
-        return "\(error)"
-    }
 }
 
 /// A set of bytes as a 256-bit mask: `contains` is a shift and a test, where `Set<UInt8>` hashes.

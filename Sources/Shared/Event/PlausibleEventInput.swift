@@ -2,8 +2,8 @@ import Foundation
 
 /// A Plausible Events API body (`POST /api/event`) as sent, before the rules: the long names
 /// (`name`, `url`, `domain`, `referrer`, `props`) or the tracker's short ones (`n`, `u`, `d`, `r`,
-/// `p`, `m`, `h`), plus our `event_id`. Like `EventInput`, decoding never throws for a bad field.
-struct PlausibleEventInput: Decodable, FieldByFieldInput {
+/// `p`, `m`, `h`), plus our `event_id`. Like `EventInput`, reading never throws for a bad field.
+struct PlausibleEventInput: FieldByFieldInput {
     var name: String?
     var url: String?
     var domain: String?
@@ -12,72 +12,113 @@ struct PlausibleEventInput: Decodable, FieldByFieldInput {
     var eventID: String?
     var props: [(key: String, value: PropValue)]?
     var propsJSONBytes = 0
-    /// The first problem found while decoding.
+    /// The first problem found while reading.
     var problem: ValidationError?
 
     /// Fields Plausible's clients send that we accept and do not keep (screen width,
     /// interactivity, revenue, version, engagement measures).
     static let ignored: Set<String> = ["screen_width", "w", "interactive", "i", "revenue", "$", "v", "sd", "e"]
 
-    init(from decoder: any Decoder) throws {
-        guard let container = object(decoder) else { return }
-        for key in container.allKeys {
-            switch key.stringValue {
-            case "n", "name": name = optionalString(container, key)
-            case "u", "url": url = optionalString(container, key)
-            case "d", "domain": domain = optionalString(container, key)
-            case "r", "referrer": referrer = optionalString(container, key)
-            case "event_id": eventID = optionalString(container, key)
-            case "h", "hashMode", "hash_mode":
-                if let flag = try? container.decode(Bool.self, forKey: key) {
-                    hashMode = flag
-                } else if let number = try? container.decode(Int.self, forKey: key) {
-                    hashMode = number != 0
-                } else if (try? container.decodeNil(forKey: key)) != true {
-                    note(.field(key.stringValue, "must be 0, 1 or a boolean"))
-                }
-            case "p", "props", "m", "meta": decodeProps(container, key)
-            case let name where Self.ignored.contains(name): continue
-            default:
-                note(.field(EventValidator.printable(key.stringValue), "is not a known field of the Plausible Events API"))
+    /// Reads the body's object in one pass; a value of the wrong type is noted, read past, and
+    /// reading goes on. Throws only when the bytes are not JSON. A field named twice (under
+    /// either of its names) keeps its first value, as `EventInput` does.
+    init(reading reader: inout JSONReader) throws(JSONReadError) {
+        guard try reader.peek() == .object else {
+            note(ValidationError(message: "an event must be a JSON object"))
+            try reader.skipValue()
+            return
+        }
+        guard try reader.beginObject() else { return }
+        var seen: UInt8 = 0  // one bit per field
+        func first(_ bit: UInt8) throws(JSONReadError) -> Bool {
+            guard seen & bit == 0 else {
+                try reader.skipValue()
+                return false
             }
+            seen |= bit
+            return true
+        }
+        repeat {
+            let key = try reader.readKey()
+            switch key {
+            case "n", "name": if try first(1 << 0) { name = try optionalString(&reader, key) }
+            case "u", "url": if try first(1 << 1) { url = try optionalString(&reader, key) }
+            case "d", "domain": if try first(1 << 2) { domain = try optionalString(&reader, key) }
+            case "r", "referrer": if try first(1 << 3) { referrer = try optionalString(&reader, key) }
+            case "event_id": if try first(1 << 4) { eventID = try optionalString(&reader, key) }
+            case "h", "hashMode", "hash_mode": if try first(1 << 5) { try readHashMode(&reader, key) }
+            // Each props field adds its members (the tracker sends `p` or `m`, not both).
+            case "p", "props", "m", "meta": try readProps(&reader, key)
+            case let ignored where Self.ignored.contains(ignored): try reader.skipValue()
+            default:
+                note(.field(EventValidator.printable(key), "is not a known field of the Plausible Events API"))
+                try reader.skipValue()
+            }
+        } while try reader.nextMember()
+    }
+
+    /// `h`: a boolean, or a number (0 is off); null leaves it off.
+    private mutating func readHashMode(_ reader: inout JSONReader, _ key: String) throws(JSONReadError) {
+        switch try reader.peek() {
+        case .bool: hashMode = try reader.readBool() ?? false
+        case .null: _ = try reader.readNull()
+        case .number:
+            switch try reader.readNumber() {
+            case .int(let value): hashMode = value != 0
+            case .double(let value) where value.isFinite && value == value.rounded(): hashMode = value != 0
+            case .double, .outOfRange, nil: note(.field(key, "must be 0, 1 or a boolean"))
+            }
+        case .string, .object, .array:
+            note(.field(key, "must be 0, 1 or a boolean"))
+            try reader.skipValue()
         }
     }
 
     /// Props as an object, or (Plausible's older script, key `m`) as a string holding one.
     /// Values that are not a string, number or boolean are left out, as Plausible does.
-    private mutating func decodeProps(_ container: KeyedDecodingContainer<JSONKey>, _ key: JSONKey) {
-        if (try? container.decodeNil(forKey: key)) == true { return }
-        if let text = try? container.decode(String.self, forKey: key) {
-            guard text.utf8.count <= 4096, let loose = try? JSONDecoder().decode(LooseProps.self, from: Data(text.utf8)) else {
-                note(.field(key.stringValue, "must be an object, or a string holding a JSON object of at most 4 KiB"))
-                return
+    private mutating func readProps(_ reader: inout JSONReader, _ key: String) throws(JSONReadError) {
+        switch try reader.peek() {
+        case .null: _ = try reader.readNull()
+        case .string:
+            let text = try reader.readString() ?? ""
+            let problem = ValidationError.field(key, "must be an object, or a string holding a JSON object of at most 4 KiB")
+            guard text.utf8.count <= 4096 else { return note(problem) }
+            do {
+                let isObject = try JSONReader.read(text.utf8) { inner throws(JSONReadError) -> Bool in
+                    guard try inner.peek() == .object else {
+                        try inner.skipValue()
+                        return false
+                    }
+                    try readMembers(&inner)
+                    return true
+                }
+                if !isObject { note(problem) }
+            } catch {
+                note(problem)
             }
-            add(loose.members)
-            return
-        }
-        guard let loose = try? container.decode(LooseProps.self, forKey: key) else {
-            note(.field(key.stringValue, "must be an object"))
-            return
-        }
-        add(loose.members)
-    }
-
-    /// A props object whose values that are not a string, number or boolean are left out.
-    private struct LooseProps: Decodable {
-        var members: [(String, PropValue)] = []
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: JSONKey.self)
-            members = container.allKeys.compactMap { key in (try? container.decode(PropValue.self, forKey: key)).map { (key.stringValue, $0) } }
+        case .object: try readMembers(&reader)
+        case .number, .bool, .array:
+            note(.field(key, "must be an object"))
+            try reader.skipValue()
         }
     }
 
-    private mutating func add(_ members: [(String, PropValue)]) {
+    /// Adds the scalar members of the object at the reader; a repeated key keeps its first value.
+    /// Past 33 members the rest is only read past: the rules refuse the count.
+    private mutating func readMembers(_ reader: inout JSONReader) throws(JSONReadError) {
         var result = props ?? []
         var bytes = propsJSONBytes == 0 ? 2 : propsJSONBytes
-        for (key, value) in members {
-            result.append((key, value))
-            bytes += key.utf8.count + 4 + value.approximateJSONBytes
+        if try reader.beginObject() {
+            repeat {
+                let key = try reader.readKey()
+                guard result.count <= 32, !result.contains(where: { $0.key == key }) else {
+                    try reader.skipValue()
+                    continue
+                }
+                guard let value = try PropValue(reading: &reader) else { continue }
+                result.append((key, value))
+                bytes += key.utf8.count + 4 + value.approximateJSONBytes
+            } while try reader.nextMember()
         }
         props = result
         propsJSONBytes = bytes
@@ -98,9 +139,9 @@ extension EventValidator {
     public func validatePlausible(_ body: some Collection<UInt8>, now: Int64) throws(ValidationError) -> PlausibleEvent {
         let input: PlausibleEventInput
         do {
-            input = try JSONDecoder().decode(PlausibleEventInput.self, from: Data(body))
+            input = try JSONReader.read(body) { reader throws(JSONReadError) in try PlausibleEventInput(reading: &reader) }
         } catch {
-            throw .invalidJSON(Self.describe(error))
+            throw .invalidJSON(error.description)
         }
         if let problem = input.problem { throw problem }
         guard let name = input.name, !name.isEmpty else { throw .field("name", "is required") }
@@ -149,7 +190,15 @@ extension EventValidator {
 
     /// A Plausible domain as a site id: trimmed, lowercased, without a leading `www.`.
     static func siteID(fromDomain domain: Substring) -> String {
-        var site = domain.trimmingCharacters(in: .whitespaces).lowercased()
+        // Trimmed of what Foundation's `.whitespaces` holds (tab and the space separators),
+        // without bridging to `NSString`, which cost more than the rest of the request's rules.
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        let scalars = domain.unicodeScalars
+        var start = scalars.startIndex
+        var end = scalars.endIndex
+        while start < end, isSpace(scalars[start]) { start = scalars.index(after: start) }
+        while start < end, isSpace(scalars[scalars.index(before: end)]) { end = scalars.index(before: end) }
+        var site = String(scalars[start..<end]).lowercased()
         if site.hasPrefix("www.") { site.removeFirst(4) }
         return site
     }
