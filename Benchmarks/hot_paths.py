@@ -1,7 +1,8 @@
 """Scenario 12 of scripts/bench: the hot paths of issue 14, the build before them next to this one.
 
 Same servers, same run, the two builds and this build with jemalloc preloaded (`ALLOCATOR=jemalloc`), in rotating order: `POST /event` next to the bare Hummingbird
-handler (wrk -c64), `POST /events` with 1,000-event batches next to redis-benchmark's LPUSH
+handler (wrk -c64), `POST /api/event` with the tracker script's body next to the same handler,
+`POST /events` with 1,000-event batches next to redis-benchmark's LPUSH
 ceiling, and one Worker's CPU per event while it drains a queue of page views that carry what
 ingest captures for enrichment (address, user agent, URL, referrer) into nx-27017.
 """
@@ -67,6 +68,7 @@ def scenario_hot_paths(servers, args, report):
         env = dict(servers.env(f"hot_{side}", f"h{side}:"), QUEUE_MAX="0", ALLOCATOR=allocators[side])
         procs[side] = bench.start([WITH_ALLOCATOR, os.path.join(path, "IngestAPI"), "--port", str(ports[side])], env, ports[side])
     single = {name: [] for name in ports}
+    plausible = {side: [] for side in sides}  # POST /api/event, the path the tracker script posts to
     batch = {side: [] for side in sides}
     ceiling, cpu = [], {side: [] for side in sides}
     try:
@@ -74,6 +76,8 @@ def scenario_hot_paths(servers, args, report):
             order = sides[run % 3:] + sides[:run % 3]  # rotated: each side runs first, middle and last in turn
             for name in ["bare"] + order:
                 single[name].append(checked(bench.wrk(ports[name], "post_event.lua", args.duration, args.connections), name))
+            for side in order:
+                plausible[side].append(checked(bench.wrk(ports[side], "post_plausible.lua", args.duration, args.connections, path="/api/event"), side))
             out = bench.subprocess.run(["redis-benchmark", "-p", str(servers.redis_port), "-t", "lpush", "-P", "16", "-q", "-n", "500000"],
                                        capture_output=True, text=True, check=True).stdout
             ceiling.append(float(bench.re.search(r"LPUSH: ([\d.]+) requests per second", out.replace("\r", "\n")).group(1)))
@@ -83,7 +87,8 @@ def scenario_hot_paths(servers, args, report):
                 batch[side].append(checked(result, side)["rps"] * 1000)
                 servers.redis("DEL", f"h{side}:queue")
             print(f"  hot paths run {run + 1}: /event bare {single['bare'][-1]['rps']:,.0f}, "
-                  + ", ".join(f"{side} {single[side][-1]['rps']:,.0f}" for side in sides) + " req/s; /events "
+                  + ", ".join(f"{side} {single[side][-1]['rps']:,.0f}" for side in sides) + " req/s; /api/event "
+                  + ", ".join(f"{side} {plausible[side][-1]['rps']:,.0f}" for side in sides) + " req/s; /events "
                   + ", ".join(f"{side} {batch[side][-1]:,.0f}" for side in sides) + " ev/s")
     finally:
         for proc in procs.values():
@@ -112,7 +117,8 @@ def scenario_hot_paths(servers, args, report):
              f"drains: {len(cpu['after'])})", "",
              f"Before is `{bench.git_head(args.before)}`, after is this build, and after with jemalloc is this build under "
              f"`ALLOCATOR=jemalloc` (`scripts/with-allocator`: Debian's libjemalloc2 preloaded). `/event`: wrk -t1 -c{args.connections} "
-             f"-d{args.duration}s with scenario 1's body; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; "
+             f"-d{args.duration}s with scenario 1's body; `/api/event`: the same wrk with the tracker script's body and a browser's "
+             f"user agent (`Benchmarks/post_plausible.lua`), next to the same bare handler; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; "
              f"drain: one Worker, {args.drain_events:,} queued page views carrying address, user agent, URL and referrer (so the visit "
              "enrichment runs), into nx-27017.", "",
              "| what | before | after | after, jemalloc | baseline (same run) | acceptance (on the median; of an even count, the worse middle value) |", "| --- | --- | --- | --- | --- | --- |",
@@ -121,6 +127,12 @@ def scenario_hot_paths(servers, args, report):
              row("`POST /event` ratio to bare", to_bare, "{:.2f}", "1.00", f"≥ {ACCEPTANCE['ratio']}", lambda v: v >= ACCEPTANCE["ratio"]),
              row("`POST /event` p99 ms", p99, "{:.2f}", f"bare {spread([r['p99'] for r in single['bare']], '{:.2f}')}",
                  f"≤ {ACCEPTANCE['p99_ms']}", lambda v: v <= ACCEPTANCE["p99_ms"]),
+             row("`POST /api/event` req/s", {side: [r["rps"] for r in plausible[side]] for side in sides}, "{:,.0f}",
+                 f"bare handler {spread([r['rps'] for r in single['bare']])}", None, None),
+             row("`POST /api/event` ratio to bare", {side: [p["rps"] / b["rps"] for p, b in zip(plausible[side], single["bare"])] for side in sides},
+                 "{:.2f}", "1.00", None, None),
+             row("`POST /api/event` p99 ms", {side: [r["p99"] for r in plausible[side]] for side in sides}, "{:.2f}",
+                 f"bare {spread([r['p99'] for r in single['bare']], '{:.2f}')}", None, None),
              row("`POST /events` ×1,000, events/s", batch, "{:,.0f}", f"LPUSH ceiling {spread(ceiling)}", "≥ 400,000",
                  lambda v: v >= ACCEPTANCE["batch"]),
              row("Worker CPU µs per event", cpu, "{:.1f}", "", f"≤ {ACCEPTANCE['worker_us']}", lambda v: v <= ACCEPTANCE["worker_us"]), ""]
