@@ -77,7 +77,8 @@ def scenario_hot_paths(servers, args, report):
             for name in ["bare"] + order:
                 single[name].append(checked(bench.wrk(ports[name], "post_event.lua", args.duration, args.connections), name))
             for side in order:
-                plausible[side].append(checked(bench.wrk(ports[side], "post_plausible.lua", args.duration, args.connections, path="/api/event"), side))
+                plausible[side].append(checked(bench.wrk(ports[side], "post_visit.lua", args.duration, args.connections, path="/api/event",
+                                                          env=dict(os.environ, KIND="plausible")), side))
             out = bench.subprocess.run(["redis-benchmark", "-p", str(servers.redis_port), "-t", "lpush", "-P", "16", "-q", "-n", "500000"],
                                        capture_output=True, text=True, check=True).stdout
             ceiling.append(float(bench.re.search(r"LPUSH: ([\d.]+) requests per second", out.replace("\r", "\n")).group(1)))
@@ -118,7 +119,7 @@ def scenario_hot_paths(servers, args, report):
              f"Before is `{bench.git_head(args.before)}`, after is this build, and after with jemalloc is this build under "
              f"`ALLOCATOR=jemalloc` (`scripts/with-allocator`: Debian's libjemalloc2 preloaded). `/event`: wrk -t1 -c{args.connections} "
              f"-d{args.duration}s with scenario 1's body; `/api/event`: the same wrk with the tracker script's body and a browser's "
-             f"user agent (`Benchmarks/post_plausible.lua`), next to the same bare handler; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; "
+             f"headers (`Benchmarks/post_visit.lua`, `KIND=plausible`), next to the same bare handler; `/events`: wrk -t1 -c16 -d{args.duration}s, 1,000 page views per request; "
              f"drain: one Worker, {args.drain_events:,} queued page views carrying address, user agent, URL and referrer (so the visit "
              "enrichment runs), into nx-27017.", "",
              "| what | before | after | after, jemalloc | baseline (same run) | acceptance (on the median; of an even count, the worse middle value) |", "| --- | --- | --- | --- | --- | --- |",

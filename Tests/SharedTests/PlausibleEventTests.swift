@@ -109,6 +109,11 @@ struct PlausibleEventTests {
             let event = try #require(try validate(#"{"n":"pageview","u":"https://s.example/app#/x","d":"s.example","h":\#(flag)}"#).events.first)
             #expect(event.path == "/app#/x", "h: \(flag)")
         }
+        let big = try #require(try validate(#"{"n":"pageview","u":"https://s.example/app#/x","d":"s.example","h":1e18}"#).events.first)
+        #expect(big.path == "/app#/x", "a whole number past 2^53 that fits in 64 bits is on")
+        #expect(throws: ValidationError.field("h", "must be 0, 1 or a boolean")) {
+            try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example","h":1e19}"#)
+        }
         for flag in ["0", "0.0", "false", "null"] {
             let event = try #require(try validate(#"{"n":"pageview","u":"https://s.example/app#/x","d":"s.example","h":\#(flag)}"#).events.first)
             #expect(event.path == "/app", "h: \(flag)")
@@ -123,13 +128,31 @@ struct PlausibleEventTests {
         #expect(parsed.events.map(\.siteID) == ["a.example", "b.example"])
     }
 
-    @Test func propsPastThirtyTwoKeysAreRefusedWithoutReadingThemAll() throws {
+    @Test func propsPastThirtyTwoKeysAreRefusedWithoutKeepingThemAll() throws {
         let members = (0..<5000).map { #""k\#($0)":\#($0)"# }.joined(separator: ",")
-        #expect(throws: ValidationError.field("props", "must have at most 32 keys")) {
-            try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example","p":{\#(members)}}"#)
-        }
+        let body = #"{"n":"pageview","u":"https://s.example/","d":"s.example","p":{\#(members)}}"#
+        #expect(throws: ValidationError.field("props", "must have at most 32 keys")) { try validate(body) }
+        let input = try JSONReader.read(Array(body.utf8)) { reader throws(JSONReadError) in try PlausibleEventInput(reading: &reader) }
+        #expect(input.props?.count == 33, "one past the limit is kept, for the rules to refuse; the rest is only read past")
         let event = try #require(try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example","p":{"a":1,"a":2}}"#).events.first)
         #expect(event.props == ["a": .int(1)], "a repeated key keeps its first value")
+    }
+
+    @Test func theFirstPropsFieldIsTheOneKeptUnderAnyOfItsNames() throws {
+        let event = try #require(try validate(#"{"n":"x","u":"https://s.example/","d":"s.example","p":{"a":1},"m":"{\"b\":2}","props":{"c":3}}"#).events.first)
+        #expect(event.props == ["a": .int(1)])
+        let meta = try #require(try validate(#"{"n":"x","u":"https://s.example/","d":"s.example","m":"{\"b\":2}","p":{"a":1}}"#).events.first)
+        #expect(meta.props == ["b": .int(2)])
+    }
+
+    @Test func aMetaStringOverFourKiBIsRefused() throws {
+        let value = String(repeating: "v", count: 4080)
+        let inner = #"{\"k\":\"\#(value)\"}"#  // 4,090 bytes once unescaped: within the limit
+        _ = try validate(#"{"n":"x","u":"https://s.example/","d":"s.example","m":"\#(inner)"}"#)
+        let over = #"{\"k\":\"\#(value)xxxxxxxxxx\"}"#
+        #expect(throws: ValidationError.field("m", "must be an object, or a string holding a JSON object of at most 4 KiB")) {
+            try validate(#"{"n":"x","u":"https://s.example/","d":"s.example","m":"\#(over)"}"#)
+        }
     }
 
     @Test func aBodyThatIsNotJSONSaysWhereItBroke() {

@@ -19,32 +19,18 @@ struct EventInput: FieldByFieldInput {
     /// Reads one event's object; a value of the wrong type is noted, read past, and reading
     /// goes on. Throws only when the bytes are not JSON.
     init(reading reader: inout JSONReader) throws(JSONReadError) {
-        guard try reader.peek() == .object else {
-            note(ValidationError(message: "an event must be a JSON object"))
-            try reader.skipValue()
-            return
-        }
-        guard try reader.beginObject() else { return }
-        // A repeated key keeps its first value, as JSONDecoder did: one bit per known key.
-        var seen: UInt8 = 0
-        func first(_ bit: UInt8) throws(JSONReadError) -> Bool {
-            guard seen & bit == 0 else {
-                try reader.skipValue()
-                return false
-            }
-            seen |= bit
-            return true
-        }
+        guard try beginEvent(&reader) else { return }
+        var seen = SeenFields()
         repeat {
             let key = try reader.readKey()
             switch key {
-            case "site_id": if try first(1 << 0) { siteID = try optionalString(&reader, key) }
-            case "event_type": if try first(1 << 1) { eventType = try optionalString(&reader, key) }
-            case "path": if try first(1 << 2) { path = try optionalString(&reader, key) }
-            case "userid": if try first(1 << 3) { userID = try optionalString(&reader, key) }
-            case "timestamp": if try first(1 << 4) { timestamp = try optionalString(&reader, key) }
-            case "event_id": if try first(1 << 5) { eventID = try optionalString(&reader, key) }
-            case "props": if try first(1 << 6) { try readProps(&reader) }
+            case "site_id": if try seen.first(1 << 0, &reader) { siteID = try optionalString(&reader, key) }
+            case "event_type": if try seen.first(1 << 1, &reader) { eventType = try optionalString(&reader, key) }
+            case "path": if try seen.first(1 << 2, &reader) { path = try optionalString(&reader, key) }
+            case "userid": if try seen.first(1 << 3, &reader) { userID = try optionalString(&reader, key) }
+            case "timestamp": if try seen.first(1 << 4, &reader) { timestamp = try optionalString(&reader, key) }
+            case "event_id": if try seen.first(1 << 5, &reader) { eventID = try optionalString(&reader, key) }
+            case "props": if try seen.first(1 << 6, &reader) { try readProps(&reader) }
             default:
                 note(.field(EventValidator.printable(key), "is not a known field; allowed: site_id, event_type, path, userid, timestamp, event_id, props"))
                 try reader.skipValue()
@@ -53,7 +39,8 @@ struct EventInput: FieldByFieldInput {
     }
 
     /// `props`: null, or a flat object of strings, numbers and booleans (a repeated key keeps its
-    /// first value, as JSONDecoder did); past 33 keys the rest is only read past, the count refused.
+    /// first value, as JSONDecoder did); past 33 keys the rest is only read past, the count refused
+    /// (`PropsObject`).
     private mutating func readProps(_ reader: inout JSONReader) throws(JSONReadError) {
         if try reader.readNull() {
             props = nil
@@ -64,32 +51,14 @@ struct EventInput: FieldByFieldInput {
             try reader.skipValue()
             return
         }
-        var result: [(key: String, value: PropValue)] = []
-        var bytes = 2
         var broken = false
-        if try reader.beginObject() {
-            repeat {
-                let key = try reader.readKey()
-                if result.count > 32 || result.contains(where: { $0.key == key }) {
-                    try reader.skipValue()
-                    continue
-                }
-                if broken {
-                    try reader.skipValue()
-                    continue
-                }
-                guard let value = try PropValue(reading: &reader) else {
-                    note(.field("props.\(EventValidator.printable(key))", "must be a string, number or boolean"))
-                    broken = true
-                    continue
-                }
-                result.append((key, value))
-                bytes += key.utf8.count + 4 + value.approximateJSONBytes
-            } while try reader.nextMember()
+        let read = try PropsObject.read(&reader) { key in
+            note(.field("props.\(EventValidator.printable(key))", "must be a string, number or boolean"))
+            broken = true
         }
         guard !broken else { return }
-        props = result
-        propsJSONBytes = bytes
+        props = read.members
+        propsJSONBytes = read.jsonBytes
     }
 }
 

@@ -21,35 +21,22 @@ struct PlausibleEventInput: FieldByFieldInput {
 
     /// Reads the body's object in one pass; a value of the wrong type is noted, read past, and
     /// reading goes on. Throws only when the bytes are not JSON. A field named twice (under
-    /// either of its names) keeps its first value, as `EventInput` does.
+    /// either of its names; `p`, `props`, `m` and `meta` are one field) keeps its first value,
+    /// as `EventInput` does.
     init(reading reader: inout JSONReader) throws(JSONReadError) {
-        guard try reader.peek() == .object else {
-            note(ValidationError(message: "an event must be a JSON object"))
-            try reader.skipValue()
-            return
-        }
-        guard try reader.beginObject() else { return }
-        var seen: UInt8 = 0  // one bit per field
-        func first(_ bit: UInt8) throws(JSONReadError) -> Bool {
-            guard seen & bit == 0 else {
-                try reader.skipValue()
-                return false
-            }
-            seen |= bit
-            return true
-        }
+        guard try beginEvent(&reader) else { return }
+        var seen = SeenFields()
         repeat {
             let key = try reader.readKey()
             switch key {
-            case "n", "name": if try first(1 << 0) { name = try optionalString(&reader, key) }
-            case "u", "url": if try first(1 << 1) { url = try optionalString(&reader, key) }
-            case "d", "domain": if try first(1 << 2) { domain = try optionalString(&reader, key) }
-            case "r", "referrer": if try first(1 << 3) { referrer = try optionalString(&reader, key) }
-            case "event_id": if try first(1 << 4) { eventID = try optionalString(&reader, key) }
-            case "h", "hashMode", "hash_mode": if try first(1 << 5) { try readHashMode(&reader, key) }
-            // Each props field adds its members (the tracker sends `p` or `m`, not both).
-            case "p", "props", "m", "meta": try readProps(&reader, key)
-            case let ignored where Self.ignored.contains(ignored): try reader.skipValue()
+            case "n", "name": if try seen.first(1 << 0, &reader) { name = try optionalString(&reader, key) }
+            case "u", "url": if try seen.first(1 << 1, &reader) { url = try optionalString(&reader, key) }
+            case "d", "domain": if try seen.first(1 << 2, &reader) { domain = try optionalString(&reader, key) }
+            case "r", "referrer": if try seen.first(1 << 3, &reader) { referrer = try optionalString(&reader, key) }
+            case "event_id": if try seen.first(1 << 4, &reader) { eventID = try optionalString(&reader, key) }
+            case "h", "hashMode", "hash_mode": if try seen.first(1 << 5, &reader) { try readHashMode(&reader, key) }
+            case "p", "props", "m", "meta": if try seen.first(1 << 6, &reader) { try readProps(&reader, key) }
+            case let other where Self.ignored.contains(other): try reader.skipValue()
             default:
                 note(.field(EventValidator.printable(key), "is not a known field of the Plausible Events API"))
                 try reader.skipValue()
@@ -65,7 +52,9 @@ struct PlausibleEventInput: FieldByFieldInput {
         case .number:
             switch try reader.readNumber() {
             case .int(let value): hashMode = value != 0
-            case .double(let value) where value.isFinite && value == value.rounded(): hashMode = value != 0
+            // `readNumber` gives every whole number below 2^53 as `.int`: a `.double` here is
+            // past it, and on only when it still fits in 64 bits, as `Int` decoding had it.
+            case .double(let value) where Int64(exactly: value) != nil: hashMode = value != 0
             case .double, .outOfRange, nil: note(.field(key, "must be 0, 1 or a boolean"))
             }
         case .string, .object, .array:
@@ -77,51 +66,37 @@ struct PlausibleEventInput: FieldByFieldInput {
     /// Props as an object, or (Plausible's older script, key `m`) as a string holding one.
     /// Values that are not a string, number or boolean are left out, as Plausible does.
     private mutating func readProps(_ reader: inout JSONReader, _ key: String) throws(JSONReadError) {
+        let problem = ValidationError.field(key, "must be an object, or a string holding a JSON object of at most 4 KiB")
         switch try reader.peek() {
         case .null: _ = try reader.readNull()
+        case .object: try keepProps(&reader)
         case .string:
             let text = try reader.readString() ?? ""
-            let problem = ValidationError.field(key, "must be an object, or a string holding a JSON object of at most 4 KiB")
-            guard text.utf8.count <= 4096 else { return note(problem) }
+            guard text.utf8.count <= EventValidator.maxPropsBytes else { return note(problem) }
             do {
                 let isObject = try JSONReader.read(text.utf8) { inner throws(JSONReadError) -> Bool in
                     guard try inner.peek() == .object else {
                         try inner.skipValue()
                         return false
                     }
-                    try readMembers(&inner)
+                    try keepProps(&inner)
                     return true
                 }
                 if !isObject { note(problem) }
             } catch {
-                note(problem)
+                note(.field(key, "must be an object, or a string holding a JSON object of at most 4 KiB: \(error)"))
             }
-        case .object: try readMembers(&reader)
         case .number, .bool, .array:
-            note(.field(key, "must be an object"))
+            note(problem)
             try reader.skipValue()
         }
     }
 
-    /// Adds the scalar members of the object at the reader; a repeated key keeps its first value.
-    /// Past 33 members the rest is only read past: the rules refuse the count.
-    private mutating func readMembers(_ reader: inout JSONReader) throws(JSONReadError) {
-        var result = props ?? []
-        var bytes = propsJSONBytes == 0 ? 2 : propsJSONBytes
-        if try reader.beginObject() {
-            repeat {
-                let key = try reader.readKey()
-                guard result.count <= 32, !result.contains(where: { $0.key == key }) else {
-                    try reader.skipValue()
-                    continue
-                }
-                guard let value = try PropValue(reading: &reader) else { continue }
-                result.append((key, value))
-                bytes += key.utf8.count + 4 + value.approximateJSONBytes
-            } while try reader.nextMember()
-        }
-        props = result
-        propsJSONBytes = bytes
+    /// Keeps the scalar members of the props object at the reader.
+    private mutating func keepProps(_ reader: inout JSONReader) throws(JSONReadError) {
+        let read = try PropsObject.read(&reader) { _ in }
+        props = read.members
+        propsJSONBytes = read.jsonBytes
     }
 }
 
