@@ -1,5 +1,4 @@
 import Foundation
-import NIOConcurrencyHelpers
 
 /// Applies DESIGN.md's event rules to request bodies; the only way a client's JSON becomes an `Event`.
 public struct EventValidator: Sendable {
@@ -274,10 +273,23 @@ struct EventIDGenerator: RandomNumberGenerator {
 /// lock. Two `getrandom` calls per id were about 2% of a `POST /event`'s CPU; a locked step of
 /// xoshiro costs a few nanoseconds.
 struct SharedEventIDs: RandomNumberGenerator {
-    private static let generator = NIOLockedValueBox(EventIDGenerator())
+    private static let generator = Locked()
 
     mutating func next() -> UInt64 {
-        Self.generator.withLockedValue { $0.next() }
+        Self.generator.next()
+    }
+
+    /// The process's generator. `@unchecked Sendable`: its state is only touched under `lock`.
+    /// (`NSLock`, not NIO's lock: the fuzz targets compile this file without NIO.)
+    private final class Locked: @unchecked Sendable {
+        private let lock = NSLock()
+        private var state = EventIDGenerator()
+
+        func next() -> UInt64 {
+            lock.lock()
+            defer { lock.unlock() }
+            return state.next()
+        }
     }
 }
 
