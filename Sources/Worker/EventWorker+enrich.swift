@@ -7,7 +7,8 @@ extension EventWorker {
     /// country. One Redis script call per batch places the events in visits; the salt of each
     /// receive day is read once per process. The address and raw user agent are dropped here,
     /// so no retry payload, dead letter or document holds them. Events already enriched (a
-    /// retry, a summary, a replay) are left as they are.
+    /// retry, a summary, a replay) are left as they are. When Redis fails, `events` are left
+    /// as they were.
     func enrich(_ events: inout [QueuedEvent]) async throws(RedisError) {
         var pending: [(position: Int, derived: DerivedVisit)] = []
         var requests: [SessionRequest] = []

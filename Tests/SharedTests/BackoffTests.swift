@@ -75,13 +75,15 @@ struct DecorrelatedJitterTests {
 struct ConnectBackoffTests {
     @Test func reconnectsBackOffFrom50MillisecondsTo2Seconds() {
         var backoff = ConnectBackoff()
-        #expect(backoff.refusal(at: .now()) == nil, "nothing failed: connect")
-        backoff.failed(.connectFailed("refused"))
-        #expect(backoff.refusal(at: .now()) == RedisError.connectFailed("refused").description)
-        #expect(backoff.refusal(at: .now() + .milliseconds(60)) == nil)
-        for _ in 0..<9 { backoff.failed(.connectFailed("refused")) }
-        #expect(backoff.refusal(at: .now() + .milliseconds(1_900)) != nil)
-        #expect(backoff.refusal(at: .now() + .milliseconds(2_100)) == nil, "capped at 2 s")
+        let start = NIODeadline.uptimeNanoseconds(1_000_000_000)  // a fixed clock: no stall between lines can fail it
+        #expect(backoff.refusal(at: start) == nil, "nothing failed: connect")
+        backoff.failed(.connectFailed("refused"), at: start)
+        #expect(backoff.refusal(at: start) == RedisError.connectFailed("refused").description)
+        #expect(backoff.refusal(at: start + .milliseconds(49)) != nil)
+        #expect(backoff.refusal(at: start + .milliseconds(50)) == nil)
+        for _ in 0..<9 { backoff.failed(.connectFailed("refused"), at: start) }
+        #expect(backoff.refusal(at: start + .milliseconds(1_999)) != nil)
+        #expect(backoff.refusal(at: start + .milliseconds(2_000)) == nil, "capped at 2 s")
         let ended = backoff.succeeded()
         #expect(ended, "a connect after failures is worth a log line")
         let again = backoff.succeeded()

@@ -87,6 +87,13 @@ struct RedisPipelineHandlerTests {
         #expect(connection.ends == 1)
     }
 
+    @Test func partOfAReplyWhileNoneIsAwaitedEndsTheConnectionBeforeItIsKept() throws {
+        let connection = try Connection()
+        try connection.receive("$99999999999\r\nxxxx")  // the start of a reply that never ends
+        #expect(!connection.channel.isActive, "an idle connection has no timer to end it later")
+        #expect(connection.ends == 1)
+    }
+
     /// The oldest awaited reply's deadline fails everything awaited, as may have run; not a moment before.
     @Test func aReplyLaterThanTheTimeoutFailsWhatAwaitsIt() throws {
         let connection = try Connection(timeout: .seconds(1))

@@ -71,3 +71,21 @@ struct RedisProtocolTests {
         return Array(UnsafeRawBufferPointer(start: formatted, count: Int(length)))
     }
 }
+
+/// Which commands may go over the one pipelined connection every caller shares.
+struct RedisCommandSharingTests {
+    @Test func dataCommandsShareTheConnection() {
+        for command in [RedisCommand("LPUSH", "q", "x"), RedisCommand("evalsha", "abc", "0"), RedisCommand("PING"), RedisCommand("CLIENT", "ID")] {
+            #expect(command.canShareConnection, "\(command.name)")
+        }
+    }
+
+    @Test func blockingAndConnectionChangingCommandsKeepThePool() {
+        let kept = [
+            RedisCommand("BLMOVE", "a", "b", "LEFT", "LEFT", "1"), RedisCommand("WAIT", "1", "100"), RedisCommand("select", "2"),
+            RedisCommand("MULTI"), RedisCommand("READONLY"), RedisCommand("CLIENT", "REPLY", "OFF"), RedisCommand("CLIENT", "setname", "x"),
+            RedisCommand("CLIENT", "TRACKING", "ON"), RedisCommand("CLIENT"), RedisCommand(arguments: []),
+        ]
+        for command in kept { #expect(!command.canShareConnection, "\(command.arguments.map { String(decoding: $0, as: UTF8.self) })") }
+    }
+}

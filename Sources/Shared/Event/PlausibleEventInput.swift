@@ -66,7 +66,8 @@ struct PlausibleEventInput: FieldByFieldInput {
     /// Props as an object, or (Plausible's older script, key `m`) as a string holding one.
     /// Values that are not a string, number or boolean are left out, as Plausible does.
     private mutating func readProps(_ reader: inout JSONReader, _ key: String) throws(JSONReadError) {
-        let problem = ValidationError.field(key, "must be an object, or a string holding a JSON object of at most 4 KiB")
+        let reason = "must be an object, or a string holding a JSON object of at most 4 KiB"
+        let problem = ValidationError.field(key, reason)
         switch try reader.peek() {
         case .null: _ = try reader.readNull()
         case .object: try keepProps(&reader)
@@ -84,7 +85,7 @@ struct PlausibleEventInput: FieldByFieldInput {
                 }
                 if !isObject { note(problem) }
             } catch {
-                note(.field(key, "must be an object, or a string holding a JSON object of at most 4 KiB: \(error)"))
+                note(.field(key, "\(reason): \(error)"))
             }
         case .number, .bool, .array:
             note(problem)
@@ -155,7 +156,7 @@ extension EventValidator {
             } catch let error where error.field == "site_id" {
                 throw .field("domain", error.message.replacingOccurrences(of: "site_id", with: "domain"))
             }
-            if let first = events.first { event.eventID = first.eventID }  // one id: the sites' documents differ by `_id`
+            fields.eventID = event.eventID  // one id for every site (drawn once): their documents differ by `_id`
             event.name = name
             event.client = ClientContext(url: url, ref: referrer)
             events.append(event)

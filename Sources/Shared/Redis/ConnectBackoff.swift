@@ -16,10 +16,10 @@ struct ConnectBackoff: Sendable {
         now < nextAttempt ? lastError : nil
     }
 
-    /// Records a failed connect: the next one waits 50 ms, doubling per failure up to 2 s.
-    mutating func failed(_ error: RedisError) {
+    /// Records a connect that failed at `now`: the next one waits 50 ms, doubling per failure up to 2 s.
+    mutating func failed(_ error: RedisError, at now: NIODeadline = .now()) {
         failures += 1
-        nextAttempt = .now() + TimeAmount(Self.schedule.ceiling(forAttempt: failures - 1))
+        nextAttempt = now + TimeAmount(Self.schedule.ceiling(forAttempt: failures - 1))
         lastError = "\(error)"
     }
 

@@ -31,7 +31,9 @@ extension RedisCommand {
     /// transaction, subscriptions, protocol or replies for whoever comes next.
     var canShareConnection: Bool {
         let name = name
-        if name == "CLIENT" { return arguments.dropFirst().first.map { String(decoding: $0, as: UTF8.self).uppercased() != "REPLY" } ?? true }
+        if name == "CLIENT" {
+            return arguments.dropFirst().first.map { Self.shareableClientCommands.contains(String(decoding: $0, as: UTF8.self).uppercased()) } ?? false
+        }
         return !name.isEmpty && !Self.unshareable.contains(name)
     }
 
@@ -40,5 +42,10 @@ extension RedisCommand {
         "BLPOP", "BRPOP", "BLMOVE", "BRPOPLPUSH", "BLMPOP", "BZPOPMIN", "BZPOPMAX", "BZMPOP", "WAIT", "WAITAOF", "XREAD", "XREADGROUP",
         "SELECT", "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH", "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE",
         "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE", "MONITOR", "HELLO", "RESET", "QUIT", "AUTH", "SYNC", "PSYNC",
+        "READONLY", "READWRITE", "ASKING", "DEBUG",
     ]
+
+    /// `CLIENT` subcommands that leave the connection as it was (the rest, `REPLY`, `SETNAME`,
+    /// `TRACKING`, `NO-EVICT`, … and any added later, keep the pool).
+    static let shareableClientCommands: Set<String> = ["ID", "INFO", "GETNAME", "LIST", "KILL", "PAUSE", "UNPAUSE"]
 }

@@ -90,8 +90,12 @@ final class RedisPipelineHandler: ChannelInboundHandler {
         armTimer()
     }
 
+    /// Feeds what Redis sent to the reply parser and hands each whole reply to the send awaiting it.
+    /// Bytes while no reply is awaited end the connection before they are kept: no timer runs
+    /// then, so a peer streaming one endless reply would otherwise be buffered without bound.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do throws(RedisError) {
+            guard !pending.isEmpty else { throw .unexpectedReply("redis sent bytes while no reply was awaited") }
             try reader.feed(unwrapInboundIn(data))
             while let reply = try reader.next() {
                 guard !pending.isEmpty else { throw .unexpectedReply("redis sent a reply nobody asked for") }

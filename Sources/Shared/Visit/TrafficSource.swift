@@ -20,7 +20,6 @@ public struct UTM: Sendable, Equatable {
         self.term = term
     }
 
-    /// The UTM parameters of `page`, each form-decoded and cleaned by `TrafficSource.clean`.
     /// The query parameters read for UTM, in `init(values:)`'s order.
     static let names = ["utm_medium", "utm_source", "utm_campaign", "utm_content", "utm_term"]
 
