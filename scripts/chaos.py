@@ -95,10 +95,19 @@ class Cluster:
             shutil.rmtree(self.dir, ignore_errors=True)
             raise
 
-    def stored(self, site):
-        out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
-                             capture_output=True, text=True, check=True).stdout.split("\n")
-        return [line.split()[0] for line in out if line.strip()]
+    def stored(self, site, attempts=5):
+        """Every stored event id of `site`. A failed read is retried (at most `attempts` times,
+        each failure printed): one find failed a CI run once with its message unseen, and a
+        verdict must not hang on one read of the test's own MongoDB."""
+        for attempt in range(1, attempts + 1):
+            out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
+                                 capture_output=True, text=True, timeout=120)
+            if out.returncode == 0:
+                return [line.split()[0] for line in out.stdout.split("\n") if line.strip()]
+            print(f"chaos: raw_mongo ids {site} failed (attempt {attempt}/{attempts}, exit {out.returncode}): "
+                  f"{out.stderr.strip()}", file=sys.stderr, flush=True)
+            time.sleep(0.5 * attempt)
+        raise RuntimeError(f"raw_mongo ids {site}: {attempts} reads of MongoDB failed; see the messages above")
 
     def __enter__(self):
         return self
