@@ -13,7 +13,14 @@ private let validator = EventValidator()
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
     let body = UnsafeRawBufferPointer(start: start, count: count)
-    checkGrammar(body)
+    // A body the reader finds well-formed is never answered "not valid JSON": a field of the
+    // wrong type or out of range is a problem of that field (the decoders never throw for one).
+    let wellFormed = checkGrammar(body)
+    func checkError(_ error: ValidationError) {
+        checkErrorJSON(error)
+        fuzzCheck(!wellFormed || error.code != "INVALID_JSON",
+                  "a well-formed body answered \(error.message.debugDescription): \(String(decoding: body, as: UTF8.self).debugDescription)")
+    }
 
     var single: Event?
     do {
@@ -63,10 +70,20 @@ public func fuzz(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
 
     // The body as a User-Agent header: ClientContext keeps a prefix of at most 512 bytes.
     let text = String(decoding: body, as: UTF8.self)
+    checkDomainTrim(text)
     checkCut(text, ClientContext.maxUserAgentBytes)
     checkCut(text, Int(body.first ?? 0) % 16)
     fuzzCheck(ClientContext(ua: text).ua == ClientContext.cut(text, toBytes: ClientContext.maxUserAgentBytes), "ClientContext(ua:) does not cut")
     return 0
+}
+
+/// `siteID(fromDomain:)` trims as Foundation's `.whitespaces` does (tab, the Unicode space
+/// separators and U+200B), which it replaced for speed, then lowercases and drops one leading `www.`.
+private func checkDomainTrim(_ text: String) {
+    var expected = text.trimmingCharacters(in: .whitespaces).lowercased()
+    if expected.hasPrefix("www.") { expected.removeFirst(4) }
+    let site = EventValidator.siteID(fromDomain: Substring(text))
+    fuzzCheck(site == expected, "domain \(text.debugDescription) gave \(site.debugDescription), Foundation's trim \(expected.debugDescription)")
 }
 
 /// `ClientContext.cut`: a prefix at a character boundary, at most `limit` bytes, at most 3 bytes short.
@@ -162,7 +179,7 @@ private func checkAccepted(_ event: Event, body: UnsafeRawBufferPointer) {
               "payload is not a JSON object: \(String(decoding: payload, as: UTF8.self).debugDescription)")
     do {
         let decoded = try JSONDecoder().decode(Event.self, from: Data(payload))
-        fuzzCheck(decoded == event, "payload decodes to another event:\n  \(decoded)\n  \(event)\n  \(String(decoding: payload, as: UTF8.self))")
+        fuzzCheck(asReaderReads(decoded) == asReaderReads(event), "payload decodes to another event:\n  \(decoded)\n  \(event)\n  \(String(decoding: payload, as: UTF8.self))")
     } catch {
         fuzzFail("payload does not decode: \(error)\n  \(String(decoding: payload, as: UTF8.self).debugDescription)")
     }
@@ -175,7 +192,7 @@ private func checkAccepted(_ event: Event, body: UnsafeRawBufferPointer) {
     }
     // Payloads with extra members (retry attempts, throttle marks) still decode.
     let extended = event.queuePayload(adding: [("attempts", .int(3)), ("throttled", .bool(true))])
-    fuzzCheck((try? JSONDecoder().decode(Event.self, from: Data(extended))) == event, "payload with extras differs")
+    fuzzCheck((try? JSONDecoder().decode(Event.self, from: Data(extended))).map(asReaderReads) == asReaderReads(event), "payload with extras differs")
 
     // `Worker dead replay` accepts what ingest accepted, unchanged.
     do {
@@ -186,14 +203,29 @@ private func checkAccepted(_ event: Event, body: UnsafeRawBufferPointer) {
     }
 }
 
+/// `event` with every prop that is an integer past 2^53 as a double. `JSONDecoder` reads a whole
+/// number written with an exponent (`9.223372036854776e+17`, how a double that large is written)
+/// into `Int64` when it fits; `JSONReader` keeps a number past 2^53 that is not written as an
+/// integer a double. The worker reads payloads with `JSONReader` (checked exactly below), so
+/// JSONDecoder's second opinion is compared up to that difference.
+private func asReaderReads(_ event: Event) -> Event {
+    var event = event
+    event.props = event.props?.mapValues { value in
+        if case .int(let integer) = value, integer.magnitude >= 1 << 53 { return .double(Double(integer)) }
+        return value
+    }
+    return event
+}
+
 /// `JSONReader` accepts exactly what JSONSerialization accepts, but for what RFC 8259 refuses
 /// and swift-foundation reads (a trailing comma, a byte-order mark, UTF-16 and UTF-32), numbers
 /// past `Double` (grammatical: the reader refuses them only when it reads them), and nesting
-/// past `JSONReader.maxDepth`.
-private func checkGrammar(_ body: UnsafeRawBufferPointer) {
+/// past `JSONReader.maxDepth`. Returns whether the reader accepts the body.
+@discardableResult
+private func checkGrammar(_ body: UnsafeRawBufferPointer) -> Bool {
     let reader = (try? JSONReader.read(body) { reader throws(JSONReadError) in try reader.skipValue() }) != nil
     let foundation = (try? JSONSerialization.jsonObject(with: Data(body), options: .fragmentsAllowed)) != nil
-    if reader == foundation { return }
+    if reader == foundation { return reader }
     let text = String(decoding: body, as: UTF8.self)
     if reader {
         // Only for a number past Double's range, which JSONSerialization refuses and the reader skips.
@@ -205,6 +237,7 @@ private func checkGrammar(_ body: UnsafeRawBufferPointer) {
         fuzzCheck(nonASCIIStart || deep || trailingComma || body.contains(0),
                   "JSONReader refuses what JSONSerialization accepts: \(text.debugDescription)")
     }
+    return reader
 }
 
 /// Whether reading every number of an accepted body finds one past `Double`'s range.
@@ -236,7 +269,7 @@ private func holdsOutOfRangeNumber(_ body: UnsafeRawBufferPointer) -> Bool {
 }
 
 /// Errors become `{"success":false,"error":…}` answers: they must serialize to JSON.
-private func checkError(_ error: ValidationError) {
+private func checkErrorJSON(_ error: ValidationError) {
     fuzzCheck(!error.code.isEmpty && !error.message.isEmpty, "empty error \(error)")
     fuzzCheck(error.message.utf8.count <= 512, "a \(error.message.utf8.count)-byte error message: \(error.message.prefix(300).debugDescription)")
     let bytes = error.json.bytes

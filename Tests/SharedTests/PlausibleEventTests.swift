@@ -124,8 +124,15 @@ struct PlausibleEventTests {
     }
 
     @Test func domainsAreTrimmedOfTabsAndUnicodeSpaces() throws {
-        let parsed = try validate("{\"n\":\"pageview\",\"u\":\"https://s.example/\",\"d\":\"\\t\u{00A0}www.A.example\u{3000},b.example \"}")
+        let parsed = try validate("{\"n\":\"pageview\",\"u\":\"https://s.example/\",\"d\":\"\\t\u{00A0}www.A.example\u{3000},b.example \\u200b\"}")
         #expect(parsed.events.map(\.siteID) == ["a.example", "b.example"])
+    }
+
+    /// Foundation's `.whitespaces`, which the trim replaced, holds U+200B ZERO WIDTH SPACE (not a
+    /// space separator): a domain pasted with one around it is still the site.
+    @Test func domainsAreTrimmedOfZeroWidthSpaces() throws {
+        #expect(EventValidator.siteID(fromDomain: "\u{200B}www.S.example\u{200B}") == "s.example")
+        #expect(EventValidator.siteID(fromDomain: "s\u{200B}.example") == "s\u{200B}.example")
     }
 
     @Test func propsPastThirtyTwoKeysAreRefusedWithoutKeepingThemAll() throws {

@@ -166,9 +166,12 @@ extension EventValidator {
 
     /// A Plausible domain as a site id: trimmed, lowercased, without a leading `www.`.
     static func siteID(fromDomain domain: Substring) -> String {
-        // Trimmed of what Foundation's `.whitespaces` holds (tab and the space separators),
-        // without bridging to `NSString`, which cost more than the rest of the request's rules.
-        func isSpace(_ scalar: Unicode.Scalar) -> Bool { scalar == "\t" || scalar.properties.generalCategory == .spaceSeparator }
+        // Trimmed of what Foundation's `.whitespaces` holds (tab, the space separators and
+        // U+200B ZERO WIDTH SPACE), without bridging to `NSString`, which cost more than the
+        // rest of the request's rules.
+        func isSpace(_ scalar: Unicode.Scalar) -> Bool {
+            scalar == "\t" || scalar == "\u{200B}" || scalar.properties.generalCategory == .spaceSeparator
+        }
         let scalars = domain.unicodeScalars
         var start = scalars.startIndex
         var end = scalars.endIndex
