@@ -96,16 +96,22 @@ class Cluster:
             raise
 
     def stored(self, site, attempts=5):
-        """Every stored event id of `site`. A failed read is retried (at most `attempts` times,
-        each failure printed): one find failed a CI run once with its message unseen, and a
-        verdict must not hang on one read of the test's own MongoDB."""
+        """Every stored event id of `site`. A failed or hung read is retried (at most `attempts`
+        times, each failure printed with raw_mongo's message and counted in `read_retries`,
+        which the verdict shows): one find failed a CI run once with its message unseen."""
         for attempt in range(1, attempts + 1):
-            out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
-                                 capture_output=True, text=True, timeout=120)
-            if out.returncode == 0:
-                return [line.split()[0] for line in out.stdout.split("\n") if line.strip()]
-            print(f"chaos: raw_mongo ids {site} failed (attempt {attempt}/{attempts}, exit {out.returncode}): "
-                  f"{out.stderr.strip()}", file=sys.stderr, flush=True)
+            try:
+                out = subprocess.run([self.raw_mongo, "ids", f"mongodb://127.0.0.1:{self.mongo_port}/chaos", site, "-"],
+                                     capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired as hung:
+                stderr = hung.stderr.decode(errors="replace") if isinstance(hung.stderr, bytes) else (hung.stderr or "")
+                failure = f"no answer in 60 s: {stderr.strip()}"
+            else:
+                if out.returncode == 0:
+                    return [line.split()[0] for line in out.stdout.split("\n") if line.strip()]
+                failure = f"exit {out.returncode}: {out.stderr.strip()}"
+            self.read_retries = getattr(self, "read_retries", 0) + 1
+            print(f"chaos: raw_mongo ids {site} failed (attempt {attempt}/{attempts}), {failure}", file=sys.stderr, flush=True)
             time.sleep(0.5 * attempt)
         raise RuntimeError(f"raw_mongo ids {site}: {attempts} reads of MongoDB failed; see the messages above")
 
@@ -305,12 +311,17 @@ def drain(cluster, site, expected, timeout):
 
 
 def verdict(name, sender, cluster, site, drain_seconds, notes=""):
+    # A stored event's _id is "site/event_id", so MongoDB itself refuses a second copy: the
+    # duplicates column would only move if that scheme changed (its guard, not the workers').
     ids = cluster.stored(site)
     distinct = set(ids)
     lost = len(sender.acked - distinct)
     duplicates = len(ids) - len(distinct)
     dead = cluster.dead_letters()
     ok = lost == 0 and duplicates == 0 and drain_seconds is not None
+    retries = getattr(cluster, "read_retries", 0)
+    if retries:
+        notes = f"{notes}; {retries} failed reads of MongoDB retried (see stderr)" if notes else f"{retries} failed reads of MongoDB retried (see stderr)"
     return dict(case=name, sent=sender.sent, acked=len(sender.acked), stored=len(distinct & sender.acked), lost=lost,
                 duplicates=duplicates, dead=dead, drain=drain_seconds, ok=ok, notes=notes)
 

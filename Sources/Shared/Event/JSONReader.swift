@@ -5,7 +5,7 @@
 /// Everything is checked: the grammar, UTF-8 in strings, escapes (an unpaired surrogate is an
 /// error), control bytes, nesting depth (`maxDepth`) and trailing bytes. Foundation's
 /// `JSONDecoder` cost 8 µs of the 90 µs a `POST /event` took, and a third of the worker's
-/// CPU (profiles in BENCHMARKS.md, section 12).
+/// CPU (profiles quoted in issue 14's notes; figures in BENCHMARKS.md, section 12).
 ///
 /// Objects are read with `beginObject`/`readKey`/`nextMember`, arrays with
 /// `beginArray`/`nextElement`:
