@@ -116,6 +116,8 @@ def scenario_hot_paths(servers, args, report):
     p99 = {side: [r["p99"] for r in single[side]] for side in sides}
     lines = [f"### 12. Hot paths (issue 14): before, after, and after with jemalloc, same run ({args.runs} runs, the order rotated; "
              f"drains: {len(cpu['after'])})", "",
+             f"Measured at commit `{bench.git_head(bench.ROOT)}`; the machine's "
+             "speed varies between runs, so compare each figure only with its same-run baseline. "
              f"Before is `{bench.git_head(args.before)}`, after is this build, and after with jemalloc is this build under "
              f"`ALLOCATOR=jemalloc` (`scripts/with-allocator`: Debian's libjemalloc2 preloaded). `/event`: wrk -t1 -c{args.connections} "
              f"-d{args.duration}s with scenario 1's body; `/api/event`: the same wrk with the tracker script's body and a browser's "

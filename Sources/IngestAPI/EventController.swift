@@ -106,7 +106,7 @@ struct EventController: Sendable {
     /// `OUTCOME_UNKNOWN` means Redis may have queued them without confirming, and the answer
     /// lists each one's index in the request and event id, so a resend under those ids is stored once.
     func enqueue(_ indexed: [(index: Int, event: Event)], address: ClientAddress?, context: IngestRequestContext) async throws -> [Admission] {
-        // The events are read in place: a batch's copy of a thousand `Event`s showed in the profile.
+        // No intermediate array of the batch's events: building one for a thousand `Event`s showed in the profile.
         let items = limits.items(for: indexed.lazy.map(\.event), address: address?.rateLimitKey)
         do {
             let admissions = try await enqueuer.enqueue(items)

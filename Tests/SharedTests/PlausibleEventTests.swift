@@ -163,9 +163,12 @@ struct PlausibleEventTests {
     }
 
     @Test func aBodyThatIsNotJSONSaysWhereItBroke() {
-        #expect(throws: ValidationError.self) { try validate(#"{"n":"pageview","u":"https://s.example/",}"#) }
+        // A trailing comma: swift-foundation's JSONDecoder took it, RFC 8259 and `/event` do not.
+        let trailingComma = #expect(throws: ValidationError.self) { try validate(#"{"n":"pageview","u":"https://s.example/","d":"s.example",}"#) }
+        #expect(trailingComma?.code == "INVALID_JSON")
         do {
             _ = try validate(#"{"n":"pageview" "u":"https://s.example/"}"#)
+            Issue.record("a body with a missing comma was accepted")
         } catch let error as ValidationError {
             #expect(error.code == "INVALID_JSON")
             #expect(error.message.contains("at byte 16"), "\(error.message)")

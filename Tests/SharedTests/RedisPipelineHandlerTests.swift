@@ -94,6 +94,27 @@ struct RedisPipelineHandlerTests {
         #expect(connection.ends == 1)
     }
 
+    /// Bytes that arrive with the last awaited reply, past it, would be taken for the start of
+    /// the next send's reply: they end the connection, and the next send goes to a new one.
+    @Test func bytesPastTheLastAwaitedReplyEndTheConnection() throws {
+        let connection = try Connection()
+        let ping = connection.send(RedisCommand("PING"))
+        try connection.receive("+PONG\r\n+OK\r\n")
+        #expect(ping.replies == [.status("PONG")], "the reply awaited still reaches its sender")
+        #expect(!connection.channel.isActive)
+        #expect(connection.ends == 1)
+        #expect(connection.send(RedisCommand("GET", "k")).notSent)
+    }
+
+    /// The start of an array past the last awaited reply ends the connection as well.
+    @Test func anArrayBegunPastTheLastAwaitedReplyEndsTheConnection() throws {
+        let connection = try Connection()
+        let ping = connection.send(RedisCommand("PING"))
+        try connection.receive("+PONG\r\n*2\r\n")
+        #expect(ping.replies == [.status("PONG")])
+        #expect(!connection.channel.isActive)
+    }
+
     /// The oldest awaited reply's deadline fails everything awaited, as may have run; not a moment before.
     @Test func aReplyLaterThanTheTimeoutFailsWhatAwaitsIt() throws {
         let connection = try Connection(timeout: .seconds(1))

@@ -84,7 +84,7 @@ struct RedisCommandSharingTests {
         let kept = [
             RedisCommand("BLMOVE", "a", "b", "LEFT", "LEFT", "1"), RedisCommand("WAIT", "1", "100"), RedisCommand("select", "2"),
             RedisCommand("MULTI"), RedisCommand("READONLY"), RedisCommand("CLIENT", "REPLY", "OFF"), RedisCommand("CLIENT", "setname", "x"),
-            RedisCommand("CLIENT", "TRACKING", "ON"), RedisCommand("CLIENT"), RedisCommand(arguments: []),
+            RedisCommand("CLIENT", "TRACKING", "ON"), RedisCommand("CLIENT", "kill", "ID", "7"), RedisCommand("CLIENT"), RedisCommand(arguments: []),
         ]
         for command in kept { #expect(!command.canShareConnection, "\(command.arguments.map { String(decoding: $0, as: UTF8.self) })") }
     }

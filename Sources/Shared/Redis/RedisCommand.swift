@@ -46,6 +46,7 @@ extension RedisCommand {
     ]
 
     /// `CLIENT` subcommands that leave the connection as it was (the rest, `REPLY`, `SETNAME`,
-    /// `TRACKING`, `NO-EVICT`, … and any added later, keep the pool).
-    static let shareableClientCommands: Set<String> = ["ID", "INFO", "GETNAME", "LIST", "KILL", "PAUSE", "UNPAUSE"]
+    /// `TRACKING`, `NO-EVICT`, … and any added later, keep the pool). Not `KILL`: it may kill
+    /// the connection it is sent on, failing every other caller's command in flight there.
+    static let shareableClientCommands: Set<String> = ["ID", "INFO", "GETNAME", "LIST", "PAUSE", "UNPAUSE"]
 }

@@ -33,6 +33,8 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// Sends awaiting replies, oldest first: the order Redis answers in.
     private var pending = CircularBuffer<Pending>()
     private var context: ChannelHandlerContext?
+    /// The channel's socket options, looked up once: each send reads `TCP_INFO` through them.
+    private var socketOptions: (any SocketOptionProvider)?
     /// True once no more sends are taken (the connection ended, is ending, or is to close when idle).
     private var refusing = false
     /// Set by `closeWhenIdle`: the channel closes once the last awaited reply arrived.
@@ -49,15 +51,17 @@ final class RedisPipelineHandler: ChannelInboundHandler {
         self.reader = reader
     }
 
-    /// Keeps the context: sends write through it.
+    /// Keeps the context (sends write through it) and the channel's socket options.
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        socketOptions = context.channel as? any SocketOptionProvider
     }
 
     /// Fails what still awaits a reply: the pipeline is going away.
     func handlerRemoved(context: ChannelHandlerContext) {
         end(.closed("the connection to redis was closed"))
         self.context = nil
+        socketOptions = nil
     }
 
     /// Fails what still awaits a reply: the connection closed, from either side.
@@ -76,7 +80,7 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// with `NotSent` when the connection has ended. Call on the channel's event loop.
     func send(_ commands: [RedisCommand], promise: EventLoopPromise<[RedisReply]>) {
         guard !commands.isEmpty else { return promise.succeed([]) }
-        guard !refusing, let context, context.channel.isActive, !Self.peerHasClosed(context.channel) else {
+        guard !refusing, let context, context.channel.isActive, !peerHasClosed() else {
             // Ended, or Redis closed its end (a restart, CLIENT KILL, its idle timeout) and the loop
             // has not read that yet: writing now would make this command's outcome unknown for
             // nothing. Replies already on their way are still read; the end fails what is left.
@@ -93,6 +97,8 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// Feeds what Redis sent to the reply parser and hands each whole reply to the send awaiting it.
     /// Bytes while no reply is awaited end the connection before they are kept: no timer runs
     /// then, so a peer streaming one endless reply would otherwise be buffered without bound.
+    /// So do bytes left over past the last awaited reply: the next send's reply would start
+    /// behind them and be handed to the wrong caller.
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         do throws(RedisError) {
             guard !pending.isEmpty else { throw .unexpectedReply("redis sent bytes while no reply was awaited") }
@@ -108,6 +114,7 @@ final class RedisPipelineHandler: ChannelInboundHandler {
                     done.promise.succeed(done.replies)
                 }
             }
+            if pending.isEmpty, reader.holdsUnreadBytes { throw .unexpectedReply("redis sent bytes past the last reply awaited") }
             if closingWhenIdle, pending.isEmpty { context.close(promise: nil) }
         } catch {
             end(error)
@@ -127,9 +134,9 @@ final class RedisPipelineHandler: ChannelInboundHandler {
     /// past established): one `getsockopt`, which a socket channel answers at once on its loop.
     /// Elsewhere than Linux it is always false, and a command written just after Redis closed an
     /// idle connection fails as one that may have run.
-    private static func peerHasClosed(_ channel: any Channel) -> Bool {
+    private func peerHasClosed() -> Bool {
         #if os(Linux)
-        guard let provider = channel as? any SocketOptionProvider else { return false }
+        guard let provider = socketOptions else { return false }
         var answered = false
         var closed = false
         provider.getTCPInfo().assumeIsolated().whenComplete { result in

@@ -33,6 +33,13 @@ final class RedisReplyReader {
         return RedisReply(copying: raw.assumingMemoryBound(to: redisReply.self))
     }
 
+    /// True when the parser holds bytes, or a reply begun, that no whole reply has used yet:
+    /// unread bytes, or an array whose header was read (hiredis reads a string or number only
+    /// once it is whole, so one begun is unread bytes; its task index is 0 between replies).
+    var holdsUnreadBytes: Bool {
+        reader.pointee.pos < reader.pointee.len || reader.pointee.ridx > 0
+    }
+
     /// hiredis's description of the protocol error it met.
     private var errorText: String {
         withUnsafeBytes(of: reader.pointee.errstr) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
@@ -44,26 +51,14 @@ extension ByteBuffer {
     /// `redisFormatCommandArgv` formats it, straight into this buffer: no C allocation, no copy.
     mutating func writeRedisCommand(_ command: RedisCommand) {
         writeInteger(UInt8(ascii: "*"))
-        writeDecimal(command.arguments.count)
+        writeString(String(command.arguments.count))
         writeStaticString("\r\n")
         for argument in command.arguments {
             writeInteger(UInt8(ascii: "$"))
-            writeDecimal(argument.count)
+            writeString(String(argument.count))
             writeStaticString("\r\n")
             writeBytes(argument)
             writeStaticString("\r\n")
-        }
-    }
-
-    /// Writes a count in decimal ASCII digits (no `String` made for it).
-    private mutating func writeDecimal(_ value: Int) {
-        var divisor = 1
-        while divisor <= value / 10 { divisor *= 10 }
-        var rest = value
-        while divisor > 0 {
-            writeInteger(UInt8(ascii: "0") + UInt8(rest / divisor))
-            rest %= divisor
-            divisor /= 10
         }
     }
 }
